@@ -1,0 +1,132 @@
+//! Replica identifiers.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// The identity of one replica (one incarnation of one writer).
+///
+/// A `ReplicaId` is a UUID. [`ReplicaId::random`] draws a fresh v4 id, which is
+/// what a replica should do every time it starts from a snapshot that might not
+/// be its latest state (see invariant 1 in the design: a dot is never minted
+/// twice). [`ReplicaId::from_u128`] builds readable ids for tests.
+///
+/// Ids are totally ordered (by their 128-bit value), so every structure keyed
+/// by replica iterates in the same order on every machine.
+///
+/// On the wire a `ReplicaId` is 16 raw bytes in binary formats and the
+/// hyphenated UUID string in human-readable ones.
+///
+/// ```
+/// use crdt_core::ReplicaId;
+/// let a = ReplicaId::from_u128(1);
+/// let b = ReplicaId::from_u128(2);
+/// assert!(a < b);
+/// assert_ne!(ReplicaId::random(), ReplicaId::random());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ReplicaId(u128);
+
+impl ReplicaId {
+    /// A fresh random (v4) replica id.
+    #[must_use]
+    pub fn random() -> Self {
+        Self(Uuid::new_v4().as_u128())
+    }
+
+    /// The replica id with this 128-bit value (handy in tests: `from_u128(1)`).
+    #[must_use]
+    pub const fn from_u128(value: u128) -> Self {
+        Self(value)
+    }
+
+    /// The 128-bit value of this id.
+    #[must_use]
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// This id as a [`Uuid`].
+    #[must_use]
+    pub const fn to_uuid(self) -> Uuid {
+        Uuid::from_u128(self.0)
+    }
+}
+
+impl From<Uuid> for ReplicaId {
+    fn from(value: Uuid) -> Self {
+        Self(value.as_u128())
+    }
+}
+
+impl From<ReplicaId> for Uuid {
+    fn from(value: ReplicaId) -> Self {
+        value.to_uuid()
+    }
+}
+
+impl fmt::Debug for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Small ids (tests) print as numbers, real ones as UUIDs.
+        if self.0 < 1 << 32 {
+            write!(f, "R{}", self.0)
+        } else {
+            write!(f, "{}", self.to_uuid())
+        }
+    }
+}
+
+impl fmt::Display for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl Serialize for ReplicaId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            self.to_uuid().serialize(serializer)
+        } else {
+            self.0.to_be_bytes().serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplicaId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            Uuid::deserialize(deserializer).map(Self::from)
+        } else {
+            <[u8; 16]>::deserialize(deserializer).map(|b| Self(u128::from_be_bytes(b)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_are_v4_and_distinct() {
+        let a = ReplicaId::random();
+        assert_eq!(a.to_uuid().get_version_num(), 4);
+        assert_ne!(a, ReplicaId::random());
+    }
+
+    #[test]
+    fn binary_encoding_is_sixteen_raw_bytes() {
+        let id = ReplicaId::from_u128(0x0102_0304);
+        let bytes = bincode::serde::encode_to_vec(id, bincode::config::standard()).unwrap();
+        assert_eq!(bytes.len(), 16);
+        let (back, _): (ReplicaId, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(back, id);
+    }
+
+    #[test]
+    fn order_follows_the_numeric_value() {
+        assert!(ReplicaId::from_u128(1) < ReplicaId::from_u128(2));
+        assert_eq!(format!("{:?}", ReplicaId::from_u128(7)), "R7");
+    }
+}
