@@ -225,10 +225,11 @@ impl Serialize for VersionVector {
 impl<'de> Deserialize<'de> for VersionVector {
     /// Rejects entries that are not strictly sorted by replica.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let entries: SmallVec<[(ReplicaId, NonZeroU64); 4]> =
-            deserialize_strictly_sorted(deserializer, "version vector", |a: &(ReplicaId, NonZeroU64), b| {
-                a.0.cmp(&b.0)
-            })?;
+        let entries: SmallVec<[(ReplicaId, NonZeroU64); 4]> = deserialize_strictly_sorted(
+            deserializer,
+            "version vector",
+            |a: &(ReplicaId, NonZeroU64), b| a.0.cmp(&b.0),
+        )?;
         Ok(Self { entries })
     }
 }

@@ -1,0 +1,416 @@
+//! Causal contexts: the compressed set of dots a state has seen.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
+
+use crate::intervals::IntervalSet;
+use crate::sorted::{deserialize_strictly_sorted, serialize_seq};
+use crate::{Decompose, Dot, Lattice, ReplicaId, VersionVector};
+
+/// The set of dots a state has seen, compressed.
+///
+/// For each replica the context keeps the counters it has seen as sorted,
+/// disjoint ranges: the contiguous prefix `1..=n` (what a version vector
+/// would say) is one range, and each gap beyond it (the "dot cloud" of the
+/// delta-CRDT papers) costs one more range. Ranges are merged on every insert
+/// and join, so the representation is always canonical: equal contexts are
+/// equal values with equal encodings, whatever history built them.
+///
+/// The context is the "seen" half of every causal state ([`crate::Causal`]):
+/// a dot in the context but not in the store is a dot that was removed.
+///
+/// ```
+/// use crdt_core::{CausalContext, Dot, Lattice, ReplicaId};
+/// let a = ReplicaId::from_u128(1);
+/// let dot = |n| Dot::new(a, n).unwrap();
+///
+/// let mut x = CausalContext::new();
+/// let first = x.next_dot(a);
+/// x.insert(first);
+/// x.insert(dot(3)); // a gap at 2
+/// assert!(x.contains(dot(3)) && !x.contains(dot(2)));
+/// assert_eq!(x.version_vector().get(a), 1); // contiguous prefix
+/// assert_eq!(x.next_dot(a), dot(4));
+///
+/// let mut y = CausalContext::new();
+/// y.insert(dot(2));
+/// x.join(&y); // the gap closes: 1..=3
+/// assert_eq!(x.version_vector().get(a), 3);
+/// assert_eq!(x.len(), 3);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct CausalContext {
+    /// Sorted by replica; no empty sets.
+    entries: SmallVec<[(ReplicaId, IntervalSet); 2]>,
+}
+
+impl CausalContext {
+    /// The empty context (bottom).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next dot `replica` would mint after everything in this context:
+    /// one past the highest counter of `replica` seen, gaps included.
+    ///
+    /// Minting only from the local context is what keeps a replica from
+    /// issuing the same dot twice. The counter saturates at `u64::MAX`, a
+    /// value no real replica reaches.
+    #[must_use]
+    pub fn next_dot(&self, replica: ReplicaId) -> Dot {
+        let counter = self.max(replica).saturating_add(1);
+        Dot::new(replica, counter).unwrap_or(Dot {
+            replica,
+            counter: std::num::NonZeroU64::MAX,
+        })
+    }
+
+    /// Mints the next dot of `replica` and records it as seen.
+    pub fn mint(&mut self, replica: ReplicaId) -> Dot {
+        let dot = self.next_dot(replica);
+        self.insert(dot);
+        dot
+    }
+
+    /// Adds `dot`; returns whether it was new.
+    pub fn insert(&mut self, dot: Dot) -> bool {
+        match self.find(dot.replica) {
+            Ok(i) => self.entries[i].1.insert(dot.counter()),
+            Err(i) => {
+                let mut set = IntervalSet::default();
+                set.insert(dot.counter());
+                self.entries.insert(i, (dot.replica, set));
+                true
+            }
+        }
+    }
+
+    /// Adds every dot `(replica, n)` with `lo <= n <= hi`. Does nothing when
+    /// `lo > hi`; a `lo` of 0 is treated as 1.
+    pub fn insert_range(&mut self, replica: ReplicaId, lo: u64, hi: u64) {
+        let lo = lo.max(1);
+        if lo > hi {
+            return;
+        }
+        match self.find(replica) {
+            Ok(i) => self.entries[i].1.insert_span((lo, hi)),
+            Err(i) => {
+                let mut set = IntervalSet::default();
+                set.insert_span((lo, hi));
+                self.entries.insert(i, (replica, set));
+            }
+        }
+    }
+
+    /// Whether this context has seen `dot`.
+    #[must_use]
+    pub fn contains(&self, dot: Dot) -> bool {
+        match self.find(dot.replica) {
+            Ok(i) => self.entries[i].1.contains(dot.counter()),
+            Err(_) => false,
+        }
+    }
+
+    /// The highest counter of `replica` seen (0 if none).
+    #[must_use]
+    pub fn max(&self, replica: ReplicaId) -> u64 {
+        match self.find(replica) {
+            Ok(i) => self.entries[i].1.max(),
+            Err(_) => 0,
+        }
+    }
+
+    /// The contiguous prefix of each replica, as a version vector (the dots
+    /// beyond a gap are left out).
+    #[must_use]
+    pub fn version_vector(&self) -> VersionVector {
+        self.entries
+            .iter()
+            .filter_map(|(r, set)| Dot::new(*r, set.contiguous()))
+            .collect()
+    }
+
+    /// Whether some dot lies beyond a gap (the context is not just a version
+    /// vector).
+    #[must_use]
+    pub fn has_gaps(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|(_, set)| set.spans().len() > 1 || set.contiguous() == 0)
+    }
+
+    /// The number of dots in the context.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.entries.iter().map(|(_, set)| set.count()).sum()
+    }
+
+    /// Whether the context has seen no dot.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The replicas with at least one dot, in order.
+    pub fn replicas(&self) -> impl ExactSizeIterator<Item = ReplicaId> + '_ {
+        self.entries.iter().map(|(r, _)| *r)
+    }
+
+    /// The ranges `(replica, lo, hi)` of the compressed form, in order.
+    pub fn ranges(&self) -> impl Iterator<Item = (ReplicaId, u64, u64)> + '_ {
+        self.entries
+            .iter()
+            .flat_map(|(r, set)| set.spans().iter().map(move |&(lo, hi)| (*r, lo, hi)))
+    }
+
+    /// Every dot, sorted by replica then counter. (A context may hold many
+    /// dots in little space: prefer [`CausalContext::ranges`] for big ones.)
+    pub fn iter(&self) -> impl Iterator<Item = Dot> + '_ {
+        self.entries
+            .iter()
+            .flat_map(|(r, set)| set.iter().filter_map(move |n| Dot::new(*r, n)))
+    }
+
+    /// The dots in `self` and not in `other`.
+    #[must_use]
+    pub fn difference(&self, other: &Self) -> Self {
+        let mut entries = SmallVec::new();
+        for (r, set) in &self.entries {
+            let rest = match other.find(*r) {
+                Ok(j) => set.difference(&other.entries[j].1),
+                Err(_) => set.clone(),
+            };
+            if !rest.is_empty() {
+                entries.push((*r, rest));
+            }
+        }
+        Self { entries }
+    }
+
+    /// The dots in both `self` and `other`.
+    #[must_use]
+    pub fn intersection(&self, other: &Self) -> Self {
+        let mut entries = SmallVec::new();
+        self.zip(other, |r, a, b| {
+            let both = a.intersection(b);
+            if !both.is_empty() {
+                entries.push((r, both));
+            }
+            true
+        });
+        Self { entries }
+    }
+
+    /// Whether `self` and `other` have no dot in common.
+    #[must_use]
+    pub fn is_disjoint(&self, other: &Self) -> bool {
+        self.zip(other, |_, a, b| a.is_disjoint(b))
+    }
+
+    /// Whether every dot of `self` is in `other`.
+    #[must_use]
+    pub fn is_subset(&self, other: &Self) -> bool {
+        self.entries.iter().all(|(r, set)| match other.find(*r) {
+            Ok(j) => set.is_subset(&other.entries[j].1),
+            Err(_) => false,
+        })
+    }
+
+    /// Calls `f` on the sets of each replica present in both contexts, in
+    /// order, until it returns false; returns false if it did.
+    fn zip(
+        &self,
+        other: &Self,
+        mut f: impl FnMut(ReplicaId, &IntervalSet, &IntervalSet) -> bool,
+    ) -> bool {
+        let (a, b) = (&self.entries, &other.entries);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                Ordering::Less => i += 1,
+                Ordering::Greater => j += 1,
+                Ordering::Equal => {
+                    if !f(a[i].0, &a[i].1, &b[j].1) {
+                        return false;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        true
+    }
+
+    fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
+        // Few replicas: a linear scan beats binary search on the hot path.
+        if self.entries.len() <= 4 {
+            for (i, (r, _)) in self.entries.iter().enumerate() {
+                match r.cmp(&replica) {
+                    Ordering::Less => {}
+                    Ordering::Equal => return Ok(i),
+                    Ordering::Greater => return Err(i),
+                }
+            }
+            return Err(self.entries.len());
+        }
+        self.entries.binary_search_by(|(r, _)| r.cmp(&replica))
+    }
+}
+
+impl Lattice for CausalContext {
+    fn join(&mut self, other: &Self) {
+        if other.entries.is_empty() {
+            return;
+        }
+        let mut out: SmallVec<[(ReplicaId, IntervalSet); 2]> =
+            SmallVec::with_capacity(self.entries.len().max(other.entries.len()));
+        let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();
+        let mut theirs = other.entries.iter().peekable();
+        loop {
+            match (mine.peek(), theirs.peek()) {
+                (Some(a), Some(b)) => match a.0.cmp(&b.0) {
+                    Ordering::Less => out.extend(mine.next()),
+                    Ordering::Greater => out.extend(theirs.next().cloned()),
+                    Ordering::Equal => {
+                        if let (Some((r, mut set)), Some((_, other_set))) =
+                            (mine.next(), theirs.next())
+                        {
+                            set.union_with(other_set);
+                            out.push((r, set));
+                        }
+                    }
+                },
+                (Some(_), None) => out.extend(mine.by_ref()),
+                (None, Some(_)) => out.extend(theirs.by_ref().cloned()),
+                (None, None) => break,
+            }
+        }
+        self.entries = out;
+    }
+
+    fn leq(&self, other: &Self) -> bool {
+        self.is_subset(other)
+    }
+
+    fn is_bottom(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Decompose for CausalContext {
+    /// One single-dot context per dot (the join-irreducibles of a set).
+    fn decompose(&self) -> Vec<Self> {
+        self.iter().map(|d| std::iter::once(d).collect()).collect()
+    }
+
+    fn delta_from(&self, known: &Self) -> Self {
+        self.difference(known)
+    }
+}
+
+impl From<&VersionVector> for CausalContext {
+    fn from(vv: &VersionVector) -> Self {
+        Self {
+            entries: vv
+                .iter()
+                .map(|(r, n)| (r, IntervalSet::prefix(n)))
+                .collect(),
+        }
+    }
+}
+
+impl From<VersionVector> for CausalContext {
+    fn from(vv: VersionVector) -> Self {
+        Self::from(&vv)
+    }
+}
+
+impl FromIterator<Dot> for CausalContext {
+    /// Collects dots in any order (duplicates allowed) in `O(n log n)`.
+    fn from_iter<I: IntoIterator<Item = Dot>>(iter: I) -> Self {
+        let mut dots: Vec<Dot> = iter.into_iter().collect();
+        dots.sort_unstable();
+        dots.dedup();
+        let mut entries: SmallVec<[(ReplicaId, IntervalSet); 2]> = SmallVec::new();
+        for group in dots.chunk_by(|a, b| a.replica == b.replica) {
+            let set = IntervalSet::from_sorted(group.iter().map(|d| d.counter()));
+            entries.push((group[0].replica, set));
+        }
+        Self { entries }
+    }
+}
+
+impl Extend<Dot> for CausalContext {
+    fn extend<I: IntoIterator<Item = Dot>>(&mut self, iter: I) {
+        for dot in iter {
+            self.insert(dot);
+        }
+    }
+}
+
+impl PartialOrd for CausalContext {
+    /// Set inclusion.
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match (self.is_subset(other), other.is_subset(self)) {
+            (true, true) => Some(Ordering::Equal),
+            (true, false) => Some(Ordering::Less),
+            (false, true) => Some(Ordering::Greater),
+            (false, false) => None,
+        }
+    }
+}
+
+impl fmt::Debug for CausalContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (r, set) in &self.entries {
+            m.entry(r, &SpansDebug(set));
+        }
+        m.finish()
+    }
+}
+
+struct SpansDebug<'a>(&'a IntervalSet);
+
+impl fmt::Debug for SpansDebug<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = f.debug_list();
+        for &(lo, hi) in self.0.spans() {
+            if lo == hi {
+                l.entry(&lo);
+            } else {
+                l.entry(&(lo..=hi));
+            }
+        }
+        l.finish()
+    }
+}
+
+impl Serialize for CausalContext {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_seq(serializer, &self.entries)
+    }
+}
+
+impl<'de> Deserialize<'de> for CausalContext {
+    /// Rejects unsorted or repeated replicas and empty or non-canonical
+    /// counter ranges.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let entries: SmallVec<[(ReplicaId, IntervalSet); 2]> = deserialize_strictly_sorted(
+            deserializer,
+            "causal context",
+            |a: &(ReplicaId, IntervalSet), b| a.0.cmp(&b.0),
+        )?;
+        if entries.iter().any(|(_, set)| set.is_empty()) {
+            return Err(D::Error::custom(
+                "causal context has a replica with no dots",
+            ));
+        }
+        Ok(Self { entries })
+    }
+}

@@ -1,0 +1,380 @@
+//! Sets of positive integers stored as sorted, disjoint inclusive ranges.
+//!
+//! This is the per-replica part of a [`crate::CausalContext`]: the counters of
+//! one replica that a state has seen. A contiguous history `1..=n` is a single
+//! range, and a history with gaps costs one range per gap, so a context is as
+//! small as a version vector whenever there is nothing else to say.
+
+use std::cmp::Ordering;
+
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
+
+/// Inclusive range `lo..=hi` with `1 <= lo <= hi`.
+pub(crate) type Span = (u64, u64);
+
+/// Sorted, disjoint, non-adjacent spans of positive integers (canonical form:
+/// two equal sets have equal representations).
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct IntervalSet {
+    spans: SmallVec<[Span; 1]>,
+}
+
+impl IntervalSet {
+    /// The set `1..=n` (empty for 0).
+    pub(crate) fn prefix(n: u64) -> Self {
+        let mut s = Self::default();
+        if n > 0 {
+            s.spans.push((1, n));
+        }
+        s
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub(crate) fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
+    /// The number of integers in the set.
+    pub(crate) fn count(&self) -> u64 {
+        self.spans.iter().map(|&(lo, hi)| hi - lo + 1).sum()
+    }
+
+    /// The largest member, 0 if empty.
+    pub(crate) fn max(&self) -> u64 {
+        self.spans.last().map_or(0, |s| s.1)
+    }
+
+    /// The `n` such that `1..=n` is in the set and `n + 1` is not.
+    pub(crate) fn contiguous(&self) -> u64 {
+        match self.spans.first() {
+            Some(&(1, hi)) => hi,
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn contains(&self, n: u64) -> bool {
+        // Fast path: most lookups hit the first span (the contiguous prefix).
+        if let Some(&(lo, hi)) = self.spans.first()
+            && lo <= n
+            && n <= hi
+        {
+            return true;
+        }
+        let i = self.spans.partition_point(|s| s.0 <= n);
+        i > 0 && self.spans[i - 1].1 >= n
+    }
+
+    /// Adds `n` (`n >= 1`); returns whether it was new.
+    pub(crate) fn insert(&mut self, n: u64) -> bool {
+        debug_assert!(n >= 1);
+        // Fast path: appending just after (or beyond) the last span.
+        match self.spans.last_mut() {
+            None => {
+                self.spans.push((n, n));
+                return true;
+            }
+            Some(last) if n > last.1 => {
+                if n == last.1 + 1 {
+                    last.1 = n;
+                } else {
+                    self.spans.push((n, n));
+                }
+                return true;
+            }
+            Some(_) => {}
+        }
+        if self.contains(n) {
+            return false;
+        }
+        self.insert_span((n, n));
+        true
+    }
+
+    /// Adds every integer of `span` (assumed `1 <= lo <= hi`).
+    pub(crate) fn insert_span(&mut self, span: Span) {
+        let one = Self {
+            spans: SmallVec::from_elem(span, 1),
+        };
+        self.union_with(&one);
+    }
+
+    /// `self := self ∪ other`.
+    pub(crate) fn union_with(&mut self, other: &Self) {
+        if other.spans.is_empty() || self.spans == other.spans {
+            return;
+        }
+        if self.spans.is_empty() {
+            self.spans.clone_from(&other.spans);
+            return;
+        }
+        let mut out: SmallVec<[Span; 1]> =
+            SmallVec::with_capacity(self.spans.len() + other.spans.len());
+        let (a, b) = (&self.spans, &other.spans);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let next = if j == b.len() || (i < a.len() && a[i].0 <= b[j].0) {
+                i += 1;
+                a[i - 1]
+            } else {
+                j += 1;
+                b[j - 1]
+            };
+            push_merging(&mut out, next);
+        }
+        self.spans = out;
+    }
+
+    /// `self \ other`.
+    pub(crate) fn difference(&self, other: &Self) -> Self {
+        let mut out: SmallVec<[Span; 1]> = SmallVec::new();
+        let b = &other.spans;
+        let mut j = 0;
+        for &(first, hi) in &self.spans {
+            // Skip spans of `other` wholly before this one.
+            while j < b.len() && b[j].1 < first {
+                j += 1;
+            }
+            let mut lo = first;
+            let mut rest = true;
+            let mut k = j;
+            while k < b.len() && b[k].0 <= hi {
+                if b[k].0 > lo {
+                    out.push((lo, b[k].0 - 1));
+                }
+                if b[k].1 >= hi {
+                    rest = false;
+                    break;
+                }
+                lo = b[k].1 + 1; // b[k].1 < hi, so no overflow and lo <= hi
+                k += 1;
+            }
+            if rest {
+                out.push((lo, hi));
+            }
+        }
+        Self { spans: out }
+    }
+
+    /// `self ∩ other`.
+    pub(crate) fn intersection(&self, other: &Self) -> Self {
+        let mut out: SmallVec<[Span; 1]> = SmallVec::new();
+        let (a, b) = (&self.spans, &other.spans);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            let lo = a[i].0.max(b[j].0);
+            let hi = a[i].1.min(b[j].1);
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        Self { spans: out }
+    }
+
+    /// Whether the two sets share no member.
+    pub(crate) fn is_disjoint(&self, other: &Self) -> bool {
+        let (a, b) = (&self.spans, &other.spans);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i].0.max(b[j].0) <= a[i].1.min(b[j].1) {
+                return false;
+            }
+            if a[i].1 < b[j].1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        true
+    }
+
+    /// Whether every member of `self` is in `other`.
+    pub(crate) fn is_subset(&self, other: &Self) -> bool {
+        let b = &other.spans;
+        let mut j = 0;
+        self.spans.iter().all(|&(lo, hi)| {
+            while j < b.len() && b[j].1 < lo {
+                j += 1;
+            }
+            j < b.len() && b[j].0 <= lo && hi <= b[j].1
+        })
+    }
+
+    /// The members in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.spans.iter().flat_map(|&(lo, hi)| lo..=hi)
+    }
+
+    /// Builds the set from strictly increasing members.
+    pub(crate) fn from_sorted(members: impl IntoIterator<Item = u64>) -> Self {
+        let mut out: SmallVec<[Span; 1]> = SmallVec::new();
+        for n in members {
+            push_merging(&mut out, (n, n));
+        }
+        Self { spans: out }
+    }
+}
+
+/// Appends `span` to sorted `out`, merging it with the last span when they
+/// overlap or touch. `span.0` must not be below the last span's start.
+fn push_merging(out: &mut SmallVec<[Span; 1]>, span: Span) {
+    if let Some(last) = out.last_mut()
+        && span.0 <= last.1.saturating_add(1)
+    {
+        last.1 = last.1.max(span.1);
+        return;
+    }
+    out.push(span);
+}
+
+/// On the wire each span is `(gap, extra)`: `gap` counters skipped since the
+/// previous span's end (0 before the first), and `extra` counters after the
+/// span's first one. Small numbers become one-byte varints, so `1..=100000`
+/// costs a few bytes.
+impl Serialize for IntervalSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.spans.len()))?;
+        let mut prev_end = 0u64;
+        for &(lo, hi) in &self.spans {
+            seq.serialize_element(&(lo - prev_end - 1, hi - lo))?;
+            prev_end = hi;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for IntervalSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpansVisitor;
+        impl<'de> Visitor<'de> for SpansVisitor {
+            type Value = IntervalSet;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of (gap, extra) counter spans")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IntervalSet, A::Error> {
+                let mut spans: SmallVec<[Span; 1]> = SmallVec::new();
+                let mut prev_end = 0u64;
+                while let Some((gap, extra)) = seq.next_element::<(u64, u64)>()? {
+                    if !spans.is_empty() && gap == 0 {
+                        return Err(A::Error::custom("adjacent counter spans are not canonical"));
+                    }
+                    let lo = prev_end
+                        .checked_add(gap)
+                        .and_then(|x| x.checked_add(1))
+                        .ok_or_else(|| A::Error::custom("counter span overflows u64"))?;
+                    let hi = lo
+                        .checked_add(extra)
+                        .ok_or_else(|| A::Error::custom("counter span overflows u64"))?;
+                    if !spans.is_empty() && prev_end == u64::MAX {
+                        return Err(A::Error::custom("counter span overflows u64"));
+                    }
+                    spans.push((lo, hi));
+                    prev_end = hi;
+                }
+                Ok(IntervalSet { spans })
+            }
+        }
+        deserializer.deserialize_seq(SpansVisitor)
+    }
+}
+
+impl PartialOrd for IntervalSet {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match (self.is_subset(other), other.is_subset(self)) {
+            (true, true) => Some(Ordering::Equal),
+            (true, false) => Some(Ordering::Less),
+            (false, true) => Some(Ordering::Greater),
+            (false, false) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use quickcheck::quickcheck;
+
+    use super::*;
+
+    fn set(xs: &[u8]) -> (IntervalSet, BTreeSet<u64>) {
+        let mut s = IntervalSet::default();
+        let mut r = BTreeSet::new();
+        for &x in xs {
+            let n = u64::from(x % 64) + 1;
+            assert_eq!(s.insert(n), r.insert(n));
+        }
+        (s, r)
+    }
+
+    fn canonical(s: &IntervalSet) -> bool {
+        s.spans.iter().all(|&(lo, hi)| 1 <= lo && lo <= hi)
+            && s.spans.windows(2).all(|w| w[0].1 + 1 < w[1].0)
+    }
+
+    quickcheck! {
+        fn insert_matches_a_btreeset(xs: Vec<u8>) -> bool {
+            let (s, r) = set(&xs);
+            canonical(&s) && s.iter().eq(r.iter().copied()) && s.count() == r.len() as u64
+        }
+
+        fn set_algebra_matches_a_btreeset(xs: Vec<u8>, ys: Vec<u8>) -> bool {
+            let (a, ra) = set(&xs);
+            let (b, rb) = set(&ys);
+            let mut u = a.clone();
+            u.union_with(&b);
+            let d = a.difference(&b);
+            let i = a.intersection(&b);
+            canonical(&u) && canonical(&d) && canonical(&i)
+                && u.iter().eq(ra.union(&rb).copied())
+                && d.iter().eq(ra.difference(&rb).copied())
+                && i.iter().eq(ra.intersection(&rb).copied())
+                && a.is_disjoint(&b) == ra.is_disjoint(&rb)
+                && a.is_subset(&b) == ra.is_subset(&rb)
+                && (1..=70).all(|n| a.contains(n) == ra.contains(&n))
+                && IntervalSet::from_sorted(ra.iter().copied()) == a
+        }
+
+        fn insert_span_matches_inserting_each(xs: Vec<u8>, lo: u8, len: u8) -> bool {
+            let (mut a, _) = set(&xs);
+            let mut b = a.clone();
+            let lo = u64::from(lo) + 1;
+            let hi = lo + u64::from(len % 16);
+            a.insert_span((lo, hi));
+            for n in lo..=hi { b.insert(n); }
+            a == b
+        }
+    }
+
+    #[test]
+    fn contiguous_prefix_and_max() {
+        let (s, _) = set(&[0, 1, 2, 9]);
+        assert_eq!(s.contiguous(), 3);
+        assert_eq!(s.max(), 10);
+        assert_eq!(IntervalSet::prefix(0), IntervalSet::default());
+    }
+
+    #[test]
+    fn extreme_counters_do_not_overflow() {
+        let mut s = IntervalSet::default();
+        s.insert(u64::MAX);
+        s.insert(u64::MAX - 1);
+        assert_eq!(s.spans(), &[(u64::MAX - 1, u64::MAX)]);
+        let full = IntervalSet {
+            spans: SmallVec::from_elem((1, u64::MAX), 1),
+        };
+        assert!(full.difference(&full).is_empty());
+        assert_eq!(full.difference(&s).spans(), &[(1, u64::MAX - 2)]);
+        assert_eq!(full.count(), u64::MAX);
+    }
+}

@@ -1,0 +1,233 @@
+//! `Causal<S>`: a dot store with its causal context, and the one causal join.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::DotStore;
+use crate::{CausalContext, Decompose, Dot, DotReuse, InvalidState, Lattice, ReplicaId};
+
+/// A causal state: a store of live dots plus the context of every dot seen.
+///
+/// This is the lattice every causal CRDT is a newtype over. Its join is the
+/// one causal join of the kernel (see [`DotStore::merge`]):
+///
+/// `(s, c) ⊔ (s', c') = ((s ∩ s') ∪ (s \ c') ∪ (s' \ c), c ∪ c')`
+///
+/// in words: keep what both hold, and what one holds that the other has not
+/// seen; a dot one side has seen but no longer holds was removed, and stays
+/// removed. Removal therefore needs no tombstone: a remove is a delta with an
+/// empty store and the removed dots in its context.
+///
+/// Invariant: every dot in the store is in the context. Joins keep it;
+/// [`Causal::validate`] checks it (deserialization runs it, so a state decoded
+/// from a peer that breaks it is an error, never a corrupt local state).
+///
+/// ```
+/// use crdt_core::{Causal, DotSet, Lattice, ReplicaId};
+/// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+/// let mut x: Causal<DotSet> = Causal::new();
+/// let mut y = x.clone();
+/// for (s, r) in [(&mut x, a), (&mut y, b)] {
+///     let dot = s.next_dot(r);
+///     let (store, ctx) = s.parts_mut();
+///     ctx.insert(dot);
+///     store.insert(dot);
+/// }
+/// // y ships to x only what x lacks.
+/// let delta = y.delta_for(x.context());
+/// let mut via_delta = x.clone();
+/// via_delta.join(&delta);
+/// x.join(&y);
+/// assert_eq!(via_delta, x);
+/// assert_eq!(x.store().len(), 2);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Serialize)]
+pub struct Causal<S> {
+    store: S,
+    context: CausalContext,
+}
+
+impl<S: DotStore> Causal<S> {
+    /// The bottom state: nothing held, nothing seen.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A state from its parts, checked with [`Causal::validate`].
+    pub fn from_parts(store: S, context: CausalContext) -> Result<Self, InvalidState> {
+        let state = Self { store, context };
+        state.validate()?;
+        Ok(state)
+    }
+
+    /// The live dots.
+    #[must_use]
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The dots seen.
+    #[must_use]
+    pub fn context(&self) -> &CausalContext {
+        &self.context
+    }
+
+    /// Both halves, mutable, for implementing mutators.
+    ///
+    /// The caller keeps the invariant: a dot put in the store must be in the
+    /// context (insert it there, after minting it with
+    /// [`Causal::next_dot`]); removing dots from the store while keeping them
+    /// in the context is how a remove is expressed.
+    pub fn parts_mut(&mut self) -> (&mut S, &mut CausalContext) {
+        (&mut self.store, &mut self.context)
+    }
+
+    /// The two halves, by value.
+    #[must_use]
+    pub fn into_parts(self) -> (S, CausalContext) {
+        (self.store, self.context)
+    }
+
+    /// The next dot `replica` may mint (see [`CausalContext::next_dot`]).
+    #[must_use]
+    pub fn next_dot(&self, replica: ReplicaId) -> Dot {
+        self.context.next_dot(replica)
+    }
+
+    /// Checks the invariants of a state received from elsewhere: every dot in
+    /// the store is in the context, no dot is held twice, and the store is in
+    /// canonical form (sorted, no empty entries).
+    pub fn validate(&self) -> Result<(), InvalidState> {
+        self.store.check()?;
+        let mut dots: Vec<Dot> = Vec::new();
+        for dot in self.store.dots() {
+            if !self.context.contains(dot) {
+                return Err(InvalidState::DotOutsideContext(dot));
+            }
+            dots.push(dot);
+        }
+        dots.sort_unstable();
+        match dots.windows(2).find(|w| w[0] == w[1]) {
+            Some(w) => Err(InvalidState::DuplicateDot(w[0])),
+            None => Ok(()),
+        }
+    }
+
+    /// Joins `other` unless the two states carry the same dot with different
+    /// payloads (a reused replica id); then nothing changes and the clashing
+    /// dot is returned.
+    pub fn checked_join(&mut self, other: &Self) -> Result<(), DotReuse> {
+        let overlap = self.context.intersection(&other.context);
+        if let Some(dot) = self.store.conflict(&other.store, &overlap) {
+            return Err(DotReuse { dot });
+        }
+        self.join_with_overlap(other, &overlap);
+        Ok(())
+    }
+
+    /// Exactly what a peer whose context is `peer` lacks: `peer_state ⊔
+    /// self.delta_for(peer_state.context()) == peer_state ⊔ self` for every
+    /// state with that context.
+    ///
+    /// The result holds the live dots the peer has not seen, and in its
+    /// context the dots the peer has not seen plus the dots the peer has seen
+    /// that `self` has removed (so removals reach a peer that may still hold
+    /// them). When nothing was removed that the peer knows of, this is as
+    /// small as the new dots alone.
+    #[must_use]
+    pub fn delta_for(&self, peer: &CausalContext) -> Self {
+        let store = self.store.filtered(&mut |d| !peer.contains(d));
+        let mut context = self.context.difference(peer);
+        let shared = self.context.intersection(peer);
+        if !shared.is_empty() {
+            // Dots both have seen and `self` no longer holds: removals.
+            let held: CausalContext = self.store.dots().filter(|d| shared.contains(*d)).collect();
+            context.join(&shared.difference(&held));
+        }
+        Self { store, context }
+    }
+
+    fn join_with_overlap(&mut self, other: &Self, overlap: &CausalContext) {
+        self.store
+            .merge(&self.context, &other.store, &other.context, overlap);
+        self.context.join(&other.context);
+    }
+}
+
+impl<S: DotStore> Lattice for Causal<S> {
+    fn join(&mut self, other: &Self) {
+        let overlap = self.context.intersection(&other.context);
+        self.join_with_overlap(other, &overlap);
+    }
+
+    /// `self ≤ other` iff `other` has seen every dot of `self`, holds every
+    /// dot `self` holds (with the same payload), and holds no dot that `self`
+    /// has seen removed.
+    fn leq(&self, other: &Self) -> bool {
+        self.context.is_subset(&other.context) && other.clone().joined(self) == *other
+    }
+
+    fn is_bottom(&self) -> bool {
+        self.context.is_empty()
+    }
+}
+
+impl<S: DotStore> Decompose for Causal<S> {
+    /// One state per live dot (that dot with its payload and a context of
+    /// just that dot) and one per removed dot (empty store, context of that
+    /// dot). Costs one store filter per dot: meant for tests and small
+    /// states; the sync layer uses [`Decompose::delta_from`].
+    fn decompose(&self) -> Vec<Self> {
+        let mut parts = Vec::new();
+        let held: CausalContext = self.store.dots().collect();
+        for dot in self.context.iter() {
+            let store = if held.contains(dot) {
+                self.store.filtered(&mut |d| d == dot)
+            } else {
+                S::default()
+            };
+            parts.push(Self {
+                store,
+                context: std::iter::once(dot).collect(),
+            });
+        }
+        parts
+    }
+
+    /// The parts of `self` not below `known`: the live dots `known` has not
+    /// seen, and the removals of dots `known` still holds.
+    fn delta_from(&self, known: &Self) -> Self {
+        let store = self.store.filtered(&mut |d| !known.context.contains(d));
+        let mut context = self.context.difference(&known.context);
+        let shared = self.context.intersection(&known.context);
+        if !shared.is_empty() {
+            let held_here: CausalContext =
+                self.store.dots().filter(|d| shared.contains(*d)).collect();
+            let removed_here = shared.difference(&held_here);
+            if !removed_here.is_empty() {
+                let still_there: CausalContext = known
+                    .store
+                    .dots()
+                    .filter(|d| removed_here.contains(*d))
+                    .collect();
+                context.join(&still_there);
+            }
+        }
+        Self { store, context }
+    }
+}
+
+impl<'de, S: DotStore + Deserialize<'de>> Deserialize<'de> for Causal<S> {
+    /// Decodes and then runs [`Causal::validate`]; an invalid state is an error.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "Causal")]
+        struct Raw<S> {
+            store: S,
+            context: CausalContext,
+        }
+        let raw = Raw::<S>::deserialize(deserializer)?;
+        Causal::from_parts(raw.store, raw.context).map_err(D::Error::custom)
+    }
+}

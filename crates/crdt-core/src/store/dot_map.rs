@@ -1,0 +1,385 @@
+//! `DotMap<K, S>`: keys mapped to nested dot stores.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::DotStore;
+use crate::{CausalContext, Dot, InvalidState};
+
+/// A map from keys to nested dot stores, all sharing one causal context: the
+/// store of observed-remove sets (`DotMap<T, DotSet>`) and maps
+/// (`DotMap<K, V::Store>`).
+///
+/// A key is present exactly while its store holds a live dot; bottom stores
+/// are never kept, so equality is semantic. Keys are kept sorted (a B-tree),
+/// so iteration and encoding order never depend on a hash seed, and a small
+/// delta joins into a large map in `O(delta · log n)`.
+///
+/// ```
+/// use crdt_core::{Causal, DotMap, DotSet, Lattice, ReplicaId};
+/// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+/// // An add-wins set of strings.
+/// fn add(s: &mut Causal<DotMap<String, DotSet>>, r: ReplicaId, x: &str) {
+///     let dot = s.next_dot(r);
+///     let (store, ctx) = s.parts_mut();
+///     ctx.insert(dot);
+///     store.update(x.to_string(), |dots| {
+///         dots.insert(dot);
+///     });
+/// }
+/// let mut x = Causal::new();
+/// add(&mut x, a, "milk");
+/// let mut y = x.clone();
+/// // x removes "milk" (drops its dots, keeps them in the context) while y
+/// // concurrently adds it again: the add wins.
+/// x.parts_mut().0.remove(&"milk".to_string());
+/// add(&mut y, b, "milk");
+/// x.join(&y);
+/// assert!(x.store().contains_key(&"milk".to_string()));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct DotMap<K, S> {
+    map: BTreeMap<K, S>,
+}
+
+impl<K, S> Default for DotMap<K, S> {
+    fn default() -> Self {
+        Self {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord, S: DotStore> DotMap<K, S> {
+    /// The empty map.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The store under `key`.
+    #[must_use]
+    pub fn get(&self, key: &K) -> Option<&S> {
+        self.map.get(key)
+    }
+
+    /// Whether `key` has a (non-bottom) store.
+    #[must_use]
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Runs `f` on the store under `key` (bottom if absent) and keeps the
+    /// result only if it is not bottom.
+    pub fn update<R>(&mut self, key: K, f: impl FnOnce(&mut S) -> R) -> R {
+        match self.map.entry(key) {
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let r = f(e.get_mut());
+                if e.get().is_bottom() {
+                    e.remove();
+                }
+                r
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let mut store = S::default();
+                let r = f(&mut store);
+                if !store.is_bottom() {
+                    e.insert(store);
+                }
+                r
+            }
+        }
+    }
+
+    /// Sets the store under `key` (removing the key if `store` is bottom);
+    /// returns the previous store.
+    pub fn insert(&mut self, key: K, store: S) -> Option<S> {
+        if store.is_bottom() {
+            self.map.remove(&key)
+        } else {
+            self.map.insert(key, store)
+        }
+    }
+
+    /// Removes `key`, returning its store.
+    pub fn remove(&mut self, key: &K) -> Option<S> {
+        self.map.remove(key)
+    }
+
+    /// Keeps the entries for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &S) -> bool) {
+        self.map.retain(|k, s| keep(k, s));
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &S)> + ExactSizeIterator + '_ {
+        self.map.iter()
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + '_ {
+        self.map.keys()
+    }
+
+    /// The number of keys.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the map is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Joins other's store for a key that `self` lacks: only the dots `self`
+    /// has not seen survive.
+    fn adopt(
+        store: &S,
+        ctx: &CausalContext,
+        other_ctx: &CausalContext,
+        overlap: &CausalContext,
+    ) -> S {
+        if overlap.is_empty() {
+            // None of other's dots can be in ctx (they are all in other_ctx).
+            return store.clone();
+        }
+        let mut out = S::default();
+        out.merge(ctx, store, other_ctx, overlap);
+        out
+    }
+
+    /// Whether some dot that `other` could remove lives under a key that
+    /// `other` does not mention, so that such keys must be visited.
+    fn must_scan_own_keys(&self, other: &Self, overlap: &CausalContext) -> bool {
+        if overlap.is_empty() {
+            return false;
+        }
+        let mut accounted = 0u64;
+        for key in other.map.keys() {
+            if let Some(s) = self.map.get(key) {
+                accounted += s.dots().filter(|d| overlap.contains(*d)).count() as u64;
+            }
+        }
+        accounted < overlap.len()
+    }
+}
+
+impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
+    fn is_bottom(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        self.map.values().flat_map(|s| s.dots())
+    }
+
+    /// Design note: a small delta must join into a large map without touching
+    /// every key (a catch-up after one insert into 100k elements must be cheap).
+    /// Keys the delta names are visited by lookup. Keys it does not name can
+    /// only lose dots that lie in `overlap`; when every such dot is accounted
+    /// for under the named keys (an add, or an add that supersedes older dots
+    /// of the same element), those keys are skipped. Otherwise (a remove, whose
+    /// store is empty) every key is visited once. When the other map is about
+    /// as large as this one, one linear merge of the two sorted maps is used.
+    fn merge(
+        &mut self,
+        ctx: &CausalContext,
+        other: &Self,
+        other_ctx: &CausalContext,
+        overlap: &CausalContext,
+    ) {
+        if other.map.len().saturating_mul(8) >= self.map.len() && !self.map.is_empty() {
+            // Comparable sizes: one ordered pass, then a bulk rebuild.
+            let mine = std::mem::take(&mut self.map);
+            let mut out: Vec<(K, S)> = Vec::with_capacity(mine.len().max(other.map.len()));
+            let mut theirs = other.map.iter().peekable();
+            for (k, mut s) in mine {
+                while let Some((ok, os)) = theirs.next_if(|(ok, _)| **ok < k) {
+                    let adopted = Self::adopt(os, ctx, other_ctx, overlap);
+                    if !adopted.is_bottom() {
+                        out.push((ok.clone(), adopted));
+                    }
+                }
+                match theirs.next_if(|(ok, _)| **ok == k) {
+                    Some((_, os)) => s.merge(ctx, os, other_ctx, overlap),
+                    None if !overlap.is_empty() => {
+                        s.retain_dots(&mut |d| !other_ctx.contains(d));
+                    }
+                    None => {}
+                }
+                if !s.is_bottom() {
+                    out.push((k, s));
+                }
+            }
+            for (ok, os) in theirs {
+                let adopted = Self::adopt(os, ctx, other_ctx, overlap);
+                if !adopted.is_bottom() {
+                    out.push((ok.clone(), adopted));
+                }
+            }
+            self.map = out.into_iter().collect();
+            return;
+        }
+
+        if self.must_scan_own_keys(other, overlap) {
+            self.map.retain(|k, s| {
+                if other.map.contains_key(k) {
+                    return true; // merged below
+                }
+                s.retain_dots(&mut |d| !other_ctx.contains(d));
+                !s.is_bottom()
+            });
+        }
+        for (k, os) in &other.map {
+            match self.map.get_mut(k) {
+                Some(s) => {
+                    s.merge(ctx, os, other_ctx, overlap);
+                    if s.is_bottom() {
+                        self.map.remove(k);
+                    }
+                }
+                None => {
+                    let adopted = Self::adopt(os, ctx, other_ctx, overlap);
+                    if !adopted.is_bottom() {
+                        self.map.insert(k.clone(), adopted);
+                    }
+                }
+            }
+        }
+    }
+
+    fn retain_dots<F: FnMut(Dot) -> bool>(&mut self, keep: &mut F) {
+        self.map.retain(|_, s| {
+            s.retain_dots(keep);
+            !s.is_bottom()
+        });
+    }
+
+    fn filtered<F: FnMut(Dot) -> bool>(&self, keep: &mut F) -> Self {
+        Self {
+            map: self
+                .map
+                .iter()
+                .filter_map(|(k, s)| {
+                    let s = s.filtered(keep);
+                    (!s.is_bottom()).then(|| (k.clone(), s))
+                })
+                .collect(),
+        }
+    }
+
+    fn conflict(&self, other: &Self, overlap: &CausalContext) -> Option<Dot> {
+        if overlap.is_empty() {
+            return None;
+        }
+        // The same dot under two different keys.
+        fn index<'a, K: Ord, S: DotStore>(
+            m: &'a DotMap<K, S>,
+            overlap: &CausalContext,
+        ) -> Vec<(Dot, &'a K)> {
+            let mut v: Vec<(Dot, &K)> = m
+                .map
+                .iter()
+                .flat_map(|(k, s)| {
+                    s.dots()
+                        .filter(|d| overlap.contains(*d))
+                        .map(move |d| (d, k))
+                })
+                .collect();
+            v.sort_unstable_by_key(|e| e.0);
+            v
+        }
+        let (mine, theirs) = (index(self, overlap), index(other, overlap));
+        let (mut i, mut j) = (0, 0);
+        while i < mine.len() && j < theirs.len() {
+            match mine[i].0.cmp(&theirs[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    if mine[i].1 != theirs[j].1 {
+                        return Some(mine[i].0);
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        // The same dot with different payloads under the same key.
+        other
+            .map
+            .iter()
+            .find_map(|(k, os)| self.map.get(k).and_then(|s| s.conflict(os, overlap)))
+    }
+
+    fn check(&self) -> Result<(), InvalidState> {
+        for s in self.map.values() {
+            if s.is_bottom() {
+                return Err(InvalidState::EmptyEntry);
+            }
+            s.check()?;
+        }
+        Ok(())
+    }
+}
+
+impl<K: Ord, S: DotStore> FromIterator<(K, S)> for DotMap<K, S> {
+    /// Bottom stores are left out; a later store for the same key replaces
+    /// an earlier one.
+    fn from_iter<I: IntoIterator<Item = (K, S)>>(iter: I) -> Self {
+        Self {
+            map: iter.into_iter().filter(|(_, s)| !s.is_bottom()).collect(),
+        }
+    }
+}
+
+impl<K: fmt::Debug, S: fmt::Debug> fmt::Debug for DotMap<K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.map.iter()).finish()
+    }
+}
+
+impl<K: Serialize, S: Serialize> Serialize for DotMap<K, S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.map.len()))?;
+        for entry in &self.map {
+            seq.serialize_element(&entry)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Deserialize<'de> for DotMap<K, S> {
+    /// Rejects keys that are not strictly increasing (unsorted or repeated).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<K, S>(PhantomData<fn() -> (K, S)>);
+        impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Visitor<'de> for MapVisitor<K, S> {
+            type Value = DotMap<K, S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of (key, store) entries with strictly increasing keys")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut map = BTreeMap::new();
+                while let Some((k, s)) = seq.next_element::<(K, S)>()? {
+                    if map.last_key_value().is_some_and(|(last, _)| *last >= k) {
+                        return Err(A::Error::custom("dot map keys are not strictly sorted"));
+                    }
+                    map.insert(k, s);
+                }
+                Ok(DotMap { map })
+            }
+        }
+        deserializer.deserialize_seq(MapVisitor(PhantomData))
+    }
+}

@@ -1,0 +1,130 @@
+//! The dot-store kernel: the stores causal types are built from.
+//!
+//! A dot store holds the dots (events) that are still *live* in a state; it
+//! is always paired with a [`CausalContext`] of every dot the state has seen,
+//! in [`Causal`]. The one causal join is defined once, generically, by
+//! [`DotStore::merge`]:
+//!
+//! * a dot both sides hold stays (with the join of its payloads);
+//! * a dot one side holds stays only if the other side has not seen it
+//!   (if the other side has seen it and does not hold it, it was removed).
+//!
+//! Every causal type in `crdt-types` is a newtype over [`Causal`] with one of
+//! these stores, so none of them writes its own causal join.
+
+use std::fmt::Debug;
+
+use smallvec::SmallVec;
+
+use crate::{CausalContext, Dot, InvalidState};
+
+mod causal;
+mod dot_fun;
+mod dot_map;
+mod dot_set;
+
+pub use causal::Causal;
+pub use dot_fun::DotFun;
+pub use dot_map::DotMap;
+pub use dot_set::DotSet;
+
+/// A store of live dots, the store half of a [`Causal`] state.
+///
+/// Implemented by [`DotSet`], [`DotFun`] and [`DotMap`], and by any store a
+/// user composes from them. The methods take the contexts of both sides,
+/// because what a store keeps in a join depends on what each side has seen.
+pub trait DotStore: Clone + Default + PartialEq + Debug {
+    /// Whether the store holds no dot (the bottom store).
+    fn is_bottom(&self) -> bool;
+
+    /// Every dot held, each once.
+    fn dots(&self) -> impl Iterator<Item = Dot> + '_;
+
+    /// The store half of the causal join: `self := (self, ctx) ⊔ (other,
+    /// other_ctx)`. `overlap` must be `ctx ∩ other_ctx`; it is computed once
+    /// per join by [`Causal`] and lets stores skip work (no dot of `self`
+    /// outside `overlap` can be removed by `other`).
+    fn merge(
+        &mut self,
+        ctx: &CausalContext,
+        other: &Self,
+        other_ctx: &CausalContext,
+        overlap: &CausalContext,
+    );
+
+    /// Keeps only the dots for which `keep` returns true; entries left empty
+    /// are removed.
+    fn retain_dots<F: FnMut(Dot) -> bool>(&mut self, keep: &mut F);
+
+    /// A copy that holds only the dots for which `keep` returns true
+    /// (cheaper than cloning and then retaining).
+    #[must_use]
+    fn filtered<F: FnMut(Dot) -> bool>(&self, keep: &mut F) -> Self;
+
+    /// The first dot that both stores hold with different payloads, looking
+    /// only at dots in `overlap` (both contexts' common dots). See
+    /// [`crate::DotReuse`].
+    fn conflict(&self, other: &Self, overlap: &CausalContext) -> Option<Dot>;
+
+    /// Structural invariants other than context membership: canonical order,
+    /// no empty entries inside maps. Called by [`Causal::validate`].
+    fn check(&self) -> Result<(), InvalidState>;
+}
+
+/// The causal merge of two dot-sorted lists, shared by [`DotSet`] and
+/// [`DotFun`]: an entry on both sides is combined with `both`; an entry on
+/// one side survives unless the other side's context has seen its dot.
+pub(crate) fn merge_by_dot<T: Clone, const N: usize>(
+    mine: &SmallVec<[T; N]>,
+    ctx: &CausalContext,
+    theirs: &SmallVec<[T; N]>,
+    other_ctx: &CausalContext,
+    dot: impl Fn(&T) -> Dot,
+    both: impl Fn(&T, &T) -> T,
+) -> SmallVec<[T; N]>
+where
+    [T; N]: smallvec::Array<Item = T>,
+{
+    let mut out = SmallVec::with_capacity(mine.len().max(theirs.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < mine.len() || j < theirs.len() {
+        let order = match (mine.get(i), theirs.get(j)) {
+            (Some(a), Some(b)) => dot(a).cmp(&dot(b)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                if !other_ctx.contains(dot(&mine[i])) {
+                    out.push(mine[i].clone());
+                }
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                if !ctx.contains(dot(&theirs[j])) {
+                    out.push(theirs[j].clone());
+                }
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(both(&mine[i], &theirs[j]));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Checks that `items` are strictly increasing by `key`.
+pub(crate) fn check_sorted<T, K: Ord>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+    what: &'static str,
+) -> Result<(), InvalidState> {
+    if items.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        Ok(())
+    } else {
+        Err(InvalidState::Unsorted(what))
+    }
+}
