@@ -1,0 +1,166 @@
+//! States from a peer are checked: bad encodings and broken invariants are
+//! errors, never panics, never accepted.
+
+mod common;
+
+use common::{Nested, Set};
+use crdt_core::{
+    Causal, CausalContext, Dot, DotMap, DotSet, InvalidState, ReplicaId, VersionVector,
+};
+use quickcheck::quickcheck;
+
+fn cfg() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<{ 1 << 20 }>()
+}
+
+fn encode<T: serde::Serialize>(x: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(x, cfg()).unwrap()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::error::DecodeError> {
+    bincode::serde::decode_from_slice(bytes, cfg()).map(|(v, _)| v)
+}
+
+quickcheck! {
+    fn states_round_trip(x: Nested, y: Set, c: CausalContext, v: VersionVector) -> bool {
+        decode::<Nested>(&encode(&x)).ok() == Some(x)
+            && decode::<Set>(&encode(&y)).ok() == Some(y)
+            && decode::<CausalContext>(&encode(&c)).ok() == Some(c)
+            && decode::<VersionVector>(&encode(&v)).ok() == Some(v)
+    }
+
+    fn equal_states_encode_to_equal_bytes(a: Set, b: Set) -> bool {
+        // Built in two different orders, the same lattice element.
+        let ab = crdt_core::Lattice::joined(a.clone(), &b);
+        let ba = crdt_core::Lattice::joined(b, &a);
+        encode(&ab) == encode(&ba)
+    }
+
+    fn mutated_bytes_never_panic_and_decode_only_valid_states(x: Nested, flips: Vec<(u16, u8)>) -> bool {
+        let mut bytes = encode(&x);
+        for (pos, bits) in flips {
+            if !bytes.is_empty() {
+                let i = usize::from(pos) % bytes.len();
+                bytes[i] ^= bits;
+            }
+        }
+        match decode::<Nested>(&bytes) {
+            Ok(state) => state.validate().is_ok(),
+            Err(_) => true,
+        }
+    }
+
+    fn truncated_bytes_are_an_error(x: Set, cut: usize) -> bool {
+        let bytes = encode(&x);
+        let cut = cut % bytes.len().max(1);
+        cut == bytes.len() || decode::<Set>(&bytes[..cut]).is_err() || bytes.len() <= 1
+    }
+}
+
+fn set_with(
+    store: DotMap<u64, DotSet>,
+    ctx: CausalContext,
+) -> Result<Causal<DotMap<u64, DotSet>>, InvalidState> {
+    Causal::from_parts(store, ctx)
+}
+
+#[test]
+fn dot_outside_context_fails_validate() {
+    let d = Dot::new(ReplicaId::from_u128(1), 3).unwrap();
+    let mut store = DotMap::new();
+    store.insert(5, DotSet::from(d));
+    assert_eq!(
+        set_with(store.clone(), CausalContext::new()).unwrap_err(),
+        InvalidState::DotOutsideContext(d)
+    );
+    let ctx: CausalContext = [d].into_iter().collect();
+    assert!(set_with(store, ctx).is_ok());
+}
+
+#[test]
+fn the_same_dot_under_two_keys_fails_validate() {
+    let d = Dot::new(ReplicaId::from_u128(1), 1).unwrap();
+    let mut store = DotMap::new();
+    store.insert(1, DotSet::from(d));
+    store.insert(2, DotSet::from(d));
+    let ctx: CausalContext = [d].into_iter().collect();
+    assert_eq!(
+        set_with(store, ctx).unwrap_err(),
+        InvalidState::DuplicateDot(d)
+    );
+}
+
+#[test]
+fn decoding_rejects_a_dot_outside_its_context() {
+    // Hand-made encoding: store {5: {(R1, 3)}}, empty context.
+    #[derive(serde::Serialize)]
+    struct Raw {
+        store: Vec<(u64, Vec<Dot>)>,
+        context: Vec<(ReplicaId, Vec<(u64, u64)>)>,
+    }
+    let d = Dot::new(ReplicaId::from_u128(1), 3).unwrap();
+    let bad = Raw {
+        store: vec![(5, vec![d])],
+        context: vec![],
+    };
+    let err = decode::<Causal<DotMap<u64, DotSet>>>(&encode(&bad)).unwrap_err();
+    assert!(
+        err.to_string().contains("not in the causal context"),
+        "{err}"
+    );
+    let good = Raw {
+        store: vec![(5, vec![d])],
+        context: vec![(d.replica, vec![(2, 0)])],
+    };
+    assert!(decode::<Causal<DotMap<u64, DotSet>>>(&encode(&good)).is_ok());
+}
+
+#[test]
+fn decoding_rejects_unsorted_or_repeated_entries() {
+    let r1 = ReplicaId::from_u128(1);
+    let r2 = ReplicaId::from_u128(2);
+    let d = |r, n| Dot::new(r, n).unwrap();
+    // Version vector with replicas out of order.
+    let vv = vec![(r2, 1u64), (r1, 1u64)];
+    assert!(decode::<VersionVector>(&encode(&vv)).is_err());
+    // Zero counter.
+    assert!(decode::<VersionVector>(&encode(&vec![(r1, 0u64)])).is_err());
+    // Dot set with a repeated dot.
+    assert!(decode::<DotSet>(&encode(&vec![d(r1, 1), d(r1, 1)])).is_err());
+    // Map keys out of order.
+    let map = vec![(2u64, vec![d(r1, 1)]), (1u64, vec![d(r1, 2)])];
+    assert!(decode::<DotMap<u64, DotSet>>(&encode(&map)).is_err());
+    // Context: an empty replica entry, adjacent spans, overflowing span.
+    assert!(decode::<CausalContext>(&encode(&vec![(r1, Vec::<(u64, u64)>::new())])).is_err());
+    assert!(decode::<CausalContext>(&encode(&vec![(r1, vec![(0u64, 1u64), (0, 1)])])).is_err());
+    assert!(decode::<CausalContext>(&encode(&vec![(r1, vec![(u64::MAX, 1u64)])])).is_err());
+    // A map entry holding an empty dot set.
+    #[derive(serde::Serialize)]
+    struct Raw {
+        store: Vec<(u64, Vec<Dot>)>,
+        context: CausalContext,
+    }
+    let raw = Raw {
+        store: vec![(1, vec![])],
+        context: CausalContext::new(),
+    };
+    assert!(decode::<Causal<DotMap<u64, DotSet>>>(&encode(&raw)).is_err());
+}
+
+#[test]
+fn a_lying_length_prefix_does_not_allocate() {
+    // A sequence claiming u64::MAX entries followed by nothing.
+    let mut bytes = vec![253];
+    bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+    assert!(decode::<DotMap<u64, DotSet>>(&bytes).is_err());
+    assert!(decode::<CausalContext>(&bytes).is_err());
+    assert!(decode::<VersionVector>(&bytes).is_err());
+}
+
+#[test]
+fn a_contiguous_context_encodes_in_a_few_bytes() {
+    let mut ctx = CausalContext::new();
+    ctx.insert_range(ReplicaId::from_u128(1), 1, 100_000);
+    // 1 (len) + 16 (id) + 1 (len) + 1 (gap) + 5 (extra: a 32-bit varint) = 24
+    assert!(encode(&ctx).len() <= 24, "{}", encode(&ctx).len());
+}
