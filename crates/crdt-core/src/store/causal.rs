@@ -137,14 +137,14 @@ impl<S: DotStore> Causal<S> {
     /// small as the new dots alone.
     #[must_use]
     pub fn delta_for(&self, peer: &CausalContext) -> Self {
-        let store = self.store.filtered(&mut |d| !peer.contains(d));
         let mut context = self.context.difference(peer);
+        let store = if context.is_empty() {
+            S::default() // the peer has seen every dot we have
+        } else {
+            self.store.filtered(&mut |d| !peer.contains(d))
+        };
         let shared = self.context.intersection(peer);
-        if !shared.is_empty() {
-            // Dots both have seen and `self` no longer holds: removals.
-            let held: CausalContext = self.store.dots().filter(|d| shared.contains(*d)).collect();
-            context.join(&shared.difference(&held));
-        }
+        context.join(&removed_within(&self.store, &shared));
         Self { store, context }
     }
 
@@ -202,9 +202,7 @@ impl<S: DotStore> Decompose for Causal<S> {
         let mut context = self.context.difference(&known.context);
         let shared = self.context.intersection(&known.context);
         if !shared.is_empty() {
-            let held_here: CausalContext =
-                self.store.dots().filter(|d| shared.contains(*d)).collect();
-            let removed_here = shared.difference(&held_here);
+            let removed_here = removed_within(&self.store, &shared);
             if !removed_here.is_empty() {
                 let still_there: CausalContext = known
                     .store
@@ -216,6 +214,20 @@ impl<S: DotStore> Decompose for Causal<S> {
         }
         Self { store, context }
     }
+}
+
+/// The dots of `seen` that `store` does not hold (the removals among them).
+/// Counts first, so the common case (nothing removed) allocates nothing.
+fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext {
+    if seen.is_empty() {
+        return CausalContext::new();
+    }
+    let held = store.dots().filter(|d| seen.contains(*d)).count() as u64;
+    if held == seen.len() {
+        return CausalContext::new();
+    }
+    let held: CausalContext = store.dots().filter(|d| seen.contains(*d)).collect();
+    seen.difference(&held)
 }
 
 impl<'de, S: DotStore + Deserialize<'de>> Deserialize<'de> for Causal<S> {
