@@ -66,7 +66,7 @@ pub use dot::Dot;
 pub use error::{DotReuse, InvalidState};
 pub use lattice::{Decompose, Lattice};
 pub use replica::ReplicaId;
-pub use store::{Causal, DotFun, DotMap, DotSet, DotStore};
+pub use store::{Causal, DotFun, DotMap, DotSet, DotStore, InternedDeserialize, InternedSerialize};
 pub use version_vector::VersionVector;
 
 #[cfg(feature = "quickcheck")]

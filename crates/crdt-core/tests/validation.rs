@@ -92,27 +92,28 @@ fn the_same_dot_under_two_keys_fails_validate() {
 
 #[test]
 fn decoding_rejects_a_dot_outside_its_context() {
-    // Hand-made encoding: store {5: {(R1, 3)}}, empty context.
-    #[derive(serde::Serialize)]
-    struct Raw {
-        store: Vec<(u64, Vec<Dot>)>,
-        context: Vec<(ReplicaId, Vec<(u64, u64)>)>,
-    }
-    let d = Dot::new(ReplicaId::from_u128(1), 3).unwrap();
-    let bad = Raw {
-        store: vec![(5, vec![d])],
-        context: vec![],
-    };
-    let err = decode::<Causal<DotMap<u64, DotSet>>>(&encode(&bad)).unwrap_err();
+    // Hand-made encodings of `(context, store)`, dots as (replica index, counter).
+    type Raw = (
+        Vec<(ReplicaId, Vec<(u64, u64)>)>,
+        Vec<(u64, Vec<(u32, u64)>)>,
+    );
+    let r = ReplicaId::from_u128(1);
+    // Store {5: {(R1, 3)}}, context {(R1, 3)}: valid.
+    let good: Raw = (vec![(r, vec![(2, 0)])], vec![(5, vec![(0, 3)])]);
+    assert!(decode::<Causal<DotMap<u64, DotSet>>>(&encode(&good)).is_ok());
+    // Context {(R1, 1)} does not hold (R1, 3).
+    let outside: Raw = (vec![(r, vec![(0, 0)])], vec![(5, vec![(0, 3)])]);
+    let err = decode::<Causal<DotMap<u64, DotSet>>>(&encode(&outside)).unwrap_err();
     assert!(
         err.to_string().contains("not in the causal context"),
         "{err}"
     );
-    let good = Raw {
-        store: vec![(5, vec![d])],
-        context: vec![(d.replica, vec![(2, 0)])],
-    };
-    assert!(decode::<Causal<DotMap<u64, DotSet>>>(&encode(&good)).is_ok());
+    // A replica index past the context's replicas.
+    let no_replica: Raw = (vec![(r, vec![(2, 0)])], vec![(5, vec![(1, 3)])]);
+    assert!(decode::<Causal<DotMap<u64, DotSet>>>(&encode(&no_replica)).is_err());
+    // An empty context cannot hold any dot.
+    let empty: Raw = (vec![], vec![(5, vec![(0, 3)])]);
+    assert!(decode::<Causal<DotMap<u64, DotSet>>>(&encode(&empty)).is_err());
 }
 
 #[test]
@@ -155,6 +156,21 @@ fn a_lying_length_prefix_does_not_allocate() {
     assert!(decode::<DotMap<u64, DotSet>>(&bytes).is_err());
     assert!(decode::<CausalContext>(&bytes).is_err());
     assert!(decode::<VersionVector>(&bytes).is_err());
+}
+
+#[test]
+fn dots_in_a_state_cost_no_replica_ids() {
+    let r = ReplicaId::random();
+    let mut s: Causal<DotMap<u64, DotSet>> = Causal::new();
+    for x in 0..200u64 {
+        let dot = s.next_dot(r);
+        let (store, ctx) = s.parts_mut();
+        ctx.insert(dot);
+        store.insert(x, DotSet::from(dot));
+    }
+    // Per element: key (1) + set length (1) + replica index (1) + counter (1-3).
+    let bytes = encode(&s).len();
+    assert!(bytes < 200 * 7, "{bytes} bytes");
 }
 
 #[test]

@@ -1,9 +1,14 @@
 //! `Causal<S>`: a dot store with its causal context, and the one causal join.
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
+use super::wire::{Interned, InternedDeserialize, InternedSerialize, Seed};
 use crate::{CausalContext, Decompose, Dot, DotReuse, InvalidState, Lattice, ReplicaId};
 
 /// A causal state: a store of live dots plus the context of every dot seen.
@@ -41,7 +46,7 @@ use crate::{CausalContext, Decompose, Dot, DotReuse, InvalidState, Lattice, Repl
 /// assert_eq!(via_delta, x);
 /// assert_eq!(x.store().len(), 2);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
 pub struct Causal<S> {
     store: S,
     context: CausalContext,
@@ -230,16 +235,38 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
     seen.difference(&held)
 }
 
-impl<'de, S: DotStore + Deserialize<'de>> Deserialize<'de> for Causal<S> {
+/// Encoded as `(context, store)`, the store's dots written as indices into
+/// the context's replicas (see [`InternedSerialize`]).
+impl<S: InternedSerialize> Serialize for Causal<S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let replicas: Vec<ReplicaId> = self.context.replicas().collect();
+        let mut t = serializer.serialize_tuple(2)?;
+        t.serialize_element(&self.context)?;
+        t.serialize_element(&Interned(&self.store, &replicas))?;
+        t.end()
+    }
+}
+
+impl<'de, S: InternedDeserialize> Deserialize<'de> for Causal<S> {
     /// Decodes and then runs [`Causal::validate`]; an invalid state is an error.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename = "Causal")]
-        struct Raw<S> {
-            store: S,
-            context: CausalContext,
+        struct V<S>(PhantomData<fn() -> S>);
+        impl<'de, S: InternedDeserialize> Visitor<'de> for V<S> {
+            type Value = Causal<S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a causal state (context, store)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Causal<S>, A::Error> {
+                let context: CausalContext = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let replicas: Vec<ReplicaId> = context.replicas().collect();
+                let store = seq
+                    .next_element_seed(Seed::<S>(&replicas, PhantomData))?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                Causal::from_parts(store, context).map_err(A::Error::custom)
+            }
         }
-        let raw = Raw::<S>::deserialize(deserializer)?;
-        Causal::from_parts(raw.store, raw.context).map_err(D::Error::custom)
+        deserializer.deserialize_tuple(2, V(PhantomData))
     }
 }

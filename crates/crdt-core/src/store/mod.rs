@@ -22,11 +22,13 @@ mod causal;
 mod dot_fun;
 mod dot_map;
 mod dot_set;
+mod wire;
 
 pub use causal::Causal;
 pub use dot_fun::DotFun;
 pub use dot_map::DotMap;
 pub use dot_set::DotSet;
+pub use wire::{InternedDeserialize, InternedSerialize};
 
 /// A store of live dots, the store half of a [`Causal`] state.
 ///

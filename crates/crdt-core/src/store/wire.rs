@@ -1,0 +1,253 @@
+//! Compact encoding of a store inside a [`Causal`] state.
+//!
+//! Every dot in a store is in its context (invariant 2), so the replicas of
+//! all its dots are among the context's replicas. A [`Causal`] therefore
+//! encodes its context first and then writes each dot of the store as
+//! `(index of its replica in the context, counter)`: a one-byte varint
+//! instead of 16 bytes of replica id per dot. Decoding resolves the indices
+//! against the context just read; an index out of range is an error.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::num::NonZeroU64;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserializer, Serialize, Serializer};
+
+use super::{DotFun, DotMap, DotSet, DotStore};
+use crate::{Dot, ReplicaId};
+
+/// A dot store that can be encoded with its dots' replicas written as indices
+/// into the enclosing context's (sorted) replica list. Implemented by the
+/// kernel stores; [`Causal`](super::Causal) implements `Serialize` through it.
+pub trait InternedSerialize: DotStore {
+    /// Encodes `self`, writing each dot's replica as its position in
+    /// `replicas` (sorted; every dot's replica must be there).
+    fn serialize_interned<S: Serializer>(
+        &self,
+        replicas: &[ReplicaId],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error>;
+}
+
+/// The decoding half of [`InternedSerialize`]; [`Causal`](super::Causal)
+/// implements `Deserialize` through it.
+pub trait InternedDeserialize: DotStore {
+    /// Decodes a store written by [`InternedSerialize::serialize_interned`]
+    /// with the same `replicas`.
+    fn deserialize_interned<'de, D: Deserializer<'de>>(
+        replicas: &[ReplicaId],
+        deserializer: D,
+    ) -> Result<Self, D::Error>;
+}
+
+/// `value` encoded against `replicas`.
+pub(crate) struct Interned<'a, T>(pub(crate) &'a T, pub(crate) &'a [ReplicaId]);
+
+impl<T: InternedSerialize> Serialize for Interned<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_interned(self.1, serializer)
+    }
+}
+
+/// Decodes a `T` against `replicas`.
+pub(crate) struct Seed<'a, T>(
+    pub(crate) &'a [ReplicaId],
+    pub(crate) PhantomData<fn() -> T>,
+);
+
+impl<'de, T: InternedDeserialize> DeserializeSeed<'de> for Seed<'_, T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        T::deserialize_interned(self.0, deserializer)
+    }
+}
+
+fn index_of<E: serde::ser::Error>(replicas: &[ReplicaId], dot: Dot) -> Result<u32, E> {
+    replicas
+        .binary_search(&dot.replica)
+        .ok()
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or_else(|| E::custom(format_args!("dot {dot} is outside the causal context")))
+}
+
+fn resolve<E: serde::de::Error>(
+    replicas: &[ReplicaId],
+    index: u32,
+    counter: NonZeroU64,
+) -> Result<Dot, E> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| replicas.get(i))
+        .map(|&replica| Dot { replica, counter })
+        .ok_or_else(|| E::custom("dot refers to a replica outside the causal context"))
+}
+
+/// Serializes `items` as a sequence, each through `f`.
+fn seq<S: Serializer, T>(
+    serializer: S,
+    items: impl ExactSizeIterator<Item = T>,
+    mut f: impl FnMut(&mut S::SerializeSeq, T) -> Result<(), S::Error>,
+) -> Result<S::Ok, S::Error> {
+    let mut s = serializer.serialize_seq(Some(items.len()))?;
+    for item in items {
+        f(&mut s, item)?;
+    }
+    s.end()
+}
+
+impl InternedSerialize for DotSet {
+    fn serialize_interned<S: Serializer>(
+        &self,
+        replicas: &[ReplicaId],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        seq(serializer, self.iter(), |s, dot| {
+            s.serialize_element(&(index_of::<S::Error>(replicas, dot)?, dot.counter))
+        })
+    }
+}
+
+impl InternedDeserialize for DotSet {
+    fn deserialize_interned<'de, D: Deserializer<'de>>(
+        replicas: &[ReplicaId],
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct V<'a>(&'a [ReplicaId]);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = DotSet;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sorted sequence of interned dots")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotSet, A::Error> {
+                let mut out = DotSet::new();
+                let mut last: Option<Dot> = None;
+                while let Some((i, c)) = seq.next_element::<(u32, NonZeroU64)>()? {
+                    let dot = resolve::<A::Error>(self.0, i, c)?;
+                    if last.is_some_and(|l| l >= dot) {
+                        return Err(A::Error::custom("dot set entries are not strictly sorted"));
+                    }
+                    last = Some(dot);
+                    out.insert(dot);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(V(replicas))
+    }
+}
+
+impl<V: Clone + Ord + fmt::Debug + Serialize> InternedSerialize for DotFun<V> {
+    fn serialize_interned<S: Serializer>(
+        &self,
+        replicas: &[ReplicaId],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        seq(serializer, self.iter(), |s, (dot, v)| {
+            s.serialize_element(&(index_of::<S::Error>(replicas, dot)?, dot.counter, v))
+        })
+    }
+}
+
+impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for DotFun<V> {
+    fn deserialize_interned<'de, D: Deserializer<'de>>(
+        replicas: &[ReplicaId],
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Vis<'a, V>(&'a [ReplicaId], PhantomData<fn() -> V>);
+        impl<'de, V: DeserializeOwned> Visitor<'de> for Vis<'_, V> {
+            type Value = DotFun<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sorted sequence of interned (dot, value) entries")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotFun<V>, A::Error> {
+                let mut out = DotFun::new();
+                let mut last: Option<Dot> = None;
+                while let Some((i, c, v)) = seq.next_element::<(u32, NonZeroU64, V)>()? {
+                    let dot = resolve::<A::Error>(self.0, i, c)?;
+                    if last.is_some_and(|l| l >= dot) {
+                        return Err(A::Error::custom(
+                            "dot function entries are not strictly sorted",
+                        ));
+                    }
+                    last = Some(dot);
+                    out.insert(dot, v);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(Vis(replicas, PhantomData))
+    }
+}
+
+impl<K: Ord + Clone + fmt::Debug + Serialize, S: InternedSerialize> InternedSerialize
+    for DotMap<K, S>
+{
+    fn serialize_interned<Ser: Serializer>(
+        &self,
+        replicas: &[ReplicaId],
+        serializer: Ser,
+    ) -> Result<Ser::Ok, Ser::Error> {
+        seq(serializer, self.iter(), |s, (k, store)| {
+            s.serialize_element(&(k, Interned(store, replicas)))
+        })
+    }
+}
+
+impl<K: Ord + Clone + fmt::Debug + DeserializeOwned, S: InternedDeserialize> InternedDeserialize
+    for DotMap<K, S>
+{
+    fn deserialize_interned<'de, D: Deserializer<'de>>(
+        replicas: &[ReplicaId],
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Entry<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
+        impl<'de, K: DeserializeOwned, S: InternedDeserialize> DeserializeSeed<'de> for Entry<'_, K, S> {
+            type Value = (K, S);
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(K, S), D::Error> {
+                d.deserialize_tuple(2, self)
+            }
+        }
+        impl<'de, K: DeserializeOwned, S: InternedDeserialize> Visitor<'de> for Entry<'_, K, S> {
+            type Value = (K, S);
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a (key, store) pair")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(K, S), A::Error> {
+                let k = seq
+                    .next_element::<K>()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let s = seq
+                    .next_element_seed(Seed::<S>(self.0, PhantomData))?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                Ok((k, s))
+            }
+        }
+        struct Map<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
+        impl<'de, K: DeserializeOwned + Ord + Clone + fmt::Debug, S: InternedDeserialize>
+            Visitor<'de> for Map<'_, K, S>
+        {
+            type Value = DotMap<K, S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence of (key, store) entries with strictly increasing keys")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotMap<K, S>, A::Error> {
+                let mut entries: Vec<(K, S)> = Vec::new();
+                while let Some((k, s)) =
+                    seq.next_element_seed(Entry::<K, S>(self.0, PhantomData))?
+                {
+                    if entries.last().is_some_and(|(last, _)| *last >= k) {
+                        return Err(A::Error::custom("dot map keys are not strictly sorted"));
+                    }
+                    if s.is_bottom() {
+                        return Err(A::Error::custom("dot map entry holds an empty store"));
+                    }
+                    entries.push((k, s));
+                }
+                Ok(entries.into_iter().collect())
+            }
+        }
+        deserializer.deserialize_seq(Map(replicas, PhantomData))
+    }
+}
