@@ -1,6 +1,5 @@
 //! `DotMap<K, S>`: keys mapped to nested dot stores.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -9,6 +8,7 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
+use super::sorted_map::SortedMap;
 use crate::{CausalContext, Dot, InvalidState};
 
 /// A map from keys to nested dot stores, all sharing one causal context: the
@@ -16,8 +16,9 @@ use crate::{CausalContext, Dot, InvalidState};
 /// (`DotMap<K, V::Store>`).
 ///
 /// A key is present exactly while its store holds a live dot; bottom stores
-/// are never kept, so equality is semantic. Keys are kept sorted (a B-tree),
-/// so iteration and encoding order never depend on a hash seed, and a small
+/// are never kept, so equality is semantic. Keys are kept sorted (in compact
+/// sorted chunks, see the design note on `SortedMap` in the source), so
+/// iteration and encoding order never depend on a hash seed, and a small
 /// delta joins into a large map in `O(delta · log n)`.
 ///
 /// ```
@@ -44,13 +45,13 @@ use crate::{CausalContext, Dot, InvalidState};
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct DotMap<K, S> {
-    map: BTreeMap<K, S>,
+    map: SortedMap<K, S>,
 }
 
 impl<K, S> Default for DotMap<K, S> {
     fn default() -> Self {
         Self {
-            map: BTreeMap::new(),
+            map: SortedMap::default(),
         }
     }
 }
@@ -77,23 +78,19 @@ impl<K: Ord, S: DotStore> DotMap<K, S> {
     /// Runs `f` on the store under `key` (bottom if absent) and keeps the
     /// result only if it is not bottom.
     pub fn update<R>(&mut self, key: K, f: impl FnOnce(&mut S) -> R) -> R {
-        match self.map.entry(key) {
-            std::collections::btree_map::Entry::Occupied(mut e) => {
-                let r = f(e.get_mut());
-                if e.get().is_bottom() {
-                    e.remove();
-                }
-                r
+        if let Some(store) = self.map.get_mut(&key) {
+            let r = f(store);
+            if store.is_bottom() {
+                self.map.remove(&key);
             }
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let mut store = S::default();
-                let r = f(&mut store);
-                if !store.is_bottom() {
-                    e.insert(store);
-                }
-                r
-            }
+            return r;
         }
+        let mut store = S::default();
+        let r = f(&mut store);
+        if !store.is_bottom() {
+            self.map.insert(key, store);
+        }
+        r
     }
 
     /// Sets the store under `key` (removing the key if `store` is bottom);
@@ -128,7 +125,7 @@ impl<K: Ord, S: DotStore> DotMap<K, S> {
 
     /// The keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + '_ {
-        self.map.keys()
+        self.map.iter().map(|(k, _)| k)
     }
 
     /// The number of keys.
@@ -167,7 +164,7 @@ impl<K: Ord, S: DotStore> DotMap<K, S> {
             return false;
         }
         let mut accounted = 0u64;
-        for key in other.map.keys() {
+        for (key, _) in other.map.iter() {
             if let Some(s) = self.map.get(key) {
                 accounted += s.dots().filter(|d| overlap.contains(*d)).count() as u64;
             }
@@ -182,7 +179,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 
     fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.map.values().flat_map(|s| s.dots())
+        self.map.iter().flat_map(|(_, s)| s.dots())
     }
 
     /// Design note: a small delta must join into a large map without touching
@@ -205,7 +202,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             let mine = std::mem::take(&mut self.map);
             let mut out: Vec<(K, S)> = Vec::with_capacity(mine.len().max(other.map.len()));
             let mut theirs = other.map.iter().peekable();
-            for (k, mut s) in mine {
+            for (k, mut s) in mine.into_entries() {
                 while let Some((ok, os)) = theirs.next_if(|(ok, _)| **ok < k) {
                     let adopted = Self::adopt(os, ctx, other_ctx, overlap);
                     if !adopted.is_bottom() {
@@ -229,7 +226,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
                     out.push((ok.clone(), adopted));
                 }
             }
-            self.map = out.into_iter().collect();
+            self.map = SortedMap::from_sorted_vec(out);
             return;
         }
 
@@ -242,7 +239,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
                 !s.is_bottom()
             });
         }
-        for (k, os) in &other.map {
+        for (k, os) in other.map.iter() {
             match self.map.get_mut(k) {
                 Some(s) => {
                     s.merge(ctx, os, other_ctx, overlap);
@@ -324,7 +321,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 
     fn check(&self) -> Result<(), InvalidState> {
-        for s in self.map.values() {
+        for (_, s) in self.map.iter() {
             if s.is_bottom() {
                 return Err(InvalidState::EmptyEntry);
             }
@@ -353,7 +350,7 @@ impl<K: fmt::Debug, S: fmt::Debug> fmt::Debug for DotMap<K, S> {
 impl<K: Serialize, S: Serialize> Serialize for DotMap<K, S> {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let mut seq = serializer.serialize_seq(Some(self.map.len()))?;
-        for entry in &self.map {
+        for entry in self.map.iter() {
             seq.serialize_element(&entry)?;
         }
         seq.end()
@@ -370,14 +367,16 @@ impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Deserialize<'de> for D
                 f.write_str("a sequence of (key, store) entries with strictly increasing keys")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut map = BTreeMap::new();
+                let mut entries: Vec<(K, S)> = Vec::new();
                 while let Some((k, s)) = seq.next_element::<(K, S)>()? {
-                    if map.last_key_value().is_some_and(|(last, _)| *last >= k) {
+                    if entries.last().is_some_and(|(last, _)| *last >= k) {
                         return Err(A::Error::custom("dot map keys are not strictly sorted"));
                     }
-                    map.insert(k, s);
+                    entries.push((k, s));
                 }
-                Ok(DotMap { map })
+                Ok(DotMap {
+                    map: SortedMap::from_sorted_vec(entries),
+                })
             }
         }
         deserializer.deserialize_seq(MapVisitor(PhantomData))

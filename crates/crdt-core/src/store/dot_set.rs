@@ -30,9 +30,30 @@ use crate::{CausalContext, Dot, InvalidState};
 /// z.join(&x);
 /// assert!(z.store().is_empty()); // the disable saw the dot, so it wins
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+///
+/// Design note: most elements of a set carry exactly one dot, so a `DotSet`
+/// is either that one dot inline or a boxed slice of the others (empty or two
+/// and more); it is 24 bytes, the size of one dot, where a small vector with
+/// one inline dot would be 32. Sets of several dots pay one allocation per
+/// change, which is rare (concurrent adds of the same element).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct DotSet {
-    dots: SmallVec<[Dot; 1]>,
+    repr: Repr,
+}
+
+/// Canonical: exactly one dot is always `One`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    One(Dot),
+    Many(Box<[Dot]>),
+}
+
+impl Default for DotSet {
+    fn default() -> Self {
+        Self {
+            repr: Repr::Many(Box::default()),
+        }
+    }
 }
 
 impl DotSet {
@@ -42,12 +63,40 @@ impl DotSet {
         Self::default()
     }
 
+    /// The dots, sorted.
+    fn as_slice(&self) -> &[Dot] {
+        match &self.repr {
+            Repr::One(d) => std::slice::from_ref(d),
+            Repr::Many(ds) => ds,
+        }
+    }
+
+    /// From sorted, distinct dots.
+    fn from_sorted(dots: SmallVec<[Dot; 1]>) -> Self {
+        let repr = if dots.len() == 1 {
+            Repr::One(dots[0])
+        } else {
+            Repr::Many(dots.into_vec().into_boxed_slice())
+        };
+        Self { repr }
+    }
+
+    fn edit(&mut self, f: impl FnOnce(&mut SmallVec<[Dot; 1]>)) {
+        let mut dots = SmallVec::from_slice(self.as_slice());
+        f(&mut dots);
+        *self = Self::from_sorted(dots);
+    }
+
     /// Adds `dot`; returns whether it was new.
     pub fn insert(&mut self, dot: Dot) -> bool {
-        match self.dots.binary_search(&dot) {
+        if self.is_empty() {
+            self.repr = Repr::One(dot);
+            return true;
+        }
+        match self.as_slice().binary_search(&dot) {
             Ok(_) => false,
             Err(i) => {
-                self.dots.insert(i, dot);
+                self.edit(|v| v.insert(i, dot));
                 true
             }
         }
@@ -56,14 +105,19 @@ impl DotSet {
     /// Whether `dot` is in the set.
     #[must_use]
     pub fn contains(&self, dot: Dot) -> bool {
-        self.dots.binary_search(&dot).is_ok()
+        match &self.repr {
+            Repr::One(d) => *d == dot,
+            Repr::Many(ds) => ds.binary_search(&dot).is_ok(),
+        }
     }
 
     /// Removes `dot`; returns whether it was there.
     pub fn remove(&mut self, dot: Dot) -> bool {
-        match self.dots.binary_search(&dot) {
+        match self.as_slice().binary_search(&dot) {
             Ok(i) => {
-                self.dots.remove(i);
+                self.edit(|v| {
+                    v.remove(i);
+                });
                 true
             }
             Err(_) => false,
@@ -72,31 +126,34 @@ impl DotSet {
 
     /// Keeps the dots for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(Dot) -> bool) {
-        self.dots.retain(|d| keep(*d));
+        let kept: SmallVec<[Dot; 1]> = self.iter().filter(|d| keep(*d)).collect();
+        if kept.len() != self.len() {
+            *self = Self::from_sorted(kept);
+        }
     }
 
     /// The dots in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Dot> + '_ {
-        self.dots.iter().copied()
+        self.as_slice().iter().copied()
     }
 
     /// The number of dots.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.dots.len()
+        self.as_slice().len()
     }
 
     /// Whether the set is empty.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.dots.is_empty()
+        self.as_slice().is_empty()
     }
 }
 
 impl From<Dot> for DotSet {
     fn from(dot: Dot) -> Self {
         Self {
-            dots: SmallVec::from_elem(dot, 1),
+            repr: Repr::One(dot),
         }
     }
 }
@@ -106,17 +163,17 @@ impl FromIterator<Dot> for DotSet {
         let mut dots: SmallVec<[Dot; 1]> = iter.into_iter().collect();
         dots.sort_unstable();
         dots.dedup();
-        Self { dots }
+        Self::from_sorted(dots)
     }
 }
 
 impl DotStore for DotSet {
     fn is_bottom(&self) -> bool {
-        self.dots.is_empty()
+        self.is_empty()
     }
 
     fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.dots.iter().copied()
+        self.iter()
     }
 
     fn merge(
@@ -126,19 +183,29 @@ impl DotStore for DotSet {
         other_ctx: &CausalContext,
         overlap: &CausalContext,
     ) {
-        if other.dots == self.dots || (overlap.is_empty() && other.dots.is_empty()) {
+        if other == self || (overlap.is_empty() && other.is_empty()) {
             return;
         }
-        self.dots = merge_by_dot(&self.dots, ctx, &other.dots, other_ctx, |d| *d, |a, _| *a);
+        let merged: SmallVec<[Dot; 1]> = merge_by_dot(
+            self.as_slice(),
+            ctx,
+            other.as_slice(),
+            other_ctx,
+            |d| *d,
+            |a, _| *a,
+        );
+        *self = Self::from_sorted(merged);
     }
 
     fn retain_dots<F: FnMut(Dot) -> bool>(&mut self, keep: &mut F) {
-        self.dots.retain(|d| keep(*d));
+        *self = self.filtered(keep);
     }
 
     fn filtered<F: FnMut(Dot) -> bool>(&self, keep: &mut F) -> Self {
-        Self {
-            dots: self.dots.iter().copied().filter(|d| keep(*d)).collect(),
+        match &self.repr {
+            Repr::One(d) if keep(*d) => self.clone(),
+            Repr::One(_) => Self::default(),
+            Repr::Many(ds) => Self::from_sorted(ds.iter().copied().filter(|d| keep(*d)).collect()),
         }
     }
 
@@ -147,26 +214,65 @@ impl DotStore for DotSet {
     }
 
     fn check(&self) -> Result<(), InvalidState> {
-        check_sorted(&self.dots, |d| *d, "dots of a dot set")
+        check_sorted(self.as_slice(), |d| *d, "dots of a dot set")
     }
 }
 
 impl fmt::Debug for DotSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.dots.iter()).finish()
+        f.debug_set().entries(self.as_slice()).finish()
     }
 }
 
 impl Serialize for DotSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_seq(serializer, &self.dots)
+        serialize_seq(serializer, self.as_slice())
     }
 }
 
 impl<'de> Deserialize<'de> for DotSet {
     /// Rejects unsorted or repeated dots.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let dots = deserialize_strictly_sorted(deserializer, "dot set", |a: &Dot, b| a.cmp(b))?;
-        Ok(Self { dots })
+        let dots: SmallVec<[Dot; 1]> =
+            deserialize_strictly_sorted(deserializer, "dot set", |a: &Dot, b| a.cmp(b))?;
+        Ok(Self::from_sorted(dots))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReplicaId;
+
+    fn dot(n: u64) -> Dot {
+        Dot::new(ReplicaId::from_u128(1), n).unwrap()
+    }
+
+    #[test]
+    fn a_dot_set_is_the_size_of_one_dot() {
+        assert_eq!(std::mem::size_of::<DotSet>(), std::mem::size_of::<Dot>());
+    }
+
+    #[test]
+    fn representation_stays_canonical() {
+        let mut s = DotSet::new();
+        assert!(s.insert(dot(2)));
+        assert_eq!(s, DotSet::from(dot(2)));
+        assert!(s.insert(dot(1)) && !s.insert(dot(1)));
+        assert_eq!(s.iter().collect::<Vec<_>>(), [dot(1), dot(2)]);
+        assert!(s.remove(dot(1)));
+        assert_eq!(s, DotSet::from(dot(2)), "one dot left is the inline form");
+        s.retain(|_| false);
+        assert_eq!(s, DotSet::default());
+        assert!(s.is_empty() && !s.contains(dot(2)));
+        let many: DotSet = [dot(3), dot(1), dot(3), dot(2)].into_iter().collect();
+        assert_eq!(many.len(), 3);
+        let mut calls = 0;
+        let mut kept = many.clone();
+        kept.retain(|d| {
+            calls += 1;
+            d != dot(2)
+        });
+        assert_eq!((kept.len(), calls), (2, 3));
     }
 }

@@ -22,6 +22,7 @@ mod causal;
 mod dot_fun;
 mod dot_map;
 mod dot_set;
+mod sorted_map;
 mod wire;
 
 pub use causal::Causal;
@@ -77,9 +78,9 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
 /// [`DotFun`]: an entry on both sides is combined with `both`; an entry on
 /// one side survives unless the other side's context has seen its dot.
 pub(crate) fn merge_by_dot<T: Clone, const N: usize>(
-    mine: &SmallVec<[T; N]>,
+    mine: &[T],
     ctx: &CausalContext,
-    theirs: &SmallVec<[T; N]>,
+    theirs: &[T],
     other_ctx: &CausalContext,
     dot: impl Fn(&T) -> Dot,
     both: impl Fn(&T, &T) -> T,
