@@ -9,11 +9,13 @@
 //! |---|---|
 //! | [`ReplicaId`], [`Dot`] | who wrote, and which of their events |
 //! | [`VersionVector`] | replica -> events seen without gaps |
+//! | [`Dvv`], [`DvvSet`] | dotted version vectors, and the compact sibling set of a key-value store |
+//! | [`HybridClock`], [`HybridTimestamp`] | hybrid logical clock for last-writer-wins timestamps |
 //! | [`CausalContext`] | every dot seen, as a version vector plus compressed gaps |
 //! | [`Lattice`], [`Decompose`] | join / order, and join decomposition for delta stripping |
 //! | [`DotSet`], [`DotFun`], [`DotMap`] | the dot stores causal types are made of |
 //! | [`Causal`] | store + context, with the one causal join, [`Causal::delta_for`] and validation |
-//! | [`InvalidState`], [`DotReuse`] | what a bad state from a peer is rejected with |
+//! | [`InvalidState`], [`DotReuse`], [`InvalidDvvSet`], [`ClockDriftError`] | what bad input from a peer is rejected with |
 //! | `arbitrary` (feature `quickcheck`) | generators for property-testing your own compositions |
 //!
 //! # Example: two replicas of an add-wins set converge
@@ -53,7 +55,10 @@
 
 mod context;
 mod dot;
+mod dvv;
+mod dvv_set;
 mod error;
+mod hlc;
 mod intervals;
 mod lattice;
 mod replica;
@@ -63,7 +68,10 @@ mod version_vector;
 
 pub use context::CausalContext;
 pub use dot::Dot;
+pub use dvv::Dvv;
+pub use dvv_set::{DvvSet, InvalidDvvSet};
 pub use error::{DotReuse, InvalidState};
+pub use hlc::{ClockDriftError, HybridClock, HybridTimestamp};
 pub use lattice::{Decompose, Lattice};
 pub use replica::ReplicaId;
 pub use store::{Causal, DotFun, DotMap, DotSet, DotStore, InternedDeserialize, InternedSerialize};
