@@ -127,6 +127,49 @@ fn check_no_zero(store: &DotFun<i64>) -> Result<(), InvalidState> {
     Ok(())
 }
 
+/// A random mutation of a [`CausalCounter`] (feature `quickcheck`).
+#[cfg(feature = "quickcheck")]
+#[derive(Clone, Debug)]
+pub enum CounterOp {
+    /// [`CausalCounter::increment`].
+    Increment(u8),
+    /// [`CausalCounter::decrement`].
+    Decrement(u8),
+    /// [`CausalCounter::reset`].
+    Reset,
+}
+
+#[cfg(feature = "quickcheck")]
+impl quickcheck::Arbitrary for CounterOp {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        match u8::arbitrary(g) % 5 {
+            0 | 1 => Self::Increment(u8::arbitrary(g) % 8),
+            2 | 3 => Self::Decrement(u8::arbitrary(g) % 8),
+            _ => Self::Reset,
+        }
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+impl crate::testing::Mutate for CausalCounter {
+    type Op = CounterOp;
+
+    fn apply(&mut self, replica: ReplicaId, op: &CounterOp) -> Self {
+        match op {
+            CounterOp::Increment(n) => self.increment(replica, u64::from(*n)),
+            CounterOp::Decrement(n) => self.decrement(replica, u64::from(*n)),
+            CounterOp::Reset => self.reset(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[] CausalCounter);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,9 @@
 
 use crdt_core::{Causal, DotSet, ReplicaId};
 
-use crate::causal::{causal_crdt, CausalCrdt as _};
-use crate::ew_flag::replace_dots;
 use crate::View;
+use crate::causal::{CausalCrdt as _, causal_crdt};
+use crate::ew_flag::replace_dots;
 
 /// A disable-wins flag: it starts enabled, and a disable concurrent with an
 /// enable wins.
@@ -72,3 +72,24 @@ impl View<'_, DwFlag> {
         self.store().is_empty()
     }
 }
+
+#[cfg(feature = "quickcheck")]
+impl crate::testing::Mutate for DwFlag {
+    /// `true` enables, `false` disables.
+    type Op = bool;
+
+    fn apply(&mut self, replica: ReplicaId, op: &bool) -> Self {
+        if *op {
+            self.enable()
+        } else {
+            self.disable(replica)
+        }
+    }
+
+    fn validate(&self) -> Result<(), crdt_core::InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[] DwFlag);

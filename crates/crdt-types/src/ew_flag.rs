@@ -70,7 +70,10 @@ impl View<'_, EwFlag> {
 /// The one mutation of both flags: drop the live dots seen and, if
 /// `replica` is given, put one fresh dot of it in their place. The delta
 /// holds the fresh dot, and the dropped ones in its context.
-pub(crate) fn replace_dots(state: &mut Causal<DotSet>, replica: Option<ReplicaId>) -> Causal<DotSet> {
+pub(crate) fn replace_dots(
+    state: &mut Causal<DotSet>,
+    replica: Option<ReplicaId>,
+) -> Causal<DotSet> {
     let fresh = replica.map(|r| state.next_dot(r));
     let (store, ctx) = state.parts_mut();
     let mut seen: CausalContext = store.iter().collect();
@@ -84,3 +87,24 @@ pub(crate) fn replace_dots(state: &mut Causal<DotSet>, replica: Option<ReplicaId
     }
     assemble(delta, seen)
 }
+
+#[cfg(feature = "quickcheck")]
+impl crate::testing::Mutate for EwFlag {
+    /// `true` enables, `false` disables.
+    type Op = bool;
+
+    fn apply(&mut self, replica: ReplicaId, op: &bool) -> Self {
+        if *op {
+            self.enable(replica)
+        } else {
+            self.disable()
+        }
+    }
+
+    fn validate(&self) -> Result<(), crdt_core::InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[] EwFlag);

@@ -105,6 +105,19 @@ impl Decompose for GCounter {
     }
 }
 
+#[cfg(feature = "quickcheck")]
+impl crate::testing::Mutate for GCounter {
+    /// An increment by this amount.
+    type Op = u8;
+
+    fn apply(&mut self, replica: ReplicaId, op: &u8) -> Self {
+        self.increment(replica, u64::from(*op))
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[] GCounter);
+
 #[cfg(test)]
 mod tests {
     use super::*;

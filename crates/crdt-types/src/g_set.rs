@@ -162,3 +162,19 @@ impl<'de, T: Deserialize<'de> + Ord> Deserialize<'de> for GSet<T> {
         deserializer.deserialize_seq(SetVisitor(PhantomData))
     }
 }
+
+#[cfg(feature = "quickcheck")]
+impl<T> crate::testing::Mutate for GSet<T>
+where
+    T: quickcheck::Arbitrary + Ord + fmt::Debug,
+{
+    /// Elements to insert, as one batch.
+    type Op = Vec<T>;
+
+    fn apply(&mut self, _replica: crdt_core::ReplicaId, op: &Vec<T>) -> Self {
+        self.insert_all(op.iter().cloned())
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + Ord + fmt::Debug] GSet<T>);

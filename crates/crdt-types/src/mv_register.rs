@@ -117,6 +117,49 @@ impl<'a, T: Ord + Clone + Debug> View<'a, MvRegister<T>> {
     }
 }
 
+/// A random mutation of a [`MvRegister`] (feature `quickcheck`).
+#[cfg(feature = "quickcheck")]
+#[derive(Clone, Debug)]
+pub enum RegisterOp<T> {
+    /// [`MvRegister::write`].
+    Write(T),
+    /// [`MvRegister::resolve`] to the greatest sibling (nothing if empty).
+    ResolveToMax,
+}
+
+#[cfg(feature = "quickcheck")]
+impl<T: quickcheck::Arbitrary> quickcheck::Arbitrary for RegisterOp<T> {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        if u8::arbitrary(g) % 4 == 0 {
+            Self::ResolveToMax
+        } else {
+            Self::Write(T::arbitrary(g))
+        }
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+impl<T: quickcheck::Arbitrary + Ord + Debug> crate::testing::Mutate for MvRegister<T> {
+    type Op = RegisterOp<T>;
+
+    fn apply(&mut self, replica: ReplicaId, op: &RegisterOp<T>) -> Self {
+        match op {
+            RegisterOp::Write(v) => self.write(replica, v.clone()),
+            RegisterOp::ResolveToMax => match self.values().max().cloned() {
+                Some(max) => self.resolve(replica, |_| max),
+                None => Self::new(),
+            },
+        }
+    }
+
+    fn validate(&self) -> Result<(), crdt_core::InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + Ord + Debug] MvRegister<T>);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,3 +218,53 @@ impl<K: Ord + Clone + Debug, V: CausalCrdt> Drop for Lease<'_, K, V> {
         }
     }
 }
+
+/// A random mutation of an [`OrMap`] (feature `quickcheck`).
+#[cfg(feature = "quickcheck")]
+#[derive(Clone, Debug)]
+pub enum MapOp<K, Op> {
+    /// [`OrMap::update`] with this mutation of the value.
+    Update(K, Op),
+    /// [`OrMap::remove`].
+    Remove(K),
+    /// [`OrMap::clear`].
+    Clear,
+}
+
+#[cfg(feature = "quickcheck")]
+impl<K: quickcheck::Arbitrary, Op: quickcheck::Arbitrary> quickcheck::Arbitrary for MapOp<K, Op> {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        match u8::arbitrary(g) % 10 {
+            0..=6 => Self::Update(K::arbitrary(g), Op::arbitrary(g)),
+            7 | 8 => Self::Remove(K::arbitrary(g)),
+            _ => Self::Clear,
+        }
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+impl<K, V> crate::testing::Mutate for OrMap<K, V>
+where
+    K: quickcheck::Arbitrary + Ord + Debug,
+    V: crate::testing::Mutate + CausalCrdt,
+{
+    type Op = MapOp<K, V::Op>;
+
+    fn apply(&mut self, replica: crdt_core::ReplicaId, op: &Self::Op) -> Self {
+        match op {
+            MapOp::Update(k, op) => self.update(k.clone(), |v| v.apply(replica, op)),
+            MapOp::Remove(k) => self.remove(k),
+            MapOp::Clear => self.clear(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[
+    K: quickcheck::Arbitrary + Ord + Debug,
+    V: crate::testing::Mutate + CausalCrdt,
+] OrMap<K, V>);

@@ -185,6 +185,67 @@ impl<T: Ord + Clone + Debug> FromIterator<(ReplicaId, T)> for OrSet<T> {
     }
 }
 
+/// A random mutation of an [`OrSet`] (feature `quickcheck`).
+#[cfg(feature = "quickcheck")]
+#[derive(Clone, Debug)]
+pub enum SetOp<T> {
+    /// [`OrSet::insert`].
+    Insert(T),
+    /// [`OrSet::insert_all`].
+    InsertAll(Vec<T>),
+    /// [`OrSet::remove`].
+    Remove(T),
+    /// [`OrSet::retain`] of the elements below this one.
+    RetainBelow(T),
+    /// [`OrSet::clear`].
+    Clear,
+}
+
+#[cfg(feature = "quickcheck")]
+impl<T: quickcheck::Arbitrary> quickcheck::Arbitrary for SetOp<T> {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        match u8::arbitrary(g) % 12 {
+            0..=4 => Self::Insert(T::arbitrary(g)),
+            5 => Self::InsertAll(Vec::arbitrary(g)),
+            6..=9 => Self::Remove(T::arbitrary(g)),
+            10 => Self::RetainBelow(T::arbitrary(g)),
+            _ => Self::Clear,
+        }
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        match self {
+            Self::InsertAll(xs) => Box::new(xs.shrink().map(Self::InsertAll)),
+            Self::Remove(x) | Self::RetainBelow(x) => {
+                Box::new(std::iter::once(Self::Insert(x.clone())))
+            }
+            Self::Insert(_) | Self::Clear => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+impl<T: quickcheck::Arbitrary + Ord + Debug> crate::testing::Mutate for OrSet<T> {
+    type Op = SetOp<T>;
+
+    fn apply(&mut self, replica: ReplicaId, op: &SetOp<T>) -> Self {
+        match op {
+            SetOp::Insert(x) => self.insert(replica, x.clone()),
+            SetOp::InsertAll(xs) => self.insert_all(replica, xs.iter().cloned()),
+            SetOp::Remove(x) => self.remove(x),
+            SetOp::RetainBelow(pivot) => self.retain(|x| x < pivot),
+            SetOp::Clear => self.clear(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), crdt_core::InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + Ord + Debug] OrSet<T>);
+
 #[cfg(test)]
 mod tests {
     use super::*;

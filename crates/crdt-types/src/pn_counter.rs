@@ -137,6 +137,19 @@ impl Decompose for PnCounter {
     }
 }
 
+#[cfg(feature = "quickcheck")]
+impl crate::testing::Mutate for PnCounter {
+    /// A signed amount to add.
+    type Op = i8;
+
+    fn apply(&mut self, replica: ReplicaId, op: &i8) -> Self {
+        self.add(replica, i64::from(*op))
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[] PnCounter);
+
 #[cfg(test)]
 mod tests {
     use super::*;
