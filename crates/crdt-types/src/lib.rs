@@ -67,6 +67,8 @@ mod ew_flag;
 mod g_counter;
 /// `GSet`: a grow-only set.
 mod g_set;
+/// `LwwRegister`: a last-writer-wins register.
+mod lww_register;
 /// `MvRegister`: a multi-value register.
 mod mv_register;
 /// `OrMap`: a map of nested causal values.
@@ -87,6 +89,7 @@ pub use dw_flag::DwFlag;
 pub use ew_flag::EwFlag;
 pub use g_counter::GCounter;
 pub use g_set::GSet;
+pub use lww_register::LwwRegister;
 pub use mv_register::MvRegister;
 pub use or_map::OrMap;
 pub use or_set::OrSet;

@@ -8,6 +8,7 @@ macro_rules! for_every_type {
             g_counter: crdt_types::GCounter,
             pn_counter: crdt_types::PnCounter,
             causal_counter: crdt_types::CausalCounter,
+            lww_register: crdt_types::LwwRegister<crdt_types::testing::Tiny>,
             mv_register: crdt_types::MvRegister<crdt_types::testing::Tiny>,
             or_set: crdt_types::OrSet<crdt_types::testing::Tiny>,
             ew_flag: crdt_types::EwFlag,
