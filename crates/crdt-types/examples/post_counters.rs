@@ -38,24 +38,17 @@ fn run() {
         ReplicaId::from_u128(3),
     );
     let mut replicas: [Posts; 3] = Default::default();
-    let mut deltas = Vec::new();
+    use Metric::{Comments, Likes};
 
     // Concurrent activity, nothing shipped yet.
-    deltas.push(bump(&mut replicas[0], eu, "hello-world", Metric::Likes));
-    deltas.push(bump(&mut replicas[1], us, "hello-world", Metric::Likes));
-    deltas.push(bump(
-        &mut replicas[1],
-        us,
-        "release-notes",
-        Metric::Comments,
-    ));
-    deltas.push(bump(&mut replicas[2], asia, "hello-world", Metric::Likes));
-    deltas.push(bump(
-        &mut replicas[2],
-        asia,
-        "hello-world",
-        Metric::Comments,
-    ));
+    let [eu_posts, us_posts, asia_posts] = &mut replicas;
+    let deltas = [
+        bump(eu_posts, eu, "hello-world", Likes),
+        bump(us_posts, us, "hello-world", Likes),
+        bump(us_posts, us, "release-notes", Comments),
+        bump(asia_posts, asia, "hello-world", Likes),
+        bump(asia_posts, asia, "hello-world", Comments),
+    ];
     assert_eq!(count(&replicas[0], "hello-world", Metric::Likes), 1);
 
     // Everyone receives every delta (their own again too: joins are idempotent).

@@ -74,12 +74,13 @@ fn run() {
         ReplicaId::from_u128(3),
     );
     let mut boards: [Board; 3] = Default::default();
-    let mut shipped = Vec::new();
 
     // Ana creates two tasks; everyone receives them.
-    shipped.push(boards[0].title(ana, 1, "Write release notes"));
-    shipped.push(boards[0].title(ana, 2, "Fix login bug"));
-    shipped.push(boards[0].tag(ana, 2, "bug"));
+    let shipped = [
+        boards[0].title(ana, 1, "Write release notes"),
+        boards[0].title(ana, 2, "Fix login bug"),
+        boards[0].tag(ana, 2, "bug"),
+    ];
     for board in &mut boards[1..] {
         for d in &shipped {
             board.join(d);

@@ -112,12 +112,18 @@ pub(crate) fn validate<V: CausalCrdt>(state: &Causal<V::Store>) -> Result<(), In
     V::check_store(state.store())
 }
 
-/// The shared impls of a causal newtype `struct T(Causal<Store>)`: the
-/// `CausalCrdt`, `Lattice` and `Decompose` impls (all delegating to the
-/// kernel's one causal join), `validate`, and serde (the encoding of the
-/// `Causal`; decoding validates).
+/// The shared impls of a causal newtype `struct T(Causal<Store>)`: `Default`
+/// (the bottom state), the `CausalCrdt`, `Lattice` and `Decompose` impls (all
+/// delegating to the kernel's one causal join), `validate`, and serde (the
+/// encoding of the `Causal`; decoding validates).
 macro_rules! causal_crdt {
     (impl[$($g:tt)*] $ty:ty => $store:ty $(, check = $check:path)?) => {
+        impl<$($g)*> Default for $ty {
+            fn default() -> Self {
+                Self(::crdt_core::Causal::default())
+            }
+        }
+
         impl<$($g)*> $crate::CausalCrdt for $ty {
             type Store = $store;
 

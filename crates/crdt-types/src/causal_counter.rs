@@ -44,7 +44,7 @@ use crate::{CausalCrdt, View};
 /// y.join(&reset);
 /// assert_eq!((x.value(), y.value()), (0, 0));
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct CausalCounter(Causal<DotFun<i64>>);
 
 causal_crdt!(impl[] CausalCounter => DotFun<i64>, check = check_no_zero);

@@ -33,7 +33,7 @@ use crate::ew_flag::replace_dots;
 /// assert_eq!(x, y);
 /// assert!(!x.is_enabled());
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct DwFlag(Causal<DotSet>);
 
 causal_crdt!(impl[] DwFlag => DotSet);

@@ -27,7 +27,7 @@ use crate::{CausalCrdt, View};
 /// assert_eq!(x, y);
 /// assert!(x.is_enabled());
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct EwFlag(Causal<DotSet>);
 
 causal_crdt!(impl[] EwFlag => DotSet);

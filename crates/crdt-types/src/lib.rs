@@ -29,9 +29,10 @@
 //! and decoding one with serde validates it, so a state from a peer that
 //! breaks an invariant is an error before it can be joined.
 //!
-//! With the `quickcheck` feature, [`testing`] exports `Arbitrary` for every
-//! type and a distributed-trace property that checks any [`testing::Mutate`]
-//! type (including your own compositions) converges.
+//! With the `quickcheck` feature, the module `testing` exports `Arbitrary`
+//! for every type and a distributed-trace property
+//! (`testing::check_convergence`) that checks that any `testing::Mutate`
+//! type, including your own compositions, converges.
 //!
 //! # Example
 //!
@@ -78,8 +79,8 @@ mod or_set;
 /// `PnCounter`: an up-down counter.
 mod pn_counter;
 
-/// Property-testing support: `Arbitrary` states, the `Mutate` trait and the
-/// distributed-trace property.
+// Property-testing support: `Arbitrary` states, the `Mutate` trait and the
+// distributed-trace property (documented in the module itself).
 #[cfg(feature = "quickcheck")]
 pub mod testing;
 

@@ -40,12 +40,6 @@ pub struct MvRegister<T>(Causal<DotFun<T>>);
 
 causal_crdt!(impl[T: Ord + Clone + Debug] MvRegister<T> => DotFun<T>);
 
-impl<T> Default for MvRegister<T> {
-    fn default() -> Self {
-        Self(Causal::default())
-    }
-}
-
 impl<T: Ord + Clone + Debug> MvRegister<T> {
     /// The empty register (never written).
     #[must_use]

@@ -48,12 +48,6 @@ pub struct OrMap<K, V: CausalCrdt>(Causal<DotMap<K, V::Store>>);
 
 causal_crdt!(impl[K: Ord + Clone + Debug, V: CausalCrdt] OrMap<K, V> => DotMap<K, V::Store>, check = check_values::<K, V>);
 
-impl<K, V: CausalCrdt> Default for OrMap<K, V> {
-    fn default() -> Self {
-        Self(Causal::default())
-    }
-}
-
 impl<K: Clone, V: CausalCrdt> Clone for OrMap<K, V> {
     fn clone(&self) -> Self {
         Self(self.0.clone())

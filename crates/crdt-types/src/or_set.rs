@@ -43,12 +43,6 @@ pub struct OrSet<T>(Causal<DotMap<T, DotSet>>);
 
 causal_crdt!(impl[T: Ord + Clone + Debug] OrSet<T> => DotMap<T, DotSet>);
 
-impl<T> Default for OrSet<T> {
-    fn default() -> Self {
-        Self(Causal::default())
-    }
-}
-
 impl<T: Ord + Clone + Debug> OrSet<T> {
     /// The empty set.
     #[must_use]
