@@ -1,5 +1,99 @@
 //! Replicated data types built on the `crdt-core` dot-store kernel.
 //!
-//! This crate is being built; its types land with the `crdt-types` issue.
+//! Every type is a join-semilattice: replicas mutate their own copy, ship
+//! the *delta* each mutation returns (or their whole state), and join what
+//! they receive, in any order and any number of times; replicas that have
+//! received the same updates are equal. Every mutator is one call on
+//! `&mut self` that applies the change locally and returns a `#[must_use]`
+//! delta of the same type; deltas join with each other and into states.
+//! Reads borrow.
+//!
+//! # Map of the crate
+//!
+//! | type | semantics | built as |
+//! |---|---|---|
+//! | [`GCounter`] | grow-only counter | replica → count (a [`VersionVector`](crdt_core::VersionVector)) |
+//! | [`PnCounter`] | counter, up and down | two `GCounter`s |
+//! | [`CausalCounter`] | counter that can be reset (lives in maps) | `Causal<DotFun<i64>>` |
+//! | [`LwwRegister`] | last writer wins, on a hybrid clock | `(timestamp, replica, value)` |
+//! | [`MvRegister`] | concurrent writes kept as siblings | `Causal<DotFun<T>>` |
+//! | [`OrSet`] | add-wins set, no tombstones | `Causal<DotMap<T, DotSet>>` |
+//! | [`EwFlag`], [`DwFlag`] | enable-wins / disable-wins flag | `Causal<DotSet>` |
+//! | [`GSet`] | grow-only set | sorted set |
+//! | [`OrMap`] | map of nested causal values | `Causal<DotMap<K, V::Store>>` |
+//!
+//! The causal types are thin newtypes over the kernel's
+//! [`Causal`](crdt_core::Causal) and share its one join; the trait
+//! [`CausalCrdt`] says so, and is what lets them nest in an [`OrMap`] (a
+//! nested value is read through a [`View`]). Every type has `validate()`,
+//! and decoding one with serde validates it, so a state from a peer that
+//! breaks an invariant is an error before it can be joined.
+//!
+//! With the `quickcheck` feature, the module `testing` exports `Arbitrary`
+//! for every type and a distributed-trace property
+//! (`testing::check_convergence`) that checks that any `testing::Mutate`
+//! type, including your own compositions, converges.
+//!
+//! # Example
+//!
+//! ```
+//! use crdt_types::{Lattice, OrMap, OrSet, ReplicaId};
+//! let (alice, bob) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+//! // Tags per document, edited on two replicas at once.
+//! let mut a: OrMap<&str, OrSet<&str>> = OrMap::new();
+//! let mut b = a.clone();
+//! let d1 = a.update("report", |tags| tags.insert(alice, "draft"));
+//! let d2 = b.update("report", |tags| tags.insert(bob, "urgent"));
+//! let d3 = b.update("notes", |tags| tags.insert(bob, "personal"));
+//! // Ship the deltas both ways, in any order.
+//! b.join(&d1);
+//! a.join(&d3);
+//! a.join(&d2);
+//! assert_eq!(a, b);
+//! let report: Vec<_> = a.get(&"report").unwrap().iter().copied().collect();
+//! assert_eq!(report, ["draft", "urgent"]);
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
+
+/// The `CausalCrdt` trait (causal newtypes) and `View` (borrowed reads).
+mod causal;
+/// `CausalCounter`: a resettable counter.
+mod causal_counter;
+/// `DwFlag`: a disable-wins flag.
+mod dw_flag;
+/// `EwFlag`: an enable-wins flag.
+mod ew_flag;
+/// `GCounter`: a grow-only counter.
+mod g_counter;
+/// `GSet`: a grow-only set.
+mod g_set;
+/// `LwwRegister`: a last-writer-wins register.
+mod lww_register;
+/// `MvRegister`: a multi-value register.
+mod mv_register;
+/// `OrMap`: a map of nested causal values.
+mod or_map;
+/// `OrSet`: an add-wins set.
+mod or_set;
+/// `PnCounter`: an up-down counter.
+mod pn_counter;
+
+// Property-testing support: `Arbitrary` states, the `Mutate` trait and the
+// distributed-trace property (documented in the module itself).
+#[cfg(feature = "quickcheck")]
+pub mod testing;
+
+pub use causal::{CausalCrdt, View};
+pub use causal_counter::CausalCounter;
+pub use dw_flag::DwFlag;
+pub use ew_flag::EwFlag;
+pub use g_counter::GCounter;
+pub use g_set::GSet;
+pub use lww_register::LwwRegister;
+pub use mv_register::MvRegister;
+pub use or_map::OrMap;
+pub use or_set::OrSet;
+pub use pn_counter::PnCounter;
+
+pub use crdt_core::{Decompose, InvalidState, Lattice, ReplicaId};
