@@ -15,9 +15,6 @@ use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The most entries pre-allocated on the strength of a length prefix alone.
-pub(crate) const MAX_PREALLOC: usize = 1024;
-
 /// Serializes a slice as a sequence with a known length.
 pub(crate) fn serialize_seq<S: Serializer, T: Serialize>(
     serializer: S,

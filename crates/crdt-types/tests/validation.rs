@@ -80,14 +80,18 @@ fn dot_outside_context_fails_validate() {
 
 #[test]
 fn unsorted_set_keys_fail_to_decode() {
-    // The encoding of an `OrSet<u8>` whose keys are out of order.
+    // The encoding of an `OrSet<u8>` whose keys are out of order: the
+    // context, then the entries with each dot as (replica index, counter).
     let ctx: CausalContext = [dot(1, 1), dot(1, 2)].into_iter().collect();
     let unsorted = (
-        vec![(2u8, vec![dot(1, 2)]), (1u8, vec![dot(1, 1)])],
         ctx.clone(),
+        vec![(2u8, vec![(0u32, 2u64)]), (1u8, vec![(0u32, 1u64)])],
     );
     assert!(decode::<OrSet<u8>>(&encode(&unsorted)).is_err());
-    let sorted = (vec![(1u8, vec![dot(1, 1)]), (2u8, vec![dot(1, 2)])], ctx);
+    let sorted = (
+        ctx,
+        vec![(1u8, vec![(0u32, 1u64)]), (2u8, vec![(0u32, 2u64)])],
+    );
     let set: OrSet<u8> = decode(&encode(&sorted)).expect("a sorted set decodes");
     assert_eq!(set.iter().copied().collect::<Vec<_>>(), [1, 2]);
 }
