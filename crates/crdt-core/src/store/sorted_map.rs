@@ -102,7 +102,8 @@ impl<K: Ord, V> SortedMap<K, V> {
     /// Inserts or replaces; returns the replaced value.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         if self.chunks.is_empty() {
-            let mut chunk = new_chunk();
+            // Small maps (deltas) stay small: the first chunk grows on demand.
+            let mut chunk = Vec::with_capacity(1);
             chunk.push((key, value));
             self.chunks.push(chunk);
             self.len = 1;
@@ -132,7 +133,9 @@ impl<K: Ord, V> SortedMap<K, V> {
         }
         let chunk = &mut self.chunks[c];
         if chunk.len() == chunk.capacity() {
-            chunk.reserve_exact(CHUNK - chunk.len());
+            // Double, but never past one chunk.
+            let target = (chunk.len() * 2).clamp(4, CHUNK);
+            chunk.reserve_exact(target - chunk.len());
         }
         chunk.insert(pos, (key, value));
         self.len += 1;
@@ -193,10 +196,11 @@ impl<K: Ord, V> SortedMap<K, V> {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let len = entries.len();
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
-        let mut chunk = new_chunk();
-        for e in entries {
+        let mut chunk = Vec::with_capacity(len.min(CHUNK));
+        for (i, e) in entries.into_iter().enumerate() {
             if chunk.len() == CHUNK {
-                chunks.push(std::mem::replace(&mut chunk, new_chunk()));
+                let next = Vec::with_capacity((len - i).min(CHUNK));
+                chunks.push(std::mem::replace(&mut chunk, next));
             }
             chunk.push(e);
         }
