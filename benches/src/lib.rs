@@ -1,5 +1,71 @@
-//! Shared helpers for the criterion benches, and the README's example run as
-//! a doctest (so the README cannot drift from the code).
+//! Shared workload builders for the criterion benches, and the README's
+//! example run as a doctest (so the README cannot drift from the code).
+//!
+//! Every workload exists twice, once on this workspace's types and once on
+//! `crdts` 7.3.2, so that each benchmark row has a ratio measured in the
+//! same run on the same machine.
+
+use crdt_core::ReplicaId;
+use crdt_types::OrSet;
 
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
+
+/// Set sizes used by the OR-set benchmarks.
+pub const SET_SIZE: u64 = 100_000;
+
+/// `n` distinct keys: `0..n` when `sequential`, else a fixed pseudo-random
+/// permutation-like spread over all of `u64`.
+#[must_use]
+pub fn keys(n: u64, sequential: bool) -> Vec<u64> {
+    if sequential {
+        (0..n).collect()
+    } else {
+        (0..n)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect()
+    }
+}
+
+/// A replica id for benchmark replica number `i` (stable across runs).
+#[must_use]
+pub fn replica(i: u128) -> ReplicaId {
+    ReplicaId::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0000 + i)
+}
+
+/// An OR-set holding `keys`, all inserted by replica `r`.
+#[must_use]
+pub fn or_set(keys: &[u64], r: ReplicaId) -> OrSet<u64> {
+    let mut s = OrSet::new();
+    for &k in keys {
+        let _ = s.insert(r, k);
+    }
+    s
+}
+
+/// The `crdts` 7.3.2 counterparts of the workloads.
+pub mod theirs {
+    use crdts::{CmRDT, Orswot};
+
+    /// An `Orswot` holding `keys`, added one operation at a time by `actor`.
+    #[must_use]
+    pub fn or_set(keys: &[u64], actor: u128) -> Orswot<u64, u128> {
+        let mut s = Orswot::new();
+        for &k in keys {
+            insert(&mut s, actor, k);
+        }
+        s
+    }
+
+    /// One add, the way `crdts` documents it (derive the context, apply).
+    pub fn insert(s: &mut Orswot<u64, u128>, actor: u128, k: u64) {
+        let op = s.add(k, s.read_ctx().derive_add_ctx(actor));
+        s.apply(op);
+    }
+
+    /// One remove, the way `crdts` documents it.
+    pub fn remove(s: &mut Orswot<u64, u128>, k: u64) {
+        let op = s.rm(k, s.contains(&k).derive_rm_ctx());
+        s.apply(op);
+    }
+}

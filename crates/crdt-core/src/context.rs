@@ -332,7 +332,8 @@ impl From<VersionVector> for CausalContext {
 impl FromIterator<Dot> for CausalContext {
     /// Collects dots in any order (duplicates allowed) in `O(n log n)`.
     fn from_iter<I: IntoIterator<Item = Dot>>(iter: I) -> Self {
-        let mut dots: Vec<Dot> = iter.into_iter().collect();
+        // Inline for a few dots (a remove delta): no allocation.
+        let mut dots: SmallVec<[Dot; 4]> = iter.into_iter().collect();
         dots.sort_unstable();
         dots.dedup();
         let mut entries: SmallVec<[(ReplicaId, IntervalSet); 2]> = SmallVec::new();

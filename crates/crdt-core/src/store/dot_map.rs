@@ -75,22 +75,34 @@ impl<K: Ord, S: DotStore> DotMap<K, S> {
         self.map.contains_key(key)
     }
 
+    /// The entries in key order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &S)> + ExactSizeIterator + '_ {
+        self.map.iter()
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + '_ {
+        self.map.iter().map(|(k, _)| k)
+    }
+
+    /// The number of keys.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the map is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
     /// Runs `f` on the store under `key` (bottom if absent) and keeps the
     /// result only if it is not bottom.
     pub fn update<R>(&mut self, key: K, f: impl FnOnce(&mut S) -> R) -> R {
-        if let Some(store) = self.map.get_mut(&key) {
-            let r = f(store);
-            if store.is_bottom() {
-                self.map.remove(&key);
-            }
-            return r;
-        }
-        let mut store = S::default();
-        let r = f(&mut store);
-        if !store.is_bottom() {
-            self.map.insert(key, store);
-        }
-        r
+        self.map.upsert(key, S::default, f, |s| !s.is_bottom())
     }
 
     /// Sets the store under `key` (removing the key if `store` is bottom);
@@ -116,28 +128,6 @@ impl<K: Ord, S: DotStore> DotMap<K, S> {
     /// Removes every entry.
     pub fn clear(&mut self) {
         self.map.clear();
-    }
-
-    /// The entries in key order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &S)> + ExactSizeIterator + '_ {
-        self.map.iter()
-    }
-
-    /// The keys in order.
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator + '_ {
-        self.map.iter().map(|(k, _)| k)
-    }
-
-    /// The number of keys.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether the map is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// Joins other's store for a key that `self` lacks: only the dots `self`
@@ -331,7 +321,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 }
 
-impl<K: Ord, S: DotStore> FromIterator<(K, S)> for DotMap<K, S> {
+impl<K: Ord + Clone, S: DotStore> FromIterator<(K, S)> for DotMap<K, S> {
     /// Bottom stores are left out; a later store for the same key replaces
     /// an earlier one.
     fn from_iter<I: IntoIterator<Item = (K, S)>>(iter: I) -> Self {
@@ -357,11 +347,15 @@ impl<K: Serialize, S: Serialize> Serialize for DotMap<K, S> {
     }
 }
 
-impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Deserialize<'de> for DotMap<K, S> {
+impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de>> Deserialize<'de>
+    for DotMap<K, S>
+{
     /// Rejects keys that are not strictly increasing (unsorted or repeated).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MapVisitor<K, S>(PhantomData<fn() -> (K, S)>);
-        impl<'de, K: Deserialize<'de> + Ord, S: Deserialize<'de>> Visitor<'de> for MapVisitor<K, S> {
+        impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de>> Visitor<'de>
+            for MapVisitor<K, S>
+        {
             type Value = DotMap<K, S>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a sequence of (key, store) entries with strictly increasing keys")

@@ -18,21 +18,29 @@
 
 use std::hash::{Hash, Hasher};
 
+use smallvec::SmallVec;
+
 /// The most entries in one chunk.
 pub(crate) const CHUNK: usize = 128;
 
 /// Sorted map of `K` to `V`; see the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct SortedMap<K, V> {
-    /// Non-empty chunks, each sorted, keys increasing across chunks.
-    chunks: Vec<Vec<(K, V)>>,
+    /// Non-empty chunks, each sorted, keys increasing across chunks. The
+    /// first chunk's header is inline, so a one-entry map (a typical delta)
+    /// makes one allocation.
+    chunks: SmallVec<[Vec<(K, V)>; 1]>,
+    /// The first key of each chunk: the index searched to find a chunk,
+    /// contiguous so that the search stays in cache.
+    firsts: SmallVec<[K; 1]>,
     len: usize,
 }
 
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
         Self {
-            chunks: Vec::new(),
+            chunks: SmallVec::new(),
+            firsts: SmallVec::new(),
             len: 0,
         }
     }
@@ -60,6 +68,7 @@ impl<K, V> SortedMap<K, V> {
 
     pub(crate) fn clear(&mut self) {
         self.chunks.clear();
+        self.firsts.clear();
         self.len = 0;
     }
 
@@ -70,21 +79,33 @@ impl<K, V> SortedMap<K, V> {
 }
 
 impl<K: Ord, V> SortedMap<K, V> {
-    /// The chunk that holds `key` or where it would be inserted.
+    /// The chunk that holds `key` or where it would be inserted: the last
+    /// chunk whose first key is not above `key` (the first chunk if none).
     fn chunk_for(&self, key: &K) -> usize {
-        let i = self
-            .chunks
-            .partition_point(|c| c.last().is_some_and(|(k, _)| k < key));
-        i.min(self.chunks.len().saturating_sub(1))
+        let n = self.firsts.len();
+        if n <= 1 {
+            return 0;
+        }
+        if self.firsts[n - 1] <= *key {
+            return n - 1; // appends and recent keys: no search
+        }
+        self.firsts.partition_point(|f| f <= key).saturating_sub(1)
+    }
+
+    /// The chunk for `key` and the key's position in it (found or not).
+    fn locate(&self, key: &K) -> (usize, Result<usize, usize>) {
+        let c = self.chunk_for(key);
+        match self.chunks.get(c) {
+            Some(chunk) => (c, chunk.binary_search_by(|(k, _)| k.cmp(key))),
+            None => (0, Err(0)),
+        }
     }
 
     fn find(&self, key: &K) -> Option<(usize, usize)> {
-        let c = self.chunk_for(key);
-        let chunk = self.chunks.get(c)?;
-        chunk
-            .binary_search_by(|(k, _)| k.cmp(key))
-            .ok()
-            .map(|i| (c, i))
+        match self.locate(key) {
+            (c, Ok(i)) => Some((c, i)),
+            (_, Err(_)) => None,
+        }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
@@ -98,33 +119,71 @@ impl<K: Ord, V> SortedMap<K, V> {
     pub(crate) fn contains_key(&self, key: &K) -> bool {
         self.find(key).is_some()
     }
+}
 
+impl<K: Ord + Clone, V> SortedMap<K, V> {
     /// Inserts or replaces; returns the replaced value.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.locate(&key) {
+            (c, Ok(i)) => Some(std::mem::replace(&mut self.chunks[c][i].1, value)),
+            (c, Err(pos)) => {
+                self.insert_at(c, pos, key, value);
+                None
+            }
+        }
+    }
+
+    /// Runs `f` on the value of `key` (a fresh `make()` if absent) with one
+    /// search, then keeps the entry only if `keep` says so.
+    pub(crate) fn upsert<R>(
+        &mut self,
+        key: K,
+        make: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> R,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> R {
+        match self.locate(&key) {
+            (c, Ok(i)) => {
+                let r = f(&mut self.chunks[c][i].1);
+                if !keep(&self.chunks[c][i].1) {
+                    self.remove_at(c, i);
+                }
+                r
+            }
+            (c, Err(pos)) => {
+                let mut value = make();
+                let r = f(&mut value);
+                if keep(&value) {
+                    self.insert_at(c, pos, key, value);
+                }
+                r
+            }
+        }
+    }
+
+    /// Inserts a new key at `pos` of chunk `c`, as found by `locate`.
+    fn insert_at(&mut self, mut c: usize, mut pos: usize, key: K, value: V) {
+        self.len += 1;
         if self.chunks.is_empty() {
             // Small maps (deltas) stay small: the first chunk grows on demand.
             let mut chunk = Vec::with_capacity(1);
+            self.firsts.push(key.clone());
             chunk.push((key, value));
             self.chunks.push(chunk);
-            self.len = 1;
-            return None;
+            return;
         }
-        let mut c = self.chunk_for(&key);
-        let mut pos = match self.chunks[c].binary_search_by(|(k, _)| k.cmp(&key)) {
-            Ok(i) => return Some(std::mem::replace(&mut self.chunks[c][i].1, value)),
-            Err(i) => i,
-        };
         if self.chunks[c].len() >= CHUNK {
             if pos == CHUNK && c + 1 == self.chunks.len() {
                 // Appending past the end: start a new chunk, keep this one full.
                 let mut chunk = new_chunk();
+                self.firsts.push(key.clone());
                 chunk.push((key, value));
                 self.chunks.push(chunk);
-                self.len += 1;
-                return None;
+                return;
             }
             let mut right = new_chunk();
             right.extend(self.chunks[c].drain(CHUNK / 2..));
+            self.firsts.insert(c + 1, right[0].0.clone());
             self.chunks.insert(c + 1, right);
             if pos > CHUNK / 2 {
                 c += 1;
@@ -137,17 +196,27 @@ impl<K: Ord, V> SortedMap<K, V> {
             let target = (chunk.len() * 2).clamp(4, CHUNK);
             chunk.reserve_exact(target - chunk.len());
         }
+        if pos == 0 {
+            self.firsts[c] = key.clone();
+        }
         chunk.insert(pos, (key, value));
-        self.len += 1;
-        None
     }
 
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let (c, i) = self.find(key)?;
+        Some(self.remove_at(c, i))
+    }
+
+    fn remove_at(&mut self, c: usize, i: usize) -> V {
         let (_, v) = self.chunks[c].remove(i);
         self.len -= 1;
+        if i == 0
+            && let Some((k, _)) = self.chunks[c].first()
+        {
+            self.firsts[c] = k.clone();
+        }
         self.mend(c);
-        Some(v)
+        v
     }
 
     /// After chunk `c` shrank: drop it if empty, merge it into a neighbour if
@@ -156,6 +225,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         let n = self.chunks[c].len();
         if n == 0 {
             self.chunks.remove(c);
+            self.firsts.remove(c);
             return;
         }
         if n >= CHUNK / 4 {
@@ -167,6 +237,7 @@ impl<K: Ord, V> SortedMap<K, V> {
                 && self.chunks[left].len() + self.chunks[right].len() <= CHUNK * 3 / 4
             {
                 let moved = self.chunks.remove(right);
+                self.firsts.remove(right);
                 let target = &mut self.chunks[left];
                 target.reserve_exact(CHUNK.saturating_sub(target.len()));
                 target.extend(moved);
@@ -181,6 +252,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         }
         self.chunks.retain(|c| !c.is_empty());
         self.len = self.chunks.iter().map(Vec::len).sum();
+        self.firsts = self.chunks.iter().map(|c| c[0].0.clone()).collect();
         let mut c = 0;
         while c < self.chunks.len() {
             let before = self.chunks.len();
@@ -195,7 +267,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     pub(crate) fn from_sorted_vec(entries: Vec<(K, V)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let len = entries.len();
-        let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
+        let mut chunks = SmallVec::with_capacity(len.div_ceil(CHUNK));
         let mut chunk = Vec::with_capacity(len.min(CHUNK));
         for (i, e) in entries.into_iter().enumerate() {
             if chunk.len() == CHUNK {
@@ -207,11 +279,19 @@ impl<K: Ord, V> SortedMap<K, V> {
         if !chunk.is_empty() {
             chunks.push(chunk);
         }
-        Self { chunks, len }
+        let firsts = chunks
+            .iter()
+            .map(|c: &Vec<(K, V)>| c[0].0.clone())
+            .collect();
+        Self {
+            chunks,
+            firsts,
+            len,
+        }
     }
 }
 
-impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
+impl<K: Ord + Clone, V> FromIterator<(K, V)> for SortedMap<K, V> {
     /// Any order; a later value for the same key wins.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(K, V)> = iter.into_iter().collect();
@@ -311,6 +391,8 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].0 < w[1].0)
             && m.len == m.chunks.iter().map(Vec::len).sum::<usize>()
+            && m.firsts.len() == m.chunks.len()
+            && m.chunks.iter().zip(&m.firsts).all(|(c, f)| c[0].0 == *f)
     }
 
     quickcheck! {
