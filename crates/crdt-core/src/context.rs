@@ -61,6 +61,7 @@ impl CausalContext {
     /// issuing the same dot twice. The counter saturates at `u64::MAX`, a
     /// value no real replica reaches.
     #[must_use]
+    #[inline]
     pub fn next_dot(&self, replica: ReplicaId) -> Dot {
         let counter = self.max(replica).saturating_add(1);
         Dot::new(replica, counter).unwrap_or(Dot {
@@ -70,6 +71,7 @@ impl CausalContext {
     }
 
     /// Mints the next dot of `replica` and records it as seen.
+    #[inline]
     pub fn mint(&mut self, replica: ReplicaId) -> Dot {
         let dot = self.next_dot(replica);
         self.insert(dot);
@@ -77,6 +79,7 @@ impl CausalContext {
     }
 
     /// Adds `dot`; returns whether it was new.
+    #[inline]
     pub fn insert(&mut self, dot: Dot) -> bool {
         match self.find(dot.replica) {
             Ok(i) => self.entries[i].1.insert(dot.counter()),
@@ -108,6 +111,7 @@ impl CausalContext {
 
     /// Whether this context has seen `dot`.
     #[must_use]
+    #[inline]
     pub fn contains(&self, dot: Dot) -> bool {
         match self.find(dot.replica) {
             Ok(i) => self.entries[i].1.contains(dot.counter()),
@@ -117,6 +121,7 @@ impl CausalContext {
 
     /// The highest counter of `replica` seen (0 if none).
     #[must_use]
+    #[inline]
     pub fn max(&self, replica: ReplicaId) -> u64 {
         match self.find(replica) {
             Ok(i) => self.entries[i].1.max(),
@@ -245,6 +250,7 @@ impl CausalContext {
         true
     }
 
+    #[inline]
     fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
         // Few replicas: a linear scan beats binary search on the hot path.
         if self.entries.len() <= 4 {

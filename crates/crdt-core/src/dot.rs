@@ -31,6 +31,7 @@ pub struct Dot {
 impl Dot {
     /// The dot `(replica, counter)`, or `None` when `counter` is 0.
     #[must_use]
+    #[inline]
     pub const fn new(replica: ReplicaId, counter: u64) -> Option<Self> {
         match NonZeroU64::new(counter) {
             Some(counter) => Some(Self { replica, counter }),
@@ -40,6 +41,7 @@ impl Dot {
 
     /// The counter as a plain integer (always at least 1).
     #[must_use]
+    #[inline]
     pub const fn counter(self) -> u64 {
         self.counter.get()
     }

@@ -32,6 +32,7 @@ impl IntervalSet {
         s
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -46,6 +47,7 @@ impl IntervalSet {
     }
 
     /// The largest member, 0 if empty.
+    #[inline]
     pub(crate) fn max(&self) -> u64 {
         self.spans.last().map_or(0, |s| s.1)
     }
@@ -58,6 +60,7 @@ impl IntervalSet {
         }
     }
 
+    #[inline]
     pub(crate) fn contains(&self, n: u64) -> bool {
         // Fast path: most lookups hit the first span (the contiguous prefix).
         if let Some(&(lo, hi)) = self.spans.first()
@@ -71,6 +74,7 @@ impl IntervalSet {
     }
 
     /// Adds `n` (`n >= 1`); returns whether it was new.
+    #[inline]
     pub(crate) fn insert(&mut self, n: u64) -> bool {
         debug_assert!(n >= 1);
         // Fast path: appending just after (or beyond) the last span.

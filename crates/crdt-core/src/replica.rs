@@ -45,6 +45,7 @@ impl ReplicaId {
 
     /// The replica id with this 128-bit value (handy in tests: `from_u128(1)`).
     #[must_use]
+    #[inline]
     pub const fn from_u128(value: u128) -> Self {
         Self {
             hi: (value >> 64) as u64,
@@ -54,6 +55,7 @@ impl ReplicaId {
 
     /// The 128-bit value of this id.
     #[must_use]
+    #[inline]
     pub const fn as_u128(self) -> u128 {
         ((self.hi as u128) << 64) | self.lo as u128
     }

@@ -47,6 +47,7 @@ impl VersionVector {
 
     /// How many events of `replica` this vector has seen (0 if none).
     #[must_use]
+    #[inline]
     pub fn get(&self, replica: ReplicaId) -> u64 {
         match self.find(replica) {
             Ok(i) => self.entries[i].1.get(),
@@ -58,22 +59,31 @@ impl VersionVector {
     ///
     /// Saturates at `u64::MAX` (which no replica reaches: it would take
     /// centuries at a billion events per second).
+    #[inline]
     pub fn increment(&mut self, replica: ReplicaId) -> Dot {
+        self.increment_by(replica, NonZeroU64::MIN)
+    }
+
+    /// Records `by` more events of `replica` (one search) and returns the
+    /// dot of the last of them. Saturates at `u64::MAX`.
+    #[inline]
+    pub fn increment_by(&mut self, replica: ReplicaId, by: NonZeroU64) -> Dot {
         let counter = match self.find(replica) {
             Ok(i) => {
-                let next = self.entries[i].1.saturating_add(1);
+                let next = self.entries[i].1.saturating_add(by.get());
                 self.entries[i].1 = next;
                 next
             }
             Err(i) => {
-                self.entries.insert(i, (replica, NonZeroU64::MIN));
-                NonZeroU64::MIN
+                self.entries.insert(i, (replica, by));
+                by
             }
         };
         Dot { replica, counter }
     }
 
     /// Raises the entry of `dot.replica` to at least `dot.counter`.
+    #[inline]
     pub fn observe(&mut self, dot: Dot) {
         match self.find(dot.replica) {
             Ok(i) => {
@@ -87,6 +97,7 @@ impl VersionVector {
 
     /// Whether this vector has seen `dot` (its counter is within the entry).
     #[must_use]
+    #[inline]
     pub fn contains(&self, dot: Dot) -> bool {
         self.get(dot.replica) >= dot.counter()
     }
@@ -121,39 +132,60 @@ impl VersionVector {
             .map(|&(replica, counter)| Dot { replica, counter })
     }
 
+    #[inline]
     fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
         self.entries.binary_search_by(|(r, _)| r.cmp(&replica))
     }
 }
 
 impl Lattice for VersionVector {
+    /// Pointwise maximum, in place: no allocation unless `other` names
+    /// replicas that `self` lacks (then one merge from the back).
     fn join(&mut self, other: &Self) {
-        if other.entries.is_empty() {
-            return;
-        }
-        let mut out = SmallVec::with_capacity(self.entries.len().max(other.entries.len()));
+        let (a, b) = (&mut self.entries, &other.entries);
+        let mut missing = 0;
         let (mut i, mut j) = (0, 0);
-        let (a, b) = (&self.entries, &other.entries);
-        while i < a.len() && j < b.len() {
+        while j < b.len() {
+            if i == a.len() {
+                missing += b.len() - j;
+                break;
+            }
             match a[i].0.cmp(&b[j].0) {
-                Ordering::Less => {
-                    out.push(a[i]);
-                    i += 1;
-                }
+                Ordering::Less => i += 1,
                 Ordering::Greater => {
-                    out.push(b[j]);
+                    missing += 1;
                     j += 1;
                 }
                 Ordering::Equal => {
-                    out.push((a[i].0, a[i].1.max(b[j].1)));
+                    if a[i].1 < b[j].1 {
+                        a[i].1 = b[j].1;
+                    }
                     i += 1;
                     j += 1;
                 }
             }
         }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        self.entries = out;
+        if missing == 0 {
+            return;
+        }
+        // Grow, then merge from the back so nothing is overwritten early.
+        let old = a.len();
+        a.resize(old + missing, (ReplicaId::default(), NonZeroU64::MIN));
+        let (mut i, mut j, mut k) = (old, b.len(), old + missing);
+        while j > 0 {
+            k -= 1;
+            if i > 0 && a[i - 1].0 > b[j - 1].0 {
+                a[k] = a[i - 1];
+                i -= 1;
+            } else if i > 0 && a[i - 1].0 == b[j - 1].0 {
+                a[k] = a[i - 1]; // already raised to the maximum above
+                i -= 1;
+                j -= 1;
+            } else {
+                a[k] = b[j - 1];
+                j -= 1;
+            }
+        }
     }
 
     fn leq(&self, other: &Self) -> bool {
@@ -170,9 +202,7 @@ impl Decompose for VersionVector {
     fn decompose(&self) -> Vec<Self> {
         self.entries
             .iter()
-            .map(|&e| Self {
-                entries: SmallVec::from_elem(e, 1),
-            })
+            .map(|&(replica, counter)| Self::from(Dot { replica, counter }))
             .collect()
     }
 
@@ -196,6 +226,16 @@ impl PartialOrd for VersionVector {
             (false, true) => Some(Ordering::Greater),
             (false, false) => None,
         }
+    }
+}
+
+impl From<Dot> for VersionVector {
+    /// The least vector that contains `dot`.
+    #[inline]
+    fn from(dot: Dot) -> Self {
+        let mut entries = SmallVec::new();
+        entries.push((dot.replica, dot.counter));
+        Self { entries }
     }
 }
 

@@ -1,6 +1,8 @@
 //! `GCounter`: a grow-only counter.
 
-use crdt_core::{Decompose, Dot, InvalidState, Lattice, ReplicaId, VersionVector};
+use std::num::NonZeroU64;
+
+use crdt_core::{Decompose, InvalidState, Lattice, ReplicaId, VersionVector};
 use serde::{Deserialize, Serialize};
 
 /// A grow-only counter: each replica counts its own increments, and the
@@ -44,13 +46,9 @@ impl GCounter {
     /// changes nothing and returns the bottom delta.
     #[must_use = "the delta is what replicas ship to each other"]
     pub fn increment(&mut self, replica: ReplicaId, by: u64) -> Self {
-        let count = self.0.get(replica).saturating_add(by);
-        match Dot::new(replica, count) {
-            Some(entry) if by > 0 => {
-                self.0.observe(entry);
-                Self(std::iter::once(entry).collect())
-            }
-            _ => Self::new(),
+        match NonZeroU64::new(by) {
+            Some(by) => Self(VersionVector::from(self.0.increment_by(replica, by))),
+            None => Self::new(),
         }
     }
 
