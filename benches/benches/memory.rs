@@ -5,7 +5,10 @@
 
 use std::alloc::System;
 
+use crdt_benches::{keys, or_set, replica, theirs};
 use crdt_core::{Causal, DotMap, DotSet, ReplicaId};
+use crdt_types::MvRegister;
+use crdts::CmRDT;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -19,10 +22,11 @@ fn heap_bytes<T>(build: impl FnOnce() -> T) -> (T, usize) {
     let region = Region::new(GLOBAL);
     let value = build();
     let change = region.change();
-    // Reallocations are counted as a signed size change.
-    let net = change.bytes_allocated as i128 - change.bytes_deallocated as i128
-        + change.bytes_reallocated as i128;
-    let net = usize::try_from(net).unwrap_or(0);
+    // `bytes_allocated` already includes what reallocations grew by, and
+    // `bytes_deallocated` what they shrank by.
+    let net = change
+        .bytes_allocated
+        .saturating_sub(change.bytes_deallocated);
     (value, net)
 }
 
@@ -33,7 +37,7 @@ fn encoded_bytes<T: serde::Serialize>(value: &T) -> usize {
 }
 
 fn kernel_set(keys: &[u64]) -> Causal<DotMap<u64, DotSet>> {
-    let me = ReplicaId::random();
+    let me = ReplicaId::random(); // a real 128-bit id
     let mut s: Causal<DotMap<u64, DotSet>> = Causal::new();
     for &x in keys {
         let dot = s.next_dot(me);
@@ -53,19 +57,70 @@ fn row(name: &str, heap: usize, encoded: usize) {
 }
 
 fn main() {
-    let sequential: Vec<u64> = (0..N).collect();
-    let random: Vec<u64> = (0..N)
-        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .collect();
+    let sequential = keys(N, true);
+    let random = keys(N, false);
     println!("| {N} u64 elements | heap bytes / element | encoded bytes / element |");
     println!("|---|---|---|");
-    let (s, heap) = heap_bytes(|| kernel_set(&sequential));
-    row("crdt-core add-wins set, keys 0..N", heap, encoded_bytes(&s));
-    drop(s);
-    let (s, heap) = heap_bytes(|| kernel_set(&random));
-    row(
-        "crdt-core add-wins set, random keys",
+    for (name, ks) in [("keys 0..N", &sequential), ("random keys", &random)] {
+        let (s, heap) = heap_bytes(|| kernel_set(ks));
+        row(
+            &format!("crdt-core `Causal<DotMap<u64, DotSet>>`, {name}"),
+            heap,
+            encoded_bytes(&s),
+        );
+        drop(s);
+        let (s, heap) = heap_bytes(|| or_set(ks, replica(1)));
+        row(
+            &format!("crdt-types `OrSet<u64>`, {name}"),
+            heap,
+            encoded_bytes(&s),
+        );
+        drop(s);
+        let (s, heap) = heap_bytes(|| theirs::or_set(ks, replica(1).as_u128()));
+        row(
+            &format!("crdts 7.3.2 `Orswot<u64, u128>`, {name}"),
+            heap,
+            encoded_bytes(&s),
+        );
+        drop(s);
+    }
+
+    // A multi-value register holding 16 concurrent siblings, per sibling.
+    println!();
+    println!(
+        "| MV register, 16 concurrent siblings | heap bytes / sibling | encoded bytes / sibling |"
+    );
+    println!("|---|---|---|");
+    let (ours, heap) = heap_bytes(|| {
+        let mut acc = MvRegister::new();
+        for r in 0..16u128 {
+            let mut x = MvRegister::new();
+            let delta = x.write(replica(r), r as u64);
+            crdt_core::Lattice::join(&mut acc, &delta);
+        }
+        acc
+    });
+    sibling_row("crdt-types `MvRegister<u64>`", heap, encoded_bytes(&ours));
+    let (theirs, heap) = heap_bytes(|| {
+        let mut acc = crdts::MVReg::<u64, u128>::new();
+        for r in 0..16u128 {
+            let x = crdts::MVReg::<u64, u128>::new();
+            let actor = replica(r).as_u128();
+            acc.apply(x.write(r as u64, x.read_ctx().derive_add_ctx(actor)));
+        }
+        acc
+    });
+    sibling_row(
+        "crdts 7.3.2 `MVReg<u64, u128>`",
         heap,
-        encoded_bytes(&s),
+        encoded_bytes(&theirs),
+    );
+}
+
+fn sibling_row(name: &str, heap: usize, encoded: usize) {
+    println!(
+        "| {name} | {:.1} | {:.1} |",
+        heap as f64 / 16.0,
+        encoded as f64 / 16.0
     );
 }

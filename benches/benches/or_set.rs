@@ -19,7 +19,7 @@ fn insert(c: &mut Criterion) {
             b.iter(|| or_set(black_box(&ks), replica(1)))
         });
         g.bench_function(format!("crdts/{name}"), |b| {
-            b.iter(|| theirs::or_set(black_box(&ks), 1))
+            b.iter(|| theirs::or_set(black_box(&ks), replica(1).as_u128()))
         });
     }
     g.finish();
@@ -31,7 +31,7 @@ fn remove(c: &mut Criterion) {
     let ks = keys(SET_SIZE, false);
     let victims: Vec<u64> = ks.iter().copied().step_by(10).collect();
     let ours = or_set(&ks, replica(1));
-    let crdts = theirs::or_set(&ks, 1);
+    let crdts = theirs::or_set(&ks, replica(1).as_u128());
     g.bench_function("ours", |b| {
         b.iter_batched_ref(
             || ours.clone(),
@@ -80,14 +80,14 @@ fn merge(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    let tbase = theirs::or_set(&shared, 1);
+    let tbase = theirs::or_set(&shared, replica(1).as_u128());
     let mut tx = tbase.clone();
     for &k in &mine {
-        theirs::insert(&mut tx, 2, k);
+        theirs::insert(&mut tx, replica(2).as_u128(), k);
     }
     let mut ty = tbase;
     for &k in &yours {
-        theirs::insert(&mut ty, 3, k);
+        theirs::insert(&mut ty, replica(3).as_u128(), k);
     }
     g.bench_function("crdts", |b| {
         b.iter_batched_ref(

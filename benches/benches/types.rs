@@ -28,7 +28,7 @@ fn counters(c: &mut Criterion) {
         b.iter(|| {
             let mut x = crdts::GCounter::<u128>::new();
             for _ in 0..OPS {
-                let op = x.inc(1);
+                let op = x.inc(replica(1).as_u128());
                 x.apply(black_box(op));
             }
             x
@@ -47,7 +47,11 @@ fn counters(c: &mut Criterion) {
         b.iter(|| {
             let mut x = crdts::PNCounter::<u128>::new();
             for i in 0..OPS {
-                let op = if i % 3 == 0 { x.dec(1) } else { x.inc(1) };
+                let op = if i % 3 == 0 {
+                    x.dec(replica(1).as_u128())
+                } else {
+                    x.inc(replica(1).as_u128())
+                };
                 x.apply(black_box(op));
             }
             x
@@ -68,8 +72,8 @@ fn counters(c: &mut Criterion) {
     let theirs: Vec<crdts::PNCounter<u128>> = (0..16u128)
         .map(|r| {
             let mut x = crdts::PNCounter::new();
-            x.apply(x.inc_many(r, 5));
-            x.apply(x.dec_many(r, 2));
+            x.apply(x.inc_many(replica(r).as_u128(), 5));
+            x.apply(x.dec_many(replica(r).as_u128(), 2));
             x
         })
         .collect();
@@ -113,7 +117,7 @@ fn registers(c: &mut Criterion) {
         b.iter(|| {
             let mut x = crdts::MVReg::<u64, u128>::new();
             for i in 0..OPS {
-                let op = x.write(i, x.read_ctx().derive_add_ctx(1));
+                let op = x.write(i, x.read_ctx().derive_add_ctx(replica(1).as_u128()));
                 x.apply(black_box(op));
             }
             x
@@ -133,7 +137,7 @@ fn registers(c: &mut Criterion) {
     let theirs: Vec<crdts::MVReg<u64, u128>> = (0..8u128)
         .map(|r| {
             let mut x = crdts::MVReg::new();
-            x.apply(x.write(r as u64, x.read_ctx().derive_add_ctx(r)));
+            x.apply(x.write(r as u64, x.read_ctx().derive_add_ctx(replica(r).as_u128())));
             x
         })
         .collect();
