@@ -13,6 +13,37 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 const OPS: u64 = 1_000;
 
+/// Benchmarks joining every state of `ours` into a bottom state, and merging
+/// every state of `theirs` (by value, as `crdts` merges) into a new one.
+fn join_all<L: Lattice, T: CvRDT + Default + Clone>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    ours: &[L],
+    theirs: &[T],
+) {
+    g.bench_function("ours", |b| {
+        b.iter(|| {
+            let mut acc = L::default();
+            for x in ours {
+                acc.join(black_box(x));
+            }
+            acc
+        })
+    });
+    g.bench_function("crdts", |b| {
+        b.iter_batched(
+            || theirs.to_vec(),
+            |all| {
+                let mut acc = T::default();
+                for x in all {
+                    acc.merge(black_box(x));
+                }
+                acc
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
 fn counters(c: &mut Criterion) {
     let mut g = c.benchmark_group("counter/increment_x1000");
     g.bench_function("ours_g", |b| {
@@ -77,28 +108,7 @@ fn counters(c: &mut Criterion) {
             x
         })
         .collect();
-    g.bench_function("ours", |b| {
-        b.iter(|| {
-            let mut acc = PnCounter::new();
-            for x in &ours {
-                acc.join(black_box(x));
-            }
-            acc
-        })
-    });
-    g.bench_function("crdts", |b| {
-        b.iter_batched(
-            || theirs.clone(),
-            |all| {
-                let mut acc = crdts::PNCounter::new();
-                for x in all {
-                    acc.merge(black_box(x));
-                }
-                acc
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    join_all(&mut g, &ours, &theirs);
     g.finish();
 }
 
@@ -141,28 +151,7 @@ fn registers(c: &mut Criterion) {
             x
         })
         .collect();
-    g.bench_function("ours", |b| {
-        b.iter(|| {
-            let mut acc = MvRegister::new();
-            for x in &ours {
-                acc.join(black_box(x));
-            }
-            acc
-        })
-    });
-    g.bench_function("crdts", |b| {
-        b.iter_batched(
-            || theirs.clone(),
-            |all| {
-                let mut acc = crdts::MVReg::new();
-                for x in all {
-                    acc.merge(black_box(x));
-                }
-                acc
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    join_all(&mut g, &ours, &theirs);
     g.finish();
 
     let mut g = c.benchmark_group("lww_register/write_x1000");
