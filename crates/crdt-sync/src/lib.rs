@@ -1,6 +1,29 @@
 //! Delta-state anti-entropy for any `crdt-core` lattice.
 //!
-//! This crate is being built; the engine, codec and simulator land with the
-//! `crdt-sync` issue.
+//! | item | what it is |
+//! |---|---|
+//! | [`Engine`] | a replica's sans-IO sync engine (`handle_*`, `poll_*`) |
+//! | [`Replicated`] | what a state type needs to be synced (all `crdt-types` types have it) |
+//! | [`Config`], [`Mode`] | settings with documented defaults |
+//! | [`Message`], [`codec`] | the wire format: versioned envelope, strict total decoding |
+//! | [`Metrics`], [`Event`] | what an application can watch |
+//! | [`sim`] | a deterministic, seeded network simulator |
+//!
+//! See [`Engine`] for a runnable two-replica example.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
+
+pub mod codec;
+mod config;
+mod engine;
+mod message;
+mod metrics;
+mod replicated;
+pub mod sim;
+
+pub use codec::{DecodeError, EncodeError};
+pub use config::{Config, Mode};
+pub use engine::{Engine, Event, PeerId, Transmit};
+pub use message::{Message, MessageKind, Payload};
+pub use metrics::{Metrics, PeerLag};
+pub use replicated::Replicated;

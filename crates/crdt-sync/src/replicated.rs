@@ -1,0 +1,118 @@
+//! [`Replicated`]: what the engine needs of a state type.
+
+use std::fmt::Debug;
+
+use crdt_core::{
+    Causal, CausalContext, Decompose, DotStore, InternedDeserialize, InternedSerialize,
+    InvalidState, VersionVector,
+};
+use crdt_types::{
+    CausalCounter, CausalCrdt, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap,
+    OrSet, PnCounter,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A state the sync engine can replicate: a lattice with a join
+/// decomposition (to strip redundant deltas), an encoding, and a check for
+/// states that arrive from peers.
+///
+/// Implemented for every type of `crdt-types`, for the kernel's
+/// [`Causal`] states and for [`VersionVector`]; implement it
+/// for your own type to sync it. Causal types also answer digests
+/// ([`Replicated::digest`] / [`Replicated::missing_for`]): a peer that fell
+/// behind sends its causal context and gets back exactly what it lacks,
+/// removals included, instead of the whole state.
+pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
+    /// Checks the invariants of a state decoded from a peer.
+    fn validate(&self) -> Result<(), InvalidState>;
+
+    /// A summary of what this state has seen, for digest catch-up; `None`
+    /// (the default) when the type has none, and catch-up falls back to the
+    /// full state.
+    fn digest(&self) -> Option<CausalContext> {
+        None
+    }
+
+    /// Exactly what a peer whose digest is `digest` lacks; `None` (the
+    /// default) when the type has no digests.
+    fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
+        let _ = digest;
+        None
+    }
+}
+
+impl<S> Replicated for Causal<S>
+where
+    S: DotStore + InternedSerialize + InternedDeserialize,
+{
+    fn validate(&self) -> Result<(), InvalidState> {
+        Causal::validate(self)
+    }
+
+    fn digest(&self) -> Option<CausalContext> {
+        Some(self.context().clone())
+    }
+
+    fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
+        Some(self.delta_for(digest))
+    }
+}
+
+/// Causal newtypes: validation and digests through the kernel.
+macro_rules! causal_replicated {
+    ($([$($g:tt)*] $ty:ty),* $(,)?) => {$(
+        impl<$($g)*> Replicated for $ty
+        where
+            $ty: Serialize + DeserializeOwned,
+        {
+            fn validate(&self) -> Result<(), InvalidState> {
+                <$ty>::validate(self)
+            }
+
+            fn digest(&self) -> Option<CausalContext> {
+                Some(self.as_causal().context().clone())
+            }
+
+            fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
+                Some(Self::from_causal(self.as_causal().delta_for(digest)))
+            }
+        }
+    )*};
+}
+
+causal_replicated! {
+    [T: Ord + Clone + Debug] OrSet<T>,
+    [T: Ord + Clone + Debug] MvRegister<T>,
+    [] CausalCounter,
+    [] EwFlag,
+    [] DwFlag,
+    [K: Ord + Clone + Debug, V: CausalCrdt] OrMap<K, V>,
+}
+
+/// State-only types: validation, no digests.
+macro_rules! plain_replicated {
+    ($([$($g:tt)*] $ty:ty),* $(,)?) => {$(
+        impl<$($g)*> Replicated for $ty
+        where
+            $ty: Serialize + DeserializeOwned,
+        {
+            fn validate(&self) -> Result<(), InvalidState> {
+                <$ty>::validate(self)
+            }
+        }
+    )*};
+}
+
+plain_replicated! {
+    [] GCounter,
+    [] PnCounter,
+    [T: Ord + Clone + Debug] GSet<T>,
+    [T: Ord + Clone + Debug] LwwRegister<T>,
+}
+
+impl Replicated for VersionVector {
+    fn validate(&self) -> Result<(), InvalidState> {
+        Ok(()) // decoding already rejects unsorted and zero entries
+    }
+}

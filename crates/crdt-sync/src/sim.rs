@@ -1,0 +1,453 @@
+//! A deterministic, seeded network simulator for [`Engine`]s.
+//!
+//! N replicas run real engines over a simulated network with a topology,
+//! message loss, duplication, reordering (random delays), partitions that
+//! heal, and replicas that crash and restart from their last saved snapshot
+//! (with a fresh replica id, so no dot is ever minted twice). Time is
+//! simulated in 1 ms steps; everything random comes from one seeded
+//! generator, so a run is reproducible from its [`SimConfig`] alone.
+//!
+//! ```
+//! use std::time::Duration;
+//! use crdt_sync::sim::{SimConfig, Simulation, Topology};
+//! use crdt_types::OrSet;
+//!
+//! let config = SimConfig {
+//!     replicas: 5,
+//!     topology: Topology::Ring,
+//!     loss: 0.1,
+//!     duplicate: 0.05,
+//!     ..SimConfig::default()
+//! };
+//! // Each replica inserts a random small number now and then.
+//! let report = Simulation::new(config, OrSet::<u64>::new()).run(|rng, _i, me, set| {
+//!     set.insert(me, rng.below(1000))
+//! });
+//! assert!(report.converged && report.states_equal && report.no_acknowledged_write_lost);
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use crdt_core::ReplicaId;
+
+use crate::{Config, Engine, PeerId, Replicated};
+
+/// A small, fast, seeded random generator (splitmix64). Deterministic on
+/// every platform.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed`.
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+/// Who talks to whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// Everyone with everyone.
+    FullMesh,
+    /// A ring lattice: each replica linked to its `degree` nearest ring
+    /// neighbours (`degree / 2` on each side).
+    PartialMesh {
+        /// Links per replica (even; at least 2).
+        degree: usize,
+    },
+    /// Each replica linked to the next and the previous.
+    Ring,
+    /// A tree: replica `i > 0` is linked to its parent `(i - 1) / fanout`.
+    Tree {
+        /// Children per node.
+        fanout: usize,
+    },
+}
+
+impl Topology {
+    /// The neighbours of replica `i` among `n`.
+    #[must_use]
+    pub fn neighbours(&self, i: usize, n: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = match self {
+            Self::FullMesh => (0..n).filter(|&j| j != i).collect(),
+            Self::Ring => Self::PartialMesh { degree: 2 }.neighbours(i, n),
+            Self::PartialMesh { degree } => {
+                let half = (degree / 2).max(1);
+                (1..=half)
+                    .flat_map(|k| [(i + k) % n, (i + n - k % n) % n])
+                    .filter(|&j| j != i)
+                    .collect()
+            }
+            Self::Tree { fanout } => {
+                let f = (*fanout).max(1);
+                let mut v: Vec<usize> = (1..=f).map(|c| i * f + c).filter(|&c| c < n).collect();
+                if i > 0 {
+                    v.push((i - 1) / f);
+                }
+                v
+            }
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// A partition: from `start` to `end`, replicas in `0..split` cannot reach
+/// replicas in `split..` (messages between the sides are dropped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// When the link cut begins.
+    pub start: Duration,
+    /// When it heals.
+    pub end: Duration,
+    /// The first replica index of the second side.
+    pub split: usize,
+}
+
+/// A crash: replica `replica` stops at `at` and restarts `down_for` later
+/// from its last snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crash {
+    /// The replica index.
+    pub replica: usize,
+    /// When it crashes.
+    pub at: Duration,
+    /// How long it stays down.
+    pub down_for: Duration,
+}
+
+/// Everything about a run. Defaults: 3 replicas, full mesh, no faults,
+/// writes every 50 ms for 2 s, snapshots every 500 ms, at most 120 s.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// How many replicas.
+    pub replicas: usize,
+    /// Who talks to whom.
+    pub topology: Topology,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Shortest delivery delay.
+    pub min_delay: Duration,
+    /// Longest delivery delay (random in between: messages reorder).
+    pub max_delay: Duration,
+    /// Link cuts that heal.
+    pub partitions: Vec<Partition>,
+    /// Crashes with restart from the last snapshot.
+    pub crashes: Vec<Crash>,
+    /// How often each live replica runs the workload.
+    pub write_every: Duration,
+    /// When the workload stops.
+    pub write_until: Duration,
+    /// How often each replica saves a snapshot (what it restarts from).
+    pub snapshot_every: Duration,
+    /// When to give up waiting for convergence.
+    pub max_time: Duration,
+    /// The engines' configuration.
+    pub engine: Config,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            replicas: 3,
+            topology: Topology::FullMesh,
+            seed: 1,
+            loss: 0.0,
+            duplicate: 0.0,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(20),
+            partitions: Vec::new(),
+            crashes: Vec::new(),
+            write_every: Duration::from_millis(50),
+            write_until: Duration::from_secs(2),
+            snapshot_every: Duration::from_millis(500),
+            max_time: Duration::from_secs(120),
+            engine: Config::default(),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Whether every live replica ended with the same state before
+    /// `max_time`, after writes stopped and every fault was over.
+    pub converged: bool,
+    /// Simulated time from the end of the last write or fault to
+    /// convergence.
+    pub time_to_converge: Duration,
+    /// The same, in sync rounds.
+    pub rounds_to_converge: u64,
+    /// Whether all replicas' final states are equal.
+    pub states_equal: bool,
+    /// Whether the final state contains every write that reached another
+    /// replica (writes lost in a crash before being sent are excused).
+    pub no_acknowledged_write_lost: bool,
+    /// Bytes sent by all engines.
+    pub bytes: u64,
+    /// Messages sent by all engines.
+    pub messages: u64,
+    /// Messages the network dropped (loss, partitions, crashed receivers).
+    pub dropped: u64,
+    /// Messages the network delivered twice.
+    pub duplicated: u64,
+    /// Local writes made.
+    pub writes: u64,
+}
+
+/// One message in flight.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Flight {
+    at: Duration,
+    order: u64,
+    to: usize,
+    from: usize,
+    bytes: Vec<u8>,
+}
+
+/// A simulation of `config.replicas` engines replicating a `T`.
+#[derive(Debug)]
+pub struct Simulation<T> {
+    config: SimConfig,
+    initial: T,
+}
+
+/// A write a replica made, for the lost-write check.
+struct Write<T> {
+    replica: usize,
+    at: Duration,
+    delta: T,
+}
+
+impl<T: Replicated> Simulation<T> {
+    /// A simulation whose replicas all start from `initial`.
+    pub fn new(config: SimConfig, initial: T) -> Self {
+        Self { config, initial }
+    }
+
+    /// Runs the simulation. `workload(rng, index, writer, state)` is called
+    /// for each live replica every `write_every` until `write_until`; it
+    /// mutates the state and returns the delta (a bottom delta means no
+    /// write). `writer` is the replica id to write with (it changes after a
+    /// restart).
+    pub fn run(&self, mut workload: impl FnMut(&mut Rng, usize, ReplicaId, &mut T) -> T) -> Report {
+        let c = &self.config;
+        let n = c.replicas;
+        let base = Instant::now();
+        let mut rng = Rng::new(c.seed);
+        let mut next_id = 0u128;
+        let mut fresh_id = |rng: &mut Rng| {
+            next_id += 1;
+            ReplicaId::from_u128((u128::from(rng.next_u64()) << 64) | next_id)
+        };
+        let mut engines: Vec<Option<Engine<T>>> = (0..n)
+            .map(|_| {
+                Some(Engine::new(
+                    fresh_id(&mut rng),
+                    self.initial.clone(),
+                    c.engine.clone(),
+                    base,
+                ))
+            })
+            .collect();
+        let neighbours: Vec<Vec<usize>> = (0..n).map(|i| c.topology.neighbours(i, n)).collect();
+        for (i, e) in engines.iter_mut().enumerate() {
+            if let Some(e) = e {
+                for &j in &neighbours[i] {
+                    e.add_peer(PeerId(j as u64), base);
+                }
+            }
+        }
+        let mut snapshots: Vec<(Duration, T)> = vec![(Duration::ZERO, self.initial.clone()); n];
+        let mut down_until: Vec<Option<Duration>> = vec![None; n];
+        let mut flights: BinaryHeap<Reverse<Flight>> = BinaryHeap::new();
+        let mut order = 0u64;
+        let mut writes: Vec<Write<T>> = Vec::new();
+        let mut excused: Vec<bool> = Vec::new();
+        let mut report = Report::default();
+        let quiet_from = c
+            .partitions
+            .iter()
+            .map(|p| p.end)
+            .chain(c.crashes.iter().map(|k| k.at + k.down_for))
+            .chain([c.write_until])
+            .max()
+            .unwrap_or_default();
+        let step = Duration::from_millis(1);
+        let mut t = Duration::ZERO;
+
+        while t <= c.max_time {
+            let now = base + t;
+            // Crashes and restarts.
+            for k in &c.crashes {
+                if k.at == t && engines[k.replica].is_some() {
+                    // Writes not yet anywhere else and not in the snapshot are lost.
+                    let snap_at = snapshots[k.replica].0;
+                    for (w, ex) in writes.iter().zip(excused.iter_mut()) {
+                        if w.replica == k.replica && w.at > snap_at {
+                            let elsewhere = engines.iter().enumerate().any(|(j, e)| {
+                                j != k.replica && e.as_ref().is_some_and(|e| w.delta.leq(e.state()))
+                            });
+                            *ex = *ex || !elsewhere;
+                        }
+                    }
+                    engines[k.replica] = None;
+                    down_until[k.replica] = Some(t + k.down_for);
+                }
+            }
+            for i in 0..n {
+                if down_until[i] == Some(t) {
+                    down_until[i] = None;
+                    let mut e = Engine::restore_as(
+                        fresh_id(&mut rng),
+                        snapshots[i].1.clone(),
+                        c.engine.clone(),
+                        now,
+                    );
+                    for &j in &neighbours[i] {
+                        e.add_peer(PeerId(j as u64), now);
+                    }
+                    engines[i] = Some(e);
+                }
+            }
+            // Workload and snapshots.
+            let writing = t < c.write_until
+                && t.as_millis()
+                    .is_multiple_of(c.write_every.as_millis().max(1));
+            let snapshotting = t
+                .as_millis()
+                .is_multiple_of(c.snapshot_every.as_millis().max(1));
+            for (i, slot) in engines.iter_mut().enumerate() {
+                let Some(e) = slot else { continue };
+                if writing {
+                    let me = e.replica();
+                    let mut recorded = None;
+                    e.update(|s| {
+                        let d = workload(&mut rng, i, me, s);
+                        recorded = Some(d.clone());
+                        d
+                    });
+                    if let Some(d) = recorded.filter(|d| !d.is_bottom()) {
+                        report.writes += 1;
+                        writes.push(Write {
+                            replica: i,
+                            at: t,
+                            delta: d,
+                        });
+                        excused.push(false);
+                    }
+                }
+                if snapshotting {
+                    snapshots[i] = (t, e.state().clone());
+                }
+                if e.poll_timeout() <= now {
+                    e.handle_timeout(now);
+                }
+            }
+            // Deliver what is due, then send what that produced.
+            while flights.peek().is_some_and(|f| f.0.at <= t) {
+                let Some(Reverse(f)) = flights.pop() else {
+                    break;
+                };
+                match engines[f.to].as_mut() {
+                    Some(e) => {
+                        let _ = e.handle_message(now, PeerId(f.from as u64), &f.bytes);
+                    }
+                    None => report.dropped += 1,
+                }
+            }
+            for (i, slot) in engines.iter_mut().enumerate() {
+                let Some(e) = slot.as_mut() else {
+                    continue;
+                };
+                while let Some(tx) = e.poll_transmit() {
+                    report.messages += 1;
+                    report.bytes += tx.bytes.len() as u64;
+                    let to = tx.to.0 as usize;
+                    let cut = c
+                        .partitions
+                        .iter()
+                        .any(|p| t >= p.start && t < p.end && ((i < p.split) != (to < p.split)));
+                    if cut || to >= n || rng.chance(c.loss) {
+                        report.dropped += 1;
+                        continue;
+                    }
+                    let copies = if rng.chance(c.duplicate) {
+                        report.duplicated += 1;
+                        2
+                    } else {
+                        1
+                    };
+                    for _ in 0..copies {
+                        let span = c.max_delay.saturating_sub(c.min_delay).as_millis() as u64;
+                        let delay = c.min_delay + Duration::from_millis(rng.below(span + 1));
+                        order += 1;
+                        flights.push(Reverse(Flight {
+                            at: t + delay.max(step),
+                            order,
+                            to,
+                            from: i,
+                            bytes: tx.bytes.clone(),
+                        }));
+                    }
+                }
+            }
+            // Converged?
+            if t >= quiet_from && all_equal(&engines) {
+                report.converged = true;
+                report.time_to_converge = t - quiet_from;
+                report.rounds_to_converge = (report.time_to_converge.as_millis()
+                    / c.engine.sync_interval.as_millis().max(1))
+                    as u64;
+                break;
+            }
+            t += step;
+        }
+
+        report.states_equal = all_equal(&engines);
+        let mut required = T::default();
+        for (w, ex) in writes.iter().zip(&excused) {
+            if !ex {
+                required.join(&w.delta);
+            }
+        }
+        report.no_acknowledged_write_lost =
+            engines.iter().flatten().all(|e| required.leq(e.state()));
+        report
+    }
+}
+
+fn all_equal<T: Replicated>(engines: &[Option<Engine<T>>]) -> bool {
+    let mut live = engines.iter().flatten();
+    match live.next() {
+        Some(first) => live.all(|e| e.state() == first.state()),
+        None => true,
+    }
+}
