@@ -257,7 +257,17 @@ impl<T: Replicated> Simulation<T> {
     /// mutates the state and returns the delta (a bottom delta means no
     /// write). `writer` is the replica id to write with (it changes after a
     /// restart).
-    pub fn run(&self, mut workload: impl FnMut(&mut Rng, usize, ReplicaId, &mut T) -> T) -> Report {
+    pub fn run(&self, workload: impl FnMut(&mut Rng, usize, ReplicaId, &mut T) -> T) -> Report {
+        self.run_with_final(workload, |_| {})
+    }
+
+    /// [`Simulation::run`], then `on_final` on each live replica's final
+    /// state.
+    pub fn run_with_final(
+        &self,
+        mut workload: impl FnMut(&mut Rng, usize, ReplicaId, &mut T) -> T,
+        mut on_final: impl FnMut(&T),
+    ) -> Report {
         let c = &self.config;
         let n = c.replicas;
         let base = Instant::now();
@@ -440,6 +450,9 @@ impl<T: Replicated> Simulation<T> {
         }
         report.no_acknowledged_write_lost =
             engines.iter().flatten().all(|e| required.leq(e.state()));
+        for e in engines.iter().flatten() {
+            on_final(e.state());
+        }
         report
     }
 }
