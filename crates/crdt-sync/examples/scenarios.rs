@@ -24,7 +24,7 @@ fn enes(engine: Config, initial_rounds: u64) -> Report {
         engine,
         ..SimConfig::default()
     };
-    let mut next = vec![0u64; 15];
+    let mut next = [0u64; 15];
     Simulation::new(config, GSet::<u64>::new()).run(|_rng, i, _me, s| {
         next[i] += 1;
         s.insert((i as u64) << 32 | next[i])

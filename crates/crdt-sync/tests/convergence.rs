@@ -135,12 +135,12 @@ fn final_state<T: Replicated + PartialEq>(
 /// (a replica always observes its own inserts).
 fn timing_independent()
 -> impl FnMut(&mut crdt_sync::sim::Rng, usize, ReplicaId, &mut OrSet<u64>) -> OrSet<u64> {
-    let mut counters = vec![0u64; 16];
+    let mut counters = [0u64; 16];
     move |_rng, i, me, s| {
         counters[i] += 1;
         let n = counters[i];
         let own = |k: u64| (i as u64) << 32 | k;
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             s.remove(&own(n - 2))
         } else {
             s.insert(me, own(n))
