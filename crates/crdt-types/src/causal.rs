@@ -203,8 +203,10 @@ macro_rules! causal_crdt {
             /// Decodes and then validates; an invalid state is an error.
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 use ::serde::de::Error as _;
+                // The kernel's Deserialize has validated the causal state;
+                // what is left are the type's own rules.
                 let state = ::crdt_core::Causal::<$store>::deserialize(deserializer)?;
-                $crate::causal::validate::<Self>(&state).map_err(D::Error::custom)?;
+                <Self as $crate::CausalCrdt>::check_store(state.store()).map_err(D::Error::custom)?;
                 Ok(Self(state))
             }
         }

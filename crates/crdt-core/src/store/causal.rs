@@ -3,6 +3,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use smallvec::SmallVec;
+
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -105,18 +107,30 @@ impl<S: DotStore> Causal<S> {
     /// canonical form (sorted, no empty entries).
     pub fn validate(&self) -> Result<(), InvalidState> {
         self.store.check()?;
-        let mut dots: Vec<Dot> = Vec::new();
+        // Counters per replica (in context order): every dot must be in the
+        // context, and no counter may repeat.
+        let replicas: SmallVec<[ReplicaId; 4]> = self.context.replicas().collect();
+        let mut counters: SmallVec<[Vec<u64>; 4]> = replicas.iter().map(|_| Vec::new()).collect();
         for dot in self.store.dots() {
             if !self.context.contains(dot) {
                 return Err(InvalidState::DotOutsideContext(dot));
             }
-            dots.push(dot);
+            if let Ok(i) = replicas.binary_search(&dot.replica) {
+                counters[i].push(dot.counter());
+            }
         }
-        dots.sort_unstable();
-        match dots.windows(2).find(|w| w[0] == w[1]) {
-            Some(w) => Err(InvalidState::DuplicateDot(w[0])),
-            None => Ok(()),
+        for (i, mut cs) in counters.into_iter().enumerate() {
+            if cs.windows(2).all(|w| w[0] < w[1]) {
+                continue; // already strictly increasing: no repeat
+            }
+            cs.sort_unstable();
+            if let Some(w) = cs.windows(2).find(|w| w[0] == w[1])
+                && let Some(dot) = Dot::new(replicas[i], w[0])
+            {
+                return Err(InvalidState::DuplicateDot(dot));
+            }
         }
+        Ok(())
     }
 
     /// Joins `other` unless the two states carry the same dot with different
@@ -239,7 +253,7 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
 /// the context's replicas (see [`InternedSerialize`]).
 impl<S: InternedSerialize> Serialize for Causal<S> {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let replicas: Vec<ReplicaId> = self.context.replicas().collect();
+        let replicas: SmallVec<[ReplicaId; 4]> = self.context.replicas().collect();
         let mut t = serializer.serialize_tuple(2)?;
         t.serialize_element(&self.context)?;
         t.serialize_element(&Interned(&self.store, &replicas))?;
@@ -260,7 +274,7 @@ impl<'de, S: InternedDeserialize> Deserialize<'de> for Causal<S> {
                 let context: CausalContext = seq
                     .next_element()?
                     .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-                let replicas: Vec<ReplicaId> = context.replicas().collect();
+                let replicas: SmallVec<[ReplicaId; 4]> = context.replicas().collect();
                 let store = seq
                     .next_element_seed(Seed::<S>(&replicas, PhantomData))?
                     .ok_or_else(|| A::Error::invalid_length(1, &self))?;

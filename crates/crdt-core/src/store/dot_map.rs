@@ -321,6 +321,16 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 }
 
+impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
+    /// A map from entries with strictly increasing keys and no bottom
+    /// stores (what a decoder has already checked).
+    pub(crate) fn from_sorted_entries(entries: Vec<(K, S)>) -> Self {
+        Self {
+            map: SortedMap::from_sorted_vec(entries),
+        }
+    }
+}
+
 impl<K: Ord + Clone, S: DotStore> FromIterator<(K, S)> for DotMap<K, S> {
     /// Bottom stores are left out; a later store for the same key replaces
     /// an earlier one.

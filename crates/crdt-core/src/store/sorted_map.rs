@@ -267,6 +267,20 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
     pub(crate) fn from_sorted_vec(entries: Vec<(K, V)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let len = entries.len();
+        if len == 0 {
+            return Self::default();
+        }
+        if len <= CHUNK {
+            // One chunk: keep the vector as it is (no copy).
+            let firsts = SmallVec::from_buf_and_len([entries[0].0.clone()], 1);
+            let mut chunks = SmallVec::new();
+            chunks.push(entries);
+            return Self {
+                chunks,
+                firsts,
+                len,
+            };
+        }
         let mut chunks = SmallVec::with_capacity(len.div_ceil(CHUNK));
         let mut chunk = Vec::with_capacity(len.min(CHUNK));
         for (i, e) in entries.into_iter().enumerate() {

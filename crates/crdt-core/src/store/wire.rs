@@ -245,7 +245,7 @@ impl<K: Ord + Clone + fmt::Debug + DeserializeOwned, S: InternedDeserialize> Int
                     }
                     entries.push((k, s));
                 }
-                Ok(entries.into_iter().collect())
+                Ok(DotMap::from_sorted_entries(entries))
             }
         }
         deserializer.deserialize_seq(Map(replicas, PhantomData))

@@ -1,0 +1,129 @@
+//! The sync layer: wire encode/decode throughput, digest catch-up after one
+//! insert into a 100k-element set (against shipping the whole state, which is
+//! what `crdts` 7.3.2 offers), and catch-up after a partition.
+//!
+//! Run with `cargo bench -p crdt-benches --bench sync`.
+
+use std::hint::black_box;
+
+use crdt_benches::{SET_SIZE, keys, or_set, replica, theirs};
+use crdt_core::Lattice;
+use crdt_sync::{Message, Payload, Replicated, codec};
+use crdt_types::OrSet;
+use crdts::CvRDT;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const LIMIT: usize = 1 << 30;
+
+fn payload(state: OrSet<u64>) -> Message<OrSet<u64>> {
+    Message::Delta(Payload {
+        epoch: 1,
+        seq: 1,
+        part: 0,
+        parts: 1,
+        state,
+    })
+}
+
+fn codec_throughput(c: &mut Criterion) {
+    let mut g = c.benchmark_group("codec/or_set_10k");
+    let message = payload(or_set(&keys(10_000, false), replica(1)));
+    let bytes = codec::encode(&message).expect("encodes");
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("encode", |b| b.iter(|| codec::encode(black_box(&message))));
+    g.bench_function("decode_and_validate", |b| {
+        b.iter(|| codec::decode::<OrSet<u64>>(black_box(&bytes), LIMIT))
+    });
+    g.finish();
+}
+
+fn catch_up(c: &mut Criterion) {
+    let mut g = c.benchmark_group("catch_up/one_insert_into_100k");
+    g.sample_size(20);
+    let ks = keys(SET_SIZE, true);
+    let mut a = or_set(&ks, replica(1));
+    let b = a.clone();
+    let _ = a.insert(replica(1), u64::MAX);
+    let digest = b.digest().expect("causal types have digests");
+    let answer = codec::encode(&Message::CatchUp(Payload {
+        epoch: 1,
+        seq: 1,
+        part: 0,
+        parts: 1,
+        state: a.missing_for(&digest).expect("digest answer"),
+    }))
+    .expect("encodes");
+    println!(
+        "catch-up after one insert into {SET_SIZE}: {} bytes on the wire",
+        answer.len()
+    );
+    g.bench_function("ours/answer_digest", |bench| {
+        bench.iter(|| black_box(&a).missing_for(black_box(&digest)))
+    });
+    g.bench_function("ours/decode_and_apply", |bench| {
+        bench.iter_batched_ref(
+            || b.clone(),
+            |target| {
+                if let Ok(Message::CatchUp(p)) = codec::decode::<OrSet<u64>>(&answer, LIMIT) {
+                    target.join(&p.state);
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // crdts has no catch-up deltas: a replica that missed an add merges the
+    // sender's whole state.
+    let mut ta = theirs::or_set(&ks, replica(1).as_u128());
+    let tb = ta.clone();
+    theirs::insert(&mut ta, replica(1).as_u128(), u64::MAX);
+    g.bench_function("crdts/merge_full_state", |bench| {
+        bench.iter_batched_ref(
+            || (tb.clone(), ta.clone()),
+            |(target, sent)| target.merge(std::mem::take(sent)),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn partition(c: &mut Criterion) {
+    let mut g = c.benchmark_group("catch_up/after_partition_100k");
+    g.sample_size(10);
+    // Two replicas share 100k elements, then each inserts 1000 of its own
+    // and removes 100 shared ones while partitioned.
+    let base = or_set(&keys(SET_SIZE, true), replica(1));
+    let (mut x, mut y) = (base.clone(), base);
+    for i in 0..1000u64 {
+        let _ = x.insert(replica(2), SET_SIZE + 2 * i);
+        let _ = y.insert(replica(3), SET_SIZE + 2 * i + 1);
+    }
+    for i in 0..100u64 {
+        let _ = x.remove(&(i * 7));
+        let _ = y.remove(&(i * 11));
+    }
+    let (dx, dy) = (x.digest().expect("digest"), y.digest().expect("digest"));
+    let for_y = x.missing_for(&dy).expect("answer");
+    let for_x = y.missing_for(&dx).expect("answer");
+    let bytes = codec::encode(&payload(for_y.clone())).map_or(0, |b| b.len())
+        + codec::encode(&payload(for_x.clone())).map_or(0, |b| b.len());
+    let full = codec::encode(&payload(x.clone())).map_or(0, |b| b.len());
+    println!("partition heal: {bytes} bytes both ways by digest, {full} bytes for one full state");
+    g.bench_function("ours/digest_both_ways", |bench| {
+        bench.iter_batched_ref(
+            || (x.clone(), y.clone()),
+            |(x, y)| {
+                let for_y = x.missing_for(&y.digest().unwrap_or_default());
+                let for_x = y.missing_for(&x.digest().unwrap_or_default());
+                if let (Some(a), Some(b)) = (for_y, for_x) {
+                    y.join(&a);
+                    x.join(&b);
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, codec_throughput, catch_up, partition);
+criterion_main!(benches);
