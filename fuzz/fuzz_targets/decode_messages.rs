@@ -12,7 +12,10 @@ const LIMIT: usize = 1 << 16;
 fn check<T: Replicated + PartialEq>(bytes: &[u8]) {
     if let Ok(message) = codec::decode::<T>(bytes, LIMIT) {
         if let Message::Delta(p) | Message::CatchUp(p) | Message::State(p) = &message {
-            assert!(p.state.validate().is_ok(), "an invalid state passed decoding");
+            assert!(
+                p.state.validate().is_ok(),
+                "an invalid state passed decoding"
+            );
             assert!(p.part < p.parts);
         }
         let again = codec::encode(&message).expect("re-encode");
@@ -22,7 +25,9 @@ fn check<T: Replicated + PartialEq>(bytes: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&which, rest)) = data.split_first() else { return };
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
     // Most inputs get a valid envelope so the fuzzer spends its time on bodies.
     let mut framed = Vec::with_capacity(rest.len() + 4);
     if which & 0x80 == 0 {

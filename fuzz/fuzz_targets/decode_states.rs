@@ -6,8 +6,7 @@
 
 use crdt_core::{CausalContext, DvvSet, VersionVector};
 use crdt_types::{
-    CausalCounter, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap, OrSet,
-    PnCounter,
+    CausalCounter, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap, OrSet, PnCounter,
 };
 use libfuzzer_sys::fuzz_target;
 use serde::Serialize;
@@ -34,7 +33,9 @@ fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, bytes)) = data.split_first() else { return };
+    let Some((&kind, bytes)) = data.split_first() else {
+        return;
+    };
     match kind % 13 {
         0 => check::<OrSet<u64>>(bytes, |s| s.validate().is_ok()),
         1 => check::<MvRegister<u64>>(bytes, |s| s.validate().is_ok()),

@@ -13,10 +13,18 @@ use libfuzzer_sys::fuzz_target;
 #[derive(Arbitrary, Debug)]
 enum Op {
     /// A client reads at replica `read_at`, then puts through coordinator `at`.
-    Put { read_at: u8, at: u8 },
+    Put {
+        read_at: u8,
+        at: u8,
+    },
     /// A blind put (empty context) through coordinator `at`.
-    BlindPut { at: u8 },
-    Sync { from: u8, to: u8 },
+    BlindPut {
+        at: u8,
+    },
+    Sync {
+        from: u8,
+        to: u8,
+    },
 }
 
 #[derive(Clone, Default)]
@@ -49,7 +57,14 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Op::BlindPut { at } => {
                 let at = usize::from(at) % N;
-                put(&mut sets, &mut models, at, &VersionVector::new(), &BTreeSet::new(), next_id);
+                put(
+                    &mut sets,
+                    &mut models,
+                    at,
+                    &VersionVector::new(),
+                    &BTreeSet::new(),
+                    next_id,
+                );
             }
             Op::Sync { from, to } => {
                 let (from, to) = (usize::from(from) % N, usize::from(to) % N);

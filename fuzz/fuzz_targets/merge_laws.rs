@@ -72,29 +72,78 @@ fuzz_target!(|ops: Vec<Op>| {
                         target.by_delta.join(d);
                     }
                     target.log.extend(log);
-                    assert_eq!(target.full, target.by_delta, "delta sync diverged from state sync");
+                    assert_eq!(
+                        target.full, target.by_delta,
+                        "delta sync diverged from state sync"
+                    );
                 }
                 continue;
             }
-            Op::Insert(r, x) => (r, mutate(&mut rs, r, |s, id| State { set: s.set.insert(id, x % 8), ..State::default() })),
-            Op::Remove(r, x) => (r, mutate(&mut rs, r, |s, _| State { set: s.set.remove(&(x % 8)), ..State::default() })),
-            Op::Clear(r) => (r, mutate(&mut rs, r, |s, _| State { set: s.set.clear(), ..State::default() })),
-            Op::MapInsert(r, k, x) => (r, mutate(&mut rs, r, |s, id| State {
-                map: s.map.update(k % 4, |v| v.insert(id, x % 4)),
-                ..State::default()
-            })),
-            Op::MapRemoveKey(r, k) => (r, mutate(&mut rs, r, |s, _| State { map: s.map.remove(&(k % 4)), ..State::default() })),
-            Op::MvWrite(r, v) => (r, mutate(&mut rs, r, |s, id| State { mv: s.mv.write(id, v), ..State::default() })),
-            Op::Count(r, n) => (r, mutate(&mut rs, r, |s, id| State { counter: s.counter.add(id, i64::from(n)), ..State::default() })),
+            Op::Insert(r, x) => (
+                r,
+                mutate(&mut rs, r, |s, id| State {
+                    set: s.set.insert(id, x % 8),
+                    ..State::default()
+                }),
+            ),
+            Op::Remove(r, x) => (
+                r,
+                mutate(&mut rs, r, |s, _| State {
+                    set: s.set.remove(&(x % 8)),
+                    ..State::default()
+                }),
+            ),
+            Op::Clear(r) => (
+                r,
+                mutate(&mut rs, r, |s, _| State {
+                    set: s.set.clear(),
+                    ..State::default()
+                }),
+            ),
+            Op::MapInsert(r, k, x) => (
+                r,
+                mutate(&mut rs, r, |s, id| State {
+                    map: s.map.update(k % 4, |v| v.insert(id, x % 4)),
+                    ..State::default()
+                }),
+            ),
+            Op::MapRemoveKey(r, k) => (
+                r,
+                mutate(&mut rs, r, |s, _| State {
+                    map: s.map.remove(&(k % 4)),
+                    ..State::default()
+                }),
+            ),
+            Op::MvWrite(r, v) => (
+                r,
+                mutate(&mut rs, r, |s, id| State {
+                    mv: s.mv.write(id, v),
+                    ..State::default()
+                }),
+            ),
+            Op::Count(r, n) => (
+                r,
+                mutate(&mut rs, r, |s, id| State {
+                    counter: s.counter.add(id, i64::from(n)),
+                    ..State::default()
+                }),
+            ),
         };
         let replica = &mut rs[usize::from(who % 3)];
         replica.by_delta.join(&delta);
         replica.log.push(delta);
-        assert_eq!(replica.full, replica.by_delta, "a delta differs from its mutation");
+        assert_eq!(
+            replica.full, replica.by_delta,
+            "a delta differs from its mutation"
+        );
     }
 
     let (a, b, c) = (&rs[0].full, &rs[1].full, &rs[2].full);
-    assert_eq!(a.clone().joined(b), b.clone().joined(a), "join is not commutative");
+    assert_eq!(
+        a.clone().joined(b),
+        b.clone().joined(a),
+        "join is not commutative"
+    );
     assert_eq!(
         a.clone().joined(b).joined(c),
         a.clone().joined(&b.clone().joined(c)),

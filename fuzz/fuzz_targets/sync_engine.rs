@@ -52,7 +52,14 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut now = base;
     let mut next_id = 10u128;
     let mut engines: Vec<Engine<OrSet<u8>>> = (0..N)
-        .map(|i| Engine::new(ReplicaId::from_u128(i as u128 + 1), OrSet::new(), config(), now))
+        .map(|i| {
+            Engine::new(
+                ReplicaId::from_u128(i as u128 + 1),
+                OrSet::new(),
+                config(),
+                now,
+            )
+        })
         .collect();
     for (i, e) in engines.iter_mut().enumerate() {
         for j in (0..N).filter(|&j| j != i) {
@@ -60,7 +67,9 @@ fuzz_target!(|ops: Vec<Op>| {
         }
     }
     let mut snapshots: Vec<OrSet<u8>> = vec![OrSet::new(); N];
-    let mut net = Net { flights: Vec::new() };
+    let mut net = Net {
+        flights: Vec::new(),
+    };
     // Every state any replica ever had, to check that no dot carries two payloads.
     let mut history: Vec<OrSet<u8>> = Vec::new();
     for op in ops.into_iter().take(200) {
@@ -99,7 +108,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 let i = usize::from(r) % N;
                 history.push(engines[i].state().clone());
                 next_id += 1;
-                let mut e = Engine::restore_as(ReplicaId::from_u128(next_id), snapshots[i].clone(), config(), now);
+                let mut e = Engine::restore_as(
+                    ReplicaId::from_u128(next_id),
+                    snapshots[i].clone(),
+                    config(),
+                    now,
+                );
                 for j in (0..N).filter(|&j| j != i) {
                     e.add_peer(PeerId(j as u64), now);
                 }
@@ -124,7 +138,9 @@ fuzz_target!(|ops: Vec<Op>| {
                 .expect("engines only send valid messages");
             collect(&mut engines, &mut net);
         }
-        if engines.windows(2).all(|w| w[0].state() == w[1].state()) && engines.iter().all(|e| e.is_synced()) {
+        if engines.windows(2).all(|w| w[0].state() == w[1].state())
+            && engines.iter().all(|e| e.is_synced())
+        {
             break;
         }
     }
