@@ -272,6 +272,20 @@ impl Lattice for CausalContext {
         if other.entries.is_empty() {
             return;
         }
+        // In place when `self` already names every replica of `other`.
+        let mut positions: SmallVec<[usize; 4]> = SmallVec::new();
+        for (r, _) in &other.entries {
+            match self.find(*r) {
+                Ok(i) => positions.push(i),
+                Err(_) => break,
+            }
+        }
+        if positions.len() == other.entries.len() {
+            for (i, (_, set)) in positions.into_iter().zip(&other.entries) {
+                self.entries[i].1.union_with(set);
+            }
+            return;
+        }
         let mut out: SmallVec<[(ReplicaId, IntervalSet); 2]> =
             SmallVec::with_capacity(self.entries.len().max(other.entries.len()));
         let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();

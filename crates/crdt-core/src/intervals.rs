@@ -117,6 +117,17 @@ impl IntervalSet {
             self.spans.clone_from(&other.spans);
             return;
         }
+        // Fast path: one span at or past the end (a delta's new dots).
+        if let ([(lo, hi)], Some(last)) = (other.spans.as_slice(), self.spans.last_mut())
+            && *lo >= last.0
+        {
+            if *lo <= last.1.saturating_add(1) {
+                last.1 = last.1.max(*hi);
+            } else {
+                self.spans.push((*lo, *hi));
+            }
+            return;
+        }
         let mut out: SmallVec<[Span; 1]> =
             SmallVec::with_capacity(self.spans.len() + other.spans.len());
         let (a, b) = (&self.spans, &other.spans);
