@@ -272,17 +272,19 @@ impl Lattice for CausalContext {
         if other.entries.is_empty() {
             return;
         }
-        // In place when `self` already names every replica of `other`.
-        let mut positions: SmallVec<[usize; 4]> = SmallVec::new();
-        for (r, _) in &other.entries {
-            match self.find(*r) {
-                Ok(i) => positions.push(i),
-                Err(_) => break,
-            }
-        }
-        if positions.len() == other.entries.len() {
-            for (i, (_, set)) in positions.into_iter().zip(&other.entries) {
-                self.entries[i].1.union_with(set);
+        // In place when `other` names few replicas that `self` lacks (the
+        // common case: a delta); a full merge otherwise.
+        let missing = other
+            .entries
+            .iter()
+            .filter(|(r, _)| self.find(*r).is_err())
+            .count();
+        if missing <= 4 {
+            for (r, set) in &other.entries {
+                match self.find(*r) {
+                    Ok(i) => self.entries[i].1.union_with(set),
+                    Err(i) => self.entries.insert(i, (*r, set.clone())),
+                }
             }
             return;
         }

@@ -143,7 +143,12 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         other_ctx: &CausalContext,
         overlap: &CausalContext,
     ) {
-        if other.entries.is_empty() && overlap.is_empty() {
+        if overlap.is_empty() {
+            // Nothing of ours can be removed, and none of theirs is known:
+            // their entries are all new.
+            for (dot, value) in &other.entries {
+                self.insert(*dot, value.clone());
+            }
             return;
         }
         self.entries = merge_by_dot(
