@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 
-use crdt_core::{Causal, CausalContext, DotFun, ReplicaId};
+use crdt_core::{Causal, CausalContext, DotFun, Lattice, ReplicaId};
 
 use crate::causal::{assemble, causal_crdt};
 use crate::{CausalCrdt, View};
@@ -61,6 +61,32 @@ impl<T: Ord + Clone + Debug> MvRegister<T> {
         let mut delta = DotFun::new();
         delta.insert(dot, value);
         Self(assemble(delta, seen))
+    }
+
+    /// The dots of the current siblings: the read context a client keeps
+    /// and hands back to [`MvRegister::write_seen`] (the `get` half of a
+    /// key-value store's get/put).
+    #[must_use]
+    pub fn context(&self) -> CausalContext {
+        self.0.store().iter().map(|(d, _)| d).collect()
+    }
+
+    /// Writes `value`, replacing exactly the siblings in `seen` (a context
+    /// from [`MvRegister::context`], possibly read on another replica);
+    /// siblings written concurrently with that read survive as siblings.
+    /// This is the `put(key, value, context)` of a key-value store.
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn write_seen(&mut self, replica: ReplicaId, value: T, seen: &CausalContext) -> Self {
+        let dot = self.0.next_dot(replica);
+        let (store, ctx) = self.0.parts_mut();
+        let mut superseded = seen.clone();
+        superseded.insert(dot);
+        ctx.join(&superseded);
+        store.retain(|d, _| !seen.contains(d));
+        store.insert(dot, value.clone());
+        let mut delta = DotFun::new();
+        delta.insert(dot, value);
+        Self(assemble(delta, superseded))
     }
 
     /// Writes the value `merge` computes from the current siblings: the

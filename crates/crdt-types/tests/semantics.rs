@@ -283,3 +283,30 @@ fn or_set_insert_delta_is_one_dot_even_in_a_large_set() {
     assert!(r.is_empty());
     assert_eq!(crdt_types::CausalCrdt::as_causal(&r).context().len(), 1);
 }
+
+#[test]
+fn put_with_a_read_context_replaces_exactly_the_siblings_read() {
+    use crdt_types::MvRegister;
+    let (a, b, c) = (
+        ReplicaId::from_u128(1),
+        ReplicaId::from_u128(2),
+        ReplicaId::from_u128(3),
+    );
+    let mut x: MvRegister<u32> = MvRegister::new();
+    let mut y = x.clone();
+    let d1 = x.write(a, 1);
+    let d2 = y.write(b, 2);
+    x.join(&d2);
+    y.join(&d1);
+    let read = x.context(); // a client reads both siblings at x
+    let d3 = y.write(c, 3); // a concurrent write the client has not seen
+    x.join(&d3);
+    let put = x.write_seen(a, 4, &read);
+    y.join(&put);
+    let mut values: Vec<u32> = y.values().copied().collect();
+    values.sort_unstable();
+    assert_eq!(values, [3, 4], "the read siblings go, the unseen one stays");
+    assert_eq!(x, y);
+    let before = y.clone();
+    assert_eq!(before.joined(&put), y, "the put's delta is idempotent");
+}
