@@ -378,12 +378,7 @@ impl Extend<Dot> for CausalContext {
 impl PartialOrd for CausalContext {
     /// Set inclusion.
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        match (self.is_subset(other), other.is_subset(self)) {
-            (true, true) => Some(Ordering::Equal),
-            (true, false) => Some(Ordering::Less),
-            (false, true) => Some(Ordering::Greater),
-            (false, false) => None,
-        }
+        crate::lattice::order_from_leq(self.is_subset(other), other.is_subset(self))
     }
 }
 

@@ -5,8 +5,6 @@
 //! range, and a history with gaps costs one range per gap, so a context is as
 //! small as a version vector whenever there is nothing else to say.
 
-use std::cmp::Ordering;
-
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -300,17 +298,6 @@ impl<'de> Deserialize<'de> for IntervalSet {
             }
         }
         deserializer.deserialize_seq(SpansVisitor)
-    }
-}
-
-impl PartialOrd for IntervalSet {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        match (self.is_subset(other), other.is_subset(self)) {
-            (true, true) => Some(Ordering::Equal),
-            (true, false) => Some(Ordering::Less),
-            (false, true) => Some(Ordering::Greater),
-            (false, false) => None,
-        }
     }
 }
 

@@ -98,3 +98,15 @@ pub trait Decompose: Lattice {
         out
     }
 }
+
+/// The partial order answer from the two `leq` tests: equal, before, after,
+/// or concurrent (`None`).
+pub(crate) fn order_from_leq(le: bool, ge: bool) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    match (le, ge) {
+        (true, true) => Some(Ordering::Equal),
+        (true, false) => Some(Ordering::Less),
+        (false, true) => Some(Ordering::Greater),
+        (false, false) => None,
+    }
+}

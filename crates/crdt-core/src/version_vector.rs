@@ -220,12 +220,7 @@ impl Decompose for VersionVector {
 
 impl PartialOrd for VersionVector {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        match (self.leq(other), other.leq(self)) {
-            (true, true) => Some(Ordering::Equal),
-            (true, false) => Some(Ordering::Less),
-            (false, true) => Some(Ordering::Greater),
-            (false, false) => None,
-        }
+        crate::lattice::order_from_leq(self.leq(other), other.leq(self))
     }
 }
 
