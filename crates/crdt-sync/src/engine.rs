@@ -277,6 +277,11 @@ impl<T: Replicated> Engine<T> {
 
     /// Takes in bytes that arrived from `from`. Bad bytes are an error and
     /// change nothing; the caller may drop that connection.
+    ///
+    /// A well-formed message from a `from` the engine does not know adds it
+    /// as a peer (so a restarted or new peer is caught up). `PeerId`s are the
+    /// caller's: authenticate connections before handing their bytes here,
+    /// as `crdt-net` does by refusing unknown peers at the handshake.
     pub fn handle_message(
         &mut self,
         now: Instant,
