@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 
-use crdt_core::{Causal, CausalContext, DotFun, Lattice, ReplicaId};
+use crdt_core::{Causal, CausalContext, Dot, DotFun, Lattice, ReplicaId};
 
 use crate::causal::{assemble, causal_crdt};
 use crate::{CausalCrdt, View};
@@ -51,16 +51,14 @@ impl<T: Ord + Clone + Debug> MvRegister<T> {
     /// delta is the new write, with the replaced writes in its context.
     #[must_use = "the delta is what replicas ship to each other"]
     pub fn write(&mut self, replica: ReplicaId, value: T) -> Self {
+        // The fast path of `write_seen` when what was seen is every sibling.
         let dot = self.0.next_dot(replica);
         let (store, ctx) = self.0.parts_mut();
-        let mut seen: CausalContext = store.iter().map(|(d, _)| d).collect();
-        seen.insert(dot);
+        let mut superseded: CausalContext = store.iter().map(|(d, _)| d).collect();
+        superseded.insert(dot);
         ctx.insert(dot);
         store.clear();
-        store.insert(dot, value.clone());
-        let mut delta = DotFun::new();
-        delta.insert(dot, value);
-        Self(assemble(delta, seen))
+        Self::finish(store, dot, value, superseded)
     }
 
     /// The dots of the current siblings: the read context a client keeps
@@ -79,10 +77,18 @@ impl<T: Ord + Clone + Debug> MvRegister<T> {
     pub fn write_seen(&mut self, replica: ReplicaId, value: T, seen: &CausalContext) -> Self {
         let dot = self.0.next_dot(replica);
         let (store, ctx) = self.0.parts_mut();
+        if !seen.is_subset(ctx) {
+            ctx.join(seen); // read elsewhere: those writes are now seen too
+        }
+        ctx.insert(dot);
+        store.retain(|d, _| !seen.contains(d));
         let mut superseded = seen.clone();
         superseded.insert(dot);
-        ctx.join(&superseded);
-        store.retain(|d, _| !seen.contains(d));
+        Self::finish(store, dot, value, superseded)
+    }
+
+    /// Puts the new write in the local store and returns its delta.
+    fn finish(store: &mut DotFun<T>, dot: Dot, value: T, superseded: CausalContext) -> Self {
         store.insert(dot, value.clone());
         let mut delta = DotFun::new();
         delta.insert(dot, value);
