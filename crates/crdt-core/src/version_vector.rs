@@ -142,6 +142,14 @@ impl Lattice for VersionVector {
     /// Pointwise maximum, in place: no allocation unless `other` names
     /// replicas that `self` lacks (then one merge from the back).
     fn join(&mut self, other: &Self) {
+        if let [(replica, counter)] = other.entries.as_slice() {
+            // One entry (a delta): one search.
+            self.observe(Dot {
+                replica: *replica,
+                counter: *counter,
+            });
+            return;
+        }
         let (a, b) = (&mut self.entries, &other.entries);
         let mut missing = 0;
         let (mut i, mut j) = (0, 0);
