@@ -8,21 +8,32 @@ use std::hint::black_box;
 
 use crdt_benches::{SET_SIZE, keys, or_set, replica, theirs};
 use crdt_core::Lattice;
-use crdt_sync::{Message, Payload, Replicated, codec};
+use crdt_sync::{Envelope, Message, Payload, Replicated, codec};
 use crdt_types::OrSet;
 use crdts::CvRDT;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const LIMIT: usize = 1 << 30;
 
-fn payload(state: OrSet<u64>) -> Message<OrSet<u64>> {
-    Message::Delta(Payload {
-        epoch: 1,
-        seq: 1,
+fn envelope(message: Message<OrSet<u64>>) -> Envelope<OrSet<u64>> {
+    Envelope {
+        from_epoch: 1,
+        to_epoch: 2,
+        message,
+    }
+}
+
+fn whole(state: OrSet<u64>) -> Payload<OrSet<u64>> {
+    Payload {
+        id: 1,
         part: 0,
         parts: 1,
         state,
-    })
+    }
+}
+
+fn payload(state: OrSet<u64>) -> Envelope<OrSet<u64>> {
+    envelope(Message::Delta(whole(state)))
 }
 
 fn codec_throughput(c: &mut Criterion) {
@@ -45,13 +56,9 @@ fn catch_up(c: &mut Criterion) {
     let b = a.clone();
     let _ = a.insert(replica(1), u64::MAX);
     let digest = b.digest().expect("causal types have digests");
-    let answer = codec::encode(&Message::CatchUp(Payload {
-        epoch: 1,
-        seq: 1,
-        part: 0,
-        parts: 1,
-        state: a.missing_for(&digest).expect("digest answer"),
-    }))
+    let answer = codec::encode(&envelope(Message::CatchUp(whole(
+        a.missing_for(&digest).expect("digest answer"),
+    ))))
     .expect("encodes");
     println!(
         "catch-up after one insert into {SET_SIZE}: {} bytes on the wire",
@@ -64,7 +71,9 @@ fn catch_up(c: &mut Criterion) {
         bench.iter_batched_ref(
             || b.clone(),
             |target| {
-                if let Ok(Message::CatchUp(p)) = codec::decode::<OrSet<u64>>(&answer, LIMIT) {
+                if let Ok(Message::CatchUp(p)) =
+                    codec::decode::<OrSet<u64>>(&answer, LIMIT).map(|e| e.message)
+                {
                     target.join(&p.state);
                 }
             },
@@ -76,7 +85,8 @@ fn catch_up(c: &mut Criterion) {
     let mut warm = b.clone();
     g.bench_function("ours/decode_and_apply_warm", |bench| {
         bench.iter(|| {
-            if let Ok(Message::CatchUp(p)) = codec::decode::<OrSet<u64>>(black_box(&answer), LIMIT)
+            if let Ok(Message::CatchUp(p)) =
+                codec::decode::<OrSet<u64>>(black_box(&answer), LIMIT).map(|e| e.message)
             {
                 warm.join(&p.state);
             }

@@ -154,7 +154,12 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
     /// Binds the listener and starts the node. `replica` is the id this
     /// incarnation writes with (a fresh one per start, unless the state is
     /// known to be the latest of that id).
+    ///
+    /// An engine configuration that [`crdt_sync::Config::validate`] refuses
+    /// is an [`io::ErrorKind::InvalidInput`] error.
     pub async fn start(config: NodeConfig, replica: ReplicaId, state: T) -> io::Result<Self> {
+        let engine = Engine::new(replica, state, config.engine.clone(), Instant::now())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -166,7 +171,6 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
             isolated.clone(),
         ))
         .abort_handle();
-        let engine = Engine::new(replica, state, config.engine.clone(), Instant::now());
         let peers = config.peers.clone();
         let task = EngineTask {
             engine,
@@ -231,11 +235,13 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     }
 
     /// Runs a mutator on the node's state and ships its delta:
-    /// `h.update(|set, me| set.insert(me, x))`.
+    /// `h.update(|set, me| set.insert(me, x))`. A write the engine refuses
+    /// (see [`crdt_sync::LocalWriteError`]) changes nothing and is logged.
     pub fn update(&self, mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static) {
-        let me = self.replica;
         let _ = self.tx.send(Input::App(Box::new(move |e: &mut Engine<T>| {
-            e.update(|s| mutate(s, me));
+            if let Err(err) = e.update(mutate) {
+                eprintln!("crdt-net: local write refused: {err}");
+            }
         })));
     }
 

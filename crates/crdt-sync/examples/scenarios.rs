@@ -25,10 +25,12 @@ fn enes(engine: Config, initial_rounds: u64) -> Report {
         ..SimConfig::default()
     };
     let mut next = [0u64; 15];
-    Simulation::new(config, GSet::<u64>::new()).run(|_rng, i, _me, s| {
-        next[i] += 1;
-        s.insert((i as u64) << 32 | next[i])
-    })
+    Simulation::new(config, GSet::<u64>::new())
+        .expect("a valid engine configuration")
+        .run(|_rng, i, _me, s| {
+            next[i] += 1;
+            s.insert((i as u64) << 32 | next[i])
+        })
 }
 
 fn main() {
@@ -141,14 +143,16 @@ fn main() {
         ),
     ];
     for (name, config) in scenarios {
-        let r = Simulation::new(config, OrSet::<u64>::new()).run(|rng, _i, me, s| {
-            let x = rng.below(200);
-            if rng.chance(0.25) {
-                s.remove(&x)
-            } else {
-                s.insert(me, x)
-            }
-        });
+        let r = Simulation::new(config, OrSet::<u64>::new())
+            .expect("a valid engine configuration")
+            .run(|rng, _i, me, s| {
+                let x = rng.below(200);
+                if rng.chance(0.25) {
+                    s.remove(&x)
+                } else {
+                    s.insert(me, x)
+                }
+            });
         println!(
             "| {name} | {} | {} ms | {} | {} | {} | {} |",
             r.converged && r.states_equal && r.no_acknowledged_write_lost,

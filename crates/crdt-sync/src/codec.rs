@@ -1,13 +1,15 @@
 //! The wire format: a versioned envelope around a bincode body.
 //!
 //! ```text
-//! +--------+--------+---------+------+------------------------------+
-//! | 0xCD   | 0x7A   | version | kind | body (bincode 2, varints)    |
-//! +--------+--------+---------+------+------------------------------+
+//! +------+------+---------+------+------------+----------+------------------+
+//! | 0xCD | 0x7A | version | kind | from_epoch | to_epoch | body (bincode 2) |
+//! +------+------+---------+------+------------+----------+------------------+
+//!                                  4 bytes LE   4 bytes LE   varints
 //! ```
 //!
-//! The body of a payload message is `(epoch, seq, part, parts, state)`, of
-//! an ack `(epoch, seq)`, of a digest `(digest, reply)`. States use their
+//! The epochs are the two ends' incarnations (see [`Envelope`]). The body
+//! of a payload message is `(id, part, parts, state)`, of an ack
+//! `(id, part)`, of a digest `(digest, reply)`. States use their
 //! own serde encoding; the kernel's causal states write their context once
 //! and every dot as an index into it, so replica ids are interned per
 //! message. This module is the only place that knows about bincode (which
@@ -27,17 +29,22 @@ use crdt_core::{CausalContext, InvalidState};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::message::{Message, MessageKind, Payload};
+use crate::message::{Envelope, Message, MessageKind, Payload};
 use crate::replicated::Replicated;
 
 /// The two magic bytes every message starts with.
 pub const MAGIC: [u8; 2] = [0xCD, 0x7A];
 
-/// The format version this build writes and reads.
-pub const VERSION: u8 = 1;
+/// The format version this build writes and reads. Version 2 added the
+/// epochs to every message and payload ids with per-part acknowledgements.
+pub const VERSION: u8 = 2;
 
-/// The envelope length: magic, version, kind.
-pub const HEADER_LEN: usize = 4;
+/// The fixed header length: magic, version, kind, both epochs.
+pub const HEADER_LEN: usize = 12;
+
+/// The most a payload header (id, part, parts as varints) adds to a state
+/// after the fixed header.
+pub(crate) const PAYLOAD_HEADER_MAX: usize = 10 + 5 + 5;
 
 /// A hard cap for bincode itself, above any sane configured limit.
 const BINCODE_CAP: usize = 1 << 30;
@@ -114,17 +121,18 @@ impl fmt::Display for EncodeError {
 
 impl Error for EncodeError {}
 
-/// Encodes `message`.
-pub fn encode<T: Serialize>(message: &Message<T>) -> Result<Vec<u8>, EncodeError> {
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    out.push(message.kind() as u8);
-    let body = match message {
+/// Encodes `envelope`.
+pub fn encode<T: Serialize>(envelope: &Envelope<T>) -> Result<Vec<u8>, EncodeError> {
+    let mut out = header(
+        envelope.message.kind(),
+        envelope.from_epoch,
+        envelope.to_epoch,
+    );
+    let body = match &envelope.message {
         Message::Delta(p) | Message::CatchUp(p) | Message::State(p) => {
-            bincode::serde::encode_to_vec((p.epoch, p.seq, p.part, p.parts, &p.state), config())
+            bincode::serde::encode_to_vec((p.id, p.part, p.parts, &p.state), config())
         }
-        Message::Ack { epoch, seq } => bincode::serde::encode_to_vec((epoch, seq), config()),
+        Message::Ack { id, part } => bincode::serde::encode_to_vec((id, part), config()),
         Message::Digest { digest, reply } => {
             bincode::serde::encode_to_vec((digest, reply), config())
         }
@@ -134,44 +142,74 @@ pub fn encode<T: Serialize>(message: &Message<T>) -> Result<Vec<u8>, EncodeError
     Ok(out)
 }
 
-/// The encoded size of a state alone (for metrics and for splitting).
+fn header(kind: MessageKind, from_epoch: u32, to_epoch: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    out.push(kind as u8);
+    out.extend_from_slice(&from_epoch.to_le_bytes());
+    out.extend_from_slice(&to_epoch.to_le_bytes());
+    out
+}
+
+/// The encoding of a state alone (for splitting: a payload message is its
+/// header followed by these bytes).
+pub(crate) fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeError> {
+    bincode::serde::encode_to_vec(state, config()).map_err(|e| EncodeError(e.to_string()))
+}
+
+/// One payload message from a state already encoded with [`encode_state`]:
+/// the same bytes [`encode`] writes for that payload.
+pub(crate) fn frame_payload(
+    kind: MessageKind,
+    epochs: (u32, u32),
+    (id, part, parts): (u64, u32, u32),
+    state: &[u8],
+) -> Result<Vec<u8>, EncodeError> {
+    let mut out = header(kind, epochs.0, epochs.1);
+    let head = bincode::serde::encode_to_vec((id, part, parts), config())
+        .map_err(|e| EncodeError(e.to_string()))?;
+    out.extend_from_slice(&head);
+    out.extend_from_slice(state);
+    Ok(out)
+}
+
+/// The encoded size of a state alone (for metrics).
 pub(crate) fn state_len<T: Serialize>(state: &T) -> usize {
-    bincode::serde::encode_to_vec(state, config()).map_or(usize::MAX, |b| b.len())
+    encode_state(state).map_or(usize::MAX, |b| b.len())
 }
 
 /// Decodes one message of at most `limit` bytes; see the module docs.
-pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Message<T>, DecodeError> {
+pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, DecodeError> {
     if bytes.len() > limit {
         return Err(DecodeError::TooLarge {
             len: bytes.len(),
             limit,
         });
     }
-    if bytes.len() < HEADER_LEN {
-        return Err(if bytes.len() >= 2 && bytes[..2] != MAGIC {
-            DecodeError::BadMagic
-        } else {
-            DecodeError::Truncated
-        });
-    }
-    if bytes[..2] != MAGIC {
+    if bytes.len() >= 2 && bytes[..2] != MAGIC {
         return Err(DecodeError::BadMagic);
     }
-    if bytes[2] != VERSION {
+    if bytes.len() >= 3 && bytes[2] != VERSION {
         return Err(DecodeError::UnknownVersion(bytes[2]));
     }
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated);
+    }
     let kind = MessageKind::from_code(bytes[3]).ok_or(DecodeError::UnknownKind(bytes[3]))?;
+    let epoch =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let (from_epoch, to_epoch) = (epoch(4), epoch(8));
     let body = &bytes[HEADER_LEN..];
     let message = match kind {
         MessageKind::Delta | MessageKind::CatchUp | MessageKind::State => {
-            let (epoch, seq, part, parts, state): (u32, u64, u32, u32, T) = body_of(body)?;
+            let (id, part, parts, state): (u64, u32, u32, T) = body_of(body)?;
             if parts == 0 || part >= parts {
                 return Err(DecodeError::Malformed(format!("part {part} of {parts}")));
             }
             state.validate().map_err(DecodeError::Invalid)?;
             let p = Payload {
-                epoch,
-                seq,
+                id,
                 part,
                 parts,
                 state,
@@ -183,15 +221,19 @@ pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Message<T>, D
             }
         }
         MessageKind::Ack => {
-            let (epoch, seq) = body_of(body)?;
-            Message::Ack { epoch, seq }
+            let (id, part) = body_of(body)?;
+            Message::Ack { id, part }
         }
         MessageKind::Digest => {
             let (digest, reply): (Option<CausalContext>, bool) = body_of(body)?;
             Message::Digest { digest, reply }
         }
     };
-    Ok(message)
+    Ok(Envelope {
+        from_epoch,
+        to_epoch,
+        message,
+    })
 }
 
 fn body_of<B: DeserializeOwned>(body: &[u8]) -> Result<B, DecodeError> {

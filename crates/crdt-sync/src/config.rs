@@ -49,6 +49,95 @@ pub struct Config {
     /// A peer out of sync (unacknowledged deltas outstanding) for longer
     /// than this raises [`crate::Event::LagAlert`]. Default: 5 s.
     pub lag_alert: Duration,
+    /// Check every local write made through [`crate::Engine::update`]
+    /// before it is shipped: a delta that mints a dot under another replica
+    /// id than the engine's (a stale id kept across a restore), or reuses a
+    /// dot the replica already minted, is refused and the state is left as
+    /// it was. The check keeps a copy of the state during the write, so it
+    /// costs one clone of the state per write; turn it off only for large
+    /// states whose writes always mint with the id the engine passes in.
+    /// [`crate::Engine::apply_local`] is always checked (it needs no copy).
+    /// Default: on.
+    pub verify_local_writes: bool,
+}
+
+/// The smallest [`Config::max_message_bytes`] accepted: room for a header,
+/// a digest of a few replicas and a payload part of a few dots.
+pub const MIN_MESSAGE_BYTES: usize = 128;
+
+/// Why a [`Config`] was refused by [`crate::Engine::new`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `sync_interval` is zero: the engine would loop forever.
+    ZeroSyncInterval,
+    /// `ack_timeout` is shorter than two sync intervals: every peer would be
+    /// reset before it could answer.
+    AckTimeoutTooShort {
+        /// The configured timeout.
+        ack_timeout: Duration,
+        /// The smallest accepted (two sync intervals).
+        min: Duration,
+    },
+    /// `max_buffered_deltas` is zero.
+    ZeroBuffer,
+    /// `max_message_bytes` is below [`MIN_MESSAGE_BYTES`].
+    MessageLimitTooSmall {
+        /// The configured limit.
+        limit: usize,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ZeroSyncInterval => f.write_str("sync_interval must be above zero"),
+            Self::AckTimeoutTooShort { ack_timeout, min } => write!(
+                f,
+                "ack_timeout {ack_timeout:?} is shorter than two sync intervals ({min:?})"
+            ),
+            Self::ZeroBuffer => f.write_str("max_buffered_deltas must be at least 1"),
+            Self::MessageLimitTooSmall { limit } => write!(
+                f,
+                "max_message_bytes {limit} is below the minimum of {MIN_MESSAGE_BYTES}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Checks the settings; [`crate::Engine::new`] calls this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use crdt_sync::{Config, ConfigError};
+    /// let bad = Config { sync_interval: Duration::ZERO, ..Config::default() };
+    /// assert_eq!(bad.validate(), Err(ConfigError::ZeroSyncInterval));
+    /// assert!(Config::default().validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sync_interval.is_zero() {
+            return Err(ConfigError::ZeroSyncInterval);
+        }
+        let min = self.sync_interval * 2;
+        if self.ack_timeout < min {
+            return Err(ConfigError::AckTimeoutTooShort {
+                ack_timeout: self.ack_timeout,
+                min,
+            });
+        }
+        if self.max_buffered_deltas == 0 {
+            return Err(ConfigError::ZeroBuffer);
+        }
+        if self.max_message_bytes < MIN_MESSAGE_BYTES {
+            return Err(ConfigError::MessageLimitTooSmall {
+                limit: self.max_message_bytes,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -63,6 +152,7 @@ impl Default for Config {
             avoid_back_propagation: true,
             strip_redundant: true,
             lag_alert: Duration::from_secs(5),
+            verify_local_writes: true,
         }
     }
 }

@@ -1,15 +1,21 @@
 //! The sans-IO anti-entropy engine.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 use std::time::{Duration, Instant};
 
-use crdt_core::ReplicaId;
+use crdt_core::{CausalContext, Dot, ReplicaId};
 
 use crate::codec::{self, DecodeError};
-use crate::config::{Config, Mode};
-use crate::message::{Message, Payload};
+use crate::config::{Config, ConfigError, Mode};
+use crate::message::{Envelope, Message, MessageKind, Payload};
 use crate::metrics::{Metrics, PeerLag};
 use crate::replicated::Replicated;
+
+mod fit;
+mod peer;
+
+use peer::{Peer, Sent};
 
 /// A peer, as the caller names it (an index into its peer list, a node id).
 /// Stable across restarts of that peer: a restarted peer keeps its `PeerId`
@@ -28,6 +34,7 @@ pub struct Transmit {
 
 /// Something the application may want to know or act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// `peer` has been out of sync (unacknowledged deltas) for longer than
     /// [`Config::lag_alert`].
@@ -44,9 +51,15 @@ pub enum Event {
         /// The reset peer.
         peer: PeerId,
     },
-    /// A single part of a message to `peer` is larger than
-    /// [`Config::max_message_bytes`] even after splitting; it was not sent.
-    /// Raise the limit on both sides.
+    /// `peer` came back as a new incarnation (it restarted): what it had
+    /// acknowledged is forgotten and it is caught up by digest.
+    PeerRestarted {
+        /// The restarted peer.
+        peer: PeerId,
+    },
+    /// A message to `peer` is larger than [`Config::max_message_bytes`]
+    /// even after splitting (a single irreducible part) or coarsening (a
+    /// digest); it was not sent. Raise the limit on both sides.
     MessageTooLarge {
         /// The destination.
         peer: PeerId,
@@ -55,6 +68,47 @@ pub enum Event {
     },
 }
 
+/// Why [`Engine::update`] or [`Engine::apply_local`] refused a local write.
+/// Nothing of a refused write is applied or shipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalWriteError {
+    /// The write minted `dot` under another replica id than the engine's
+    /// (`engine`): typically an id captured before a restore. Write with
+    /// the id the closure is given.
+    ForeignDot {
+        /// The offending dot.
+        dot: Dot,
+        /// The id this engine writes with.
+        engine: ReplicaId,
+    },
+    /// The write carries `dot`, which this replica already holds with
+    /// another payload: the same dot minted twice.
+    ReusedDot {
+        /// The reused dot.
+        dot: Dot,
+    },
+}
+
+impl fmt::Display for LocalWriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ForeignDot { dot, engine } => write!(
+                f,
+                "local write minted {dot:?} under another replica id than the engine's {engine:?}"
+            ),
+            Self::ReusedDot { dot } => {
+                write!(
+                    f,
+                    "local write reuses {dot:?}, already held with another payload"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for LocalWriteError {}
+
 /// One buffered delta-interval.
 #[derive(Debug)]
 struct Buffered<T> {
@@ -62,42 +116,6 @@ struct Buffered<T> {
     delta: T,
     /// The peer it came from; `None` for a local mutation.
     origin: Option<PeerId>,
-}
-
-/// What the engine knows about one peer.
-#[derive(Debug)]
-struct Peer {
-    /// The highest local sequence the peer acknowledged (this incarnation).
-    acked: u64,
-    /// The last time the peer acknowledged anything.
-    last_ack: Instant,
-    /// Since when the peer has had something unacknowledged.
-    behind_since: Option<Instant>,
-    /// Rounds the current interval was re-sent without an acknowledgement.
-    resends: u32,
-    /// The peer must be caught up by digest (or full state) before deltas.
-    reset: bool,
-    /// When the engine last asked this peer for its digest.
-    digest_asked: Option<Instant>,
-    /// Parts received of the peer's current payload: (epoch, seq, which).
-    incoming: Option<(u32, u64, Vec<bool>)>,
-    /// Whether a lag alert was raised for the current lag.
-    alerted: bool,
-}
-
-impl Peer {
-    fn new(now: Instant) -> Self {
-        Self {
-            acked: 0,
-            last_ack: now,
-            behind_since: None,
-            resends: 0,
-            reset: true,
-            digest_asked: None,
-            incoming: None,
-            alerted: false,
-        }
-    }
 }
 
 /// A replica's anti-entropy engine: its state, its buffer of deltas and what
@@ -121,12 +139,12 @@ impl Peer {
 ///
 /// let now = Instant::now();
 /// let (ra, rb) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
-/// let mut a = Engine::new(ra, OrSet::new(), Config::default(), now);
-/// let mut b = Engine::new(rb, OrSet::new(), Config::default(), now);
+/// let mut a = Engine::new(ra, OrSet::new(), Config::default(), now).unwrap();
+/// let mut b = Engine::new(rb, OrSet::new(), Config::default(), now).unwrap();
 /// a.add_peer(PeerId(2), now);
 /// b.add_peer(PeerId(1), now);
-/// a.update(|s| s.insert(ra, "apple".to_string()));
-/// b.update(|s| s.insert(rb, "pear".to_string()));
+/// a.update(|s, me| s.insert(me, "apple".to_string())).unwrap();
+/// b.update(|s, me| s.insert(me, "pear".to_string())).unwrap();
 ///
 /// // The caller's loop: deliver what each engine transmits, run timers.
 /// let mut t = now;
@@ -139,12 +157,16 @@ impl Peer {
 /// }
 /// assert_eq!(a.state(), b.state());
 /// assert_eq!(a.state().len(), 2);
+/// assert!(a.is_synced() && b.is_synced());
 /// ```
 #[derive(Debug)]
 pub struct Engine<T> {
     config: Config,
     replica: ReplicaId,
+    /// This incarnation's random nonzero tag (see [`Envelope`]).
     epoch: u32,
+    /// The id of the next payload sent (unique per incarnation).
+    next_id: u64,
     state: T,
     seq: u64,
     /// Sequence of the newest local (not received) delta.
@@ -158,18 +180,25 @@ pub struct Engine<T> {
 }
 
 impl<T: Replicated> Engine<T> {
-    /// An engine for replica `replica` starting from `state`.
+    /// An engine for replica `replica` starting from `state`, or the reason
+    /// `config` is refused ([`Config::validate`]).
     ///
     /// `replica` is the id this incarnation writes with (see
-    /// [`Engine::replica`]); it must never have minted dots before. For a
-    /// replica restarted from a snapshot use [`Engine::restore`].
-    pub fn new(replica: ReplicaId, state: T, config: Config, now: Instant) -> Self {
-        let metrics = Metrics::default();
-        Self {
+    /// [`Engine::replica`]); it must never have minted dots the state lacks.
+    /// For a replica restarted from a snapshot use [`Engine::restore`].
+    pub fn new(
+        replica: ReplicaId,
+        state: T,
+        config: Config,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
             next_round: now + config.sync_interval,
             config,
             replica,
-            epoch: epoch_of(replica),
+            epoch: fresh_epoch(),
+            next_id: 1,
             state,
             seq: 0,
             last_local: 0,
@@ -177,29 +206,37 @@ impl<T: Replicated> Engine<T> {
             peers: BTreeMap::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
-            metrics,
-        }
+            metrics: Metrics::default(),
+        })
     }
 
     /// An engine restarted from a saved `snapshot`, writing as a fresh
     /// random replica id: a snapshot may be older than the last delta the
     /// old incarnation sent, and reusing its id could mint the same dot
-    /// twice for different writes. Peers catch it up by digest.
+    /// twice for different writes. Peers see a new incarnation and catch it
+    /// up by digest.
     ///
     /// Use [`Engine::restore_as`] only when the snapshot is known to be the
     /// latest state of that id (for example written synchronously before
     /// every send), or for deterministic simulations.
-    pub fn restore(snapshot: T, config: Config, now: Instant) -> Self {
+    pub fn restore(snapshot: T, config: Config, now: Instant) -> Result<Self, ConfigError> {
         Self::new(ReplicaId::random(), snapshot, config, now)
     }
 
     /// [`Engine::restore`] with a caller-chosen replica id; the caller
-    /// asserts that `replica` never minted a dot the snapshot lacks.
-    pub fn restore_as(replica: ReplicaId, snapshot: T, config: Config, now: Instant) -> Self {
+    /// asserts that `replica` never minted a dot the snapshot lacks. The
+    /// engine still starts a new incarnation, so peers catch it up.
+    pub fn restore_as(
+        replica: ReplicaId,
+        snapshot: T,
+        config: Config,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         Self::new(replica, snapshot, config, now)
     }
 
-    /// The replica id local mutations must be made with.
+    /// The replica id local mutations are made with (passed to the closure
+    /// of [`Engine::update`]).
     #[must_use]
     pub fn replica(&self) -> ReplicaId {
         self.replica
@@ -235,10 +272,16 @@ impl<T: Replicated> Engine<T> {
         self.peers.keys().copied()
     }
 
-    /// Whether every peer has acknowledged every local delta-interval.
+    /// Whether this replica and every peer are known to hold the same
+    /// state as far as this engine is concerned: every peer's current
+    /// incarnation has received every local delta-interval, and this engine
+    /// has received a complete catch-up from each of them. Two engines that
+    /// both report `true` hold equal states.
     #[must_use]
     pub fn is_synced(&self) -> bool {
-        self.peers.values().all(|p| !p.reset && p.acked >= self.seq)
+        self.peers
+            .values()
+            .all(|p| !p.reset && p.caught_up && p.acked >= self.seq)
     }
 
     /// Adds a peer (doing nothing if known). The engine opens with a digest
@@ -249,7 +292,7 @@ impl<T: Replicated> Engine<T> {
             return;
         }
         self.peers.insert(peer, Peer::new(now));
-        self.ask_digest(peer, now);
+        self.ask_digest(peer, now, true);
     }
 
     /// Forgets a peer; its acknowledgements no longer hold the buffer.
@@ -259,18 +302,48 @@ impl<T: Replicated> Engine<T> {
         self.collect_garbage();
     }
 
-    /// Runs a mutator on the state and ships its delta:
-    /// `engine.update(|s| s.insert(me, x))`.
-    pub fn update(&mut self, mutate: impl FnOnce(&mut T) -> T) {
-        let delta = mutate(&mut self.state);
-        self.buffer_delta(delta, None);
-        self.last_local = self.seq;
+    /// Runs a mutator on the state and ships its delta. The closure gets the
+    /// state and the replica id to write with:
+    /// `engine.update(|s, me| s.insert(me, x))`.
+    ///
+    /// With [`Config::verify_local_writes`] (the default) a delta that mints
+    /// a dot under another id, or reuses one, is refused: the state is put
+    /// back as it was, nothing is shipped, and the error says why.
+    pub fn update(
+        &mut self,
+        mutate: impl FnOnce(&mut T, ReplicaId) -> T,
+    ) -> Result<(), LocalWriteError> {
+        let me = self.replica;
+        if !self.config.verify_local_writes {
+            let delta = mutate(&mut self.state, me);
+            self.ship_local(delta);
+            return Ok(());
+        }
+        let before = self.state.clone();
+        let delta = mutate(&mut self.state, me);
+        if let Err(e) = check_local(&before, &delta, me) {
+            self.state = before;
+            self.metrics.local_writes_refused += 1;
+            return Err(e);
+        }
+        self.ship_local(delta);
+        Ok(())
     }
 
     /// Joins a delta made elsewhere (for example by a mutator run on a copy)
-    /// into the state and ships it.
-    pub fn apply_local(&mut self, delta: T) {
+    /// into the state and ships it. Refused, with nothing applied, if it
+    /// mints a dot under another id than [`Engine::replica`] or reuses one.
+    pub fn apply_local(&mut self, delta: T) -> Result<(), LocalWriteError> {
+        if let Err(e) = check_local(&self.state, &delta, self.replica) {
+            self.metrics.local_writes_refused += 1;
+            return Err(e);
+        }
         self.state.join(&delta);
+        self.ship_local(delta);
+        Ok(())
+    }
+
+    fn ship_local(&mut self, delta: T) {
         self.buffer_delta(delta, None);
         self.last_local = self.seq;
     }
@@ -290,7 +363,7 @@ impl<T: Replicated> Engine<T> {
     ) -> Result<(), DecodeError> {
         self.metrics.messages_in += 1;
         self.metrics.bytes_in += bytes.len() as u64;
-        let message = match codec::decode::<T>(bytes, self.config.max_message_bytes) {
+        let envelope = match codec::decode::<T>(bytes, self.config.max_message_bytes) {
             Ok(m) => m,
             Err(e) => {
                 self.metrics.messages_rejected += 1;
@@ -300,23 +373,28 @@ impl<T: Replicated> Engine<T> {
         if !self.peers.contains_key(&from) {
             self.add_peer(from, now);
         }
+        self.observe_epoch(from, envelope.from_epoch);
+        let to_me = envelope.to_epoch == self.epoch;
         let body_len = bytes.len().saturating_sub(codec::HEADER_LEN);
-        match message {
-            Message::Delta(p) | Message::CatchUp(p) | Message::State(p) => {
-                self.receive_payload(from, p, body_len);
+        match envelope.message {
+            Message::Delta(p) => {
+                self.receive_payload(now, from, MessageKind::Delta, p, to_me, body_len)
             }
-            Message::Ack { epoch, seq } => self.receive_ack(now, from, epoch, seq),
+            Message::CatchUp(p) => {
+                self.receive_payload(now, from, MessageKind::CatchUp, p, to_me, body_len);
+            }
+            Message::State(p) => {
+                self.receive_payload(now, from, MessageKind::State, p, to_me, body_len)
+            }
+            Message::Ack { id, part } => {
+                if to_me {
+                    self.receive_ack(now, from, id, part);
+                }
+            }
             Message::Digest { digest, reply } => {
-                self.answer_digest(from, digest.as_ref());
+                self.answer_digest(now, from, digest.as_ref());
                 if reply {
-                    let digest = self.state.digest();
-                    self.send(
-                        from,
-                        &Message::Digest {
-                            digest,
-                            reply: false,
-                        },
-                    );
+                    self.ask_digest(from, now, false);
                 }
             }
         }
@@ -330,8 +408,15 @@ impl<T: Replicated> Engine<T> {
         if now < self.next_round {
             return;
         }
-        while self.next_round <= now {
-            self.next_round += self.config.sync_interval;
+        let interval = self.config.sync_interval;
+        // One step to the first round after `now` (no loop over a long pause).
+        let behind = now.duration_since(self.next_round).as_nanos() / interval.as_nanos().max(1);
+        let skip = u32::try_from(behind + 1).unwrap_or(u32::MAX);
+        self.next_round += interval
+            .checked_mul(skip)
+            .unwrap_or(Duration::from_secs(1 << 32));
+        if self.next_round <= now {
+            self.next_round = now + interval;
         }
         self.check_timeouts(now);
         let peers: Vec<PeerId> = self.peers.keys().copied().collect();
@@ -371,32 +456,46 @@ impl<T: Replicated> Engine<T> {
         self.metrics.deltas_buffered = self.buffer.len();
     }
 
-    fn receive_payload(&mut self, from: PeerId, p: Payload<T>, body_len: usize) {
+    /// Tracks the incarnation of `from`; a new one means it restarted.
+    fn observe_epoch(&mut self, from: PeerId, epoch: u32) {
         let Some(peer) = self.peers.get_mut(&from) else {
             return;
         };
-        // Track parts: the payload is acknowledged once all have arrived.
-        let complete = if p.parts <= 1 {
-            peer.incoming = None;
-            true
-        } else {
-            let fresh = !matches!(&peer.incoming, Some((e, s, seen)) if *e == p.epoch && *s == p.seq && seen.len() == p.parts as usize);
-            if fresh {
-                peer.incoming = Some((p.epoch, p.seq, vec![false; p.parts as usize]));
-            }
-            match &mut peer.incoming {
-                Some((_, _, seen)) => {
-                    if let Some(slot) = seen.get_mut(p.part as usize) {
-                        *slot = true;
-                    }
-                    seen.iter().all(|&x| x)
-                }
-                None => false,
-            }
+        if epoch == 0 || epoch == peer.epoch {
+            return;
+        }
+        if peer.epoch == 0 {
+            peer.epoch = epoch;
+            return;
+        }
+        peer.restarted(epoch);
+        self.metrics.peer_restarts += 1;
+        self.events.push_back(Event::PeerRestarted { peer: from });
+    }
+
+    fn receive_payload(
+        &mut self,
+        now: Instant,
+        from: PeerId,
+        kind: MessageKind,
+        p: Payload<T>,
+        to_me: bool,
+        body_len: usize,
+    ) {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return;
         };
         let concurrent = self.last_local > peer.acked;
+        if to_me
+            && kind != MessageKind::Delta
+            && peer.receive_catch_up_part(p.id, p.part, p.parts, now)
+        {
+            peer.caught_up = true;
+        }
         let fresh = if self.config.strip_redundant {
             p.state.delta_from(&self.state)
+        } else if p.state.leq(&self.state) {
+            T::default() // classic delta sync buffers only deltas that inflate
         } else {
             p.state
         };
@@ -417,103 +516,167 @@ impl<T: Replicated> Engine<T> {
                 self.buffer_delta(fresh, Some(from));
             }
         }
-        if complete && self.config.mode == Mode::Delta {
+        // Acknowledge only what was sent to this incarnation: a payload built
+        // for an earlier one may rest on what that one had.
+        if to_me && self.config.mode == Mode::Delta {
             self.send(
                 from,
-                &Message::Ack {
-                    epoch: p.epoch,
-                    seq: p.seq,
+                Message::Ack {
+                    id: p.id,
+                    part: p.part,
                 },
             );
         }
     }
 
-    fn receive_ack(&mut self, now: Instant, from: PeerId, epoch: u32, seq: u64) {
-        let own_epoch = self.epoch;
-        let current = self.seq;
+    fn receive_ack(&mut self, now: Instant, from: PeerId, id: u64, part: u32) {
         let Some(peer) = self.peers.get_mut(&from) else {
             return;
         };
-        if epoch != own_epoch || seq > current {
-            return; // an acknowledgement for an earlier incarnation of this engine
-        }
+        let Some(i) = peer.sent.iter().position(|s| s.id == id) else {
+            return; // forgotten or never sent: its content is resent anyway
+        };
         peer.last_ack = now;
-        if seq > peer.acked || peer.reset {
-            peer.acked = peer.acked.max(seq);
-            peer.resends = 0;
-            peer.reset = false;
-            peer.digest_asked = None;
+        let sent = &mut peer.sent[i];
+        let newly = match sent.parts.len() {
+            1 => sent.remaining == 1,
+            _ => sent
+                .parts
+                .get_mut(part as usize)
+                .and_then(Option::take)
+                .is_some(),
+        };
+        if !newly {
+            return;
         }
+        sent.remaining -= 1;
+        sent.last_progress = now;
+        if sent.remaining > 0 {
+            return;
+        }
+        let (seq, rtt) = (
+            sent.seq,
+            (!sent.resent).then(|| now.duration_since(sent.first_sent)),
+        );
+        if let Some(rtt) = rtt {
+            peer.sample_rtt(rtt);
+        }
+        peer.acked = peer.acked.max(seq);
+        peer.shipped = peer.shipped.max(seq);
+        peer.reset = false;
+        peer.resends = 0;
+        peer.digest_asked = None;
+        let acked = peer.acked;
+        peer.sent.retain(|s| s.seq > acked && s.remaining > 0);
         self.collect_garbage();
     }
 
     /// Answers a peer's digest with exactly what it lacks (or the full state
     /// for types without digests).
-    fn answer_digest(&mut self, to: PeerId, digest: Option<&crdt_core::CausalContext>) {
-        let missing = digest.and_then(|d| self.state.missing_for(d));
-        let payload = |state| Payload {
-            epoch: self.epoch,
-            seq: self.seq,
-            part: 0,
-            parts: 1,
-            state,
-        };
-        match missing {
-            Some(m) => {
+    fn answer_digest(&mut self, now: Instant, to: PeerId, digest: Option<&CausalContext>) {
+        match digest.and_then(|d| self.state.missing_for(d)) {
+            Some(missing) => {
                 self.metrics.digest_catch_ups += 1;
-                let p = payload(m);
-                self.send_payload(to, p, Message::CatchUp);
+                self.send_payload(now, to, MessageKind::CatchUp, missing);
             }
             None => {
                 self.metrics.full_state_fallbacks += 1;
-                let p = payload(self.state.clone());
-                self.send_payload(to, p, Message::State);
+                self.send_payload(now, to, MessageKind::State, self.state.clone());
             }
         }
     }
 
-    fn ask_digest(&mut self, peer: PeerId, now: Instant) {
+    /// Sends this replica's digest to `peer` ("send me what I lack"); with
+    /// `reply`, asks for the peer's digest back so it can be caught up too.
+    fn ask_digest(&mut self, peer: PeerId, now: Instant, reply: bool) {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.digest_asked = Some(now);
         }
-        let digest = self.state.digest();
-        self.send(
-            peer,
-            &Message::Digest {
-                digest,
-                reply: true,
+        let budget = self
+            .config
+            .max_message_bytes
+            .saturating_sub(codec::HEADER_LEN + 2);
+        let digest = match self.state.digest() {
+            Some(full) => match fit::coarsen_digest(&full, budget) {
+                Some(d) => {
+                    if d != full {
+                        self.metrics.digests_coarsened += 1;
+                    }
+                    Some(d)
+                }
+                None => {
+                    self.events.push_back(Event::MessageTooLarge {
+                        peer,
+                        bytes: codec::state_len(&full),
+                    });
+                    return;
+                }
             },
-        );
+            None => None,
+        };
+        self.send(peer, Message::Digest { digest, reply });
     }
 
     fn sync_peer(&mut self, id: PeerId, now: Instant) {
-        let Some(peer) = self.peers.get(&id) else {
-            return;
-        };
         if self.config.mode == Mode::State {
-            let p = Payload {
-                epoch: self.epoch,
-                seq: self.seq,
-                part: 0,
-                parts: 1,
-                state: self.state.clone(),
-            };
-            self.send_payload(id, p, Message::State);
-            return;
-        }
-        let low = self.buffer.front().map_or(self.seq + 1, |b| b.seq);
-        let needs_catch_up = peer.reset || peer.acked + 1 < low;
-        if needs_catch_up {
-            let waited = peer
-                .digest_asked
-                .is_none_or(|t| now.duration_since(t) >= self.config.sync_interval * 4);
-            if waited {
-                self.ask_digest(id, now);
+            if self.peers.contains_key(&id) {
+                self.send_payload(now, id, MessageKind::State, self.state.clone());
             }
             return;
         }
-        if peer.acked >= self.seq {
+        let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
+        let low = self.buffer.front().map_or(self.seq + 1, |b| b.seq);
+        let seq = self.seq;
+        let Some(peer) = self.peers.get_mut(&id) else {
             return;
+        };
+        let rto = peer.rto(sync_interval, ack_timeout);
+        // A split payload in flight: resend its missing parts, nothing new.
+        if let Some(sent) = peer.split_in_flight() {
+            if now.duration_since(sent.last_progress) <= ack_timeout {
+                if now.duration_since(sent.last_sent) >= rto {
+                    sent.last_sent = now;
+                    sent.resent = true;
+                    let parts: Vec<Vec<u8>> = sent.parts.iter().flatten().cloned().collect();
+                    self.metrics.parts_resent += parts.len() as u64;
+                    for bytes in parts {
+                        self.push(id, bytes);
+                    }
+                }
+                return;
+            }
+            // No progress for a whole timeout: start over below.
+            let stale = sent.id;
+            peer.sent.retain(|s| s.id != stale);
+        }
+        let needs_catch_up = peer.reset || peer.acked + 1 < low;
+        let wants_catch_up = !peer.caught_up
+            && peer
+                .incoming
+                .as_ref()
+                .is_none_or(|i| now.duration_since(i.last) >= rto);
+        if needs_catch_up || wants_catch_up {
+            let wait = rto.max(sync_interval * 4);
+            if peer
+                .digest_asked
+                .is_none_or(|t| now.duration_since(t) >= wait)
+            {
+                self.ask_digest(id, now, needs_catch_up);
+            }
+            if needs_catch_up {
+                return;
+            }
+        }
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer.acked >= seq {
+            return;
+        }
+        let news = peer.shipped < seq;
+        let last_sent = peer.sent.back().map(|s| s.last_sent);
+        if !news && last_sent.is_some_and(|t| now.duration_since(t) < rto) {
+            return; // sent recently, nothing new: wait for the acknowledgement
         }
         let acked = peer.acked;
         let mut delta = T::default();
@@ -523,106 +686,121 @@ impl<T: Replicated> Engine<T> {
             }
             delta.join(&b.delta);
         }
-        let seq = self.seq;
+        let retries = self.config.retries;
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
         if delta.is_bottom() {
             // Everything unacknowledged came from this peer: it has it.
-            if let Some(p) = self.peers.get_mut(&id) {
-                p.acked = seq;
-            }
+            peer.acked = seq;
+            peer.shipped = seq;
             self.collect_garbage();
             return;
         }
-        let retries = self.config.retries;
-        let give_up = self.peers.get_mut(&id).is_some_and(|p| {
-            p.resends += 1;
-            if p.resends > retries {
-                p.resends = 0;
-                true
-            } else {
-                false
+        let mut give_up = false;
+        if !news {
+            peer.resends += 1;
+            if peer.resends > retries {
+                peer.resends = 0;
+                give_up = true;
             }
-        });
+        }
+        peer.shipped = seq;
         if give_up {
             // Deltas keep getting lost or the peer lost state: also ask for
             // its digest, which repairs either case.
-            self.ask_digest(id, now);
+            self.ask_digest(id, now, true);
         }
-        let p = Payload {
-            epoch: self.epoch,
-            seq,
-            part: 0,
-            parts: 1,
-            state: delta,
-        };
-        self.send_payload(id, p, Message::Delta);
+        self.send_payload(now, id, MessageKind::Delta, delta);
     }
 
-    /// Sends a payload, split into parts when it exceeds the size limit.
-    fn send_payload(&mut self, to: PeerId, p: Payload<T>, wrap: fn(Payload<T>) -> Message<T>) {
-        let limit = self.config.max_message_bytes;
-        let (epoch, seq) = (p.epoch, p.seq);
-        let message = wrap(p);
-        let bytes = match codec::encode(&message) {
-            Ok(b) => b,
-            Err(_) => return,
-        };
-        if bytes.len() <= limit {
-            self.push(to, bytes);
+    /// Sends `state` as payload `kind` bringing `to` up to the current
+    /// sequence, split into parts when it exceeds the size limit.
+    fn send_payload(&mut self, now: Instant, to: PeerId, kind: MessageKind, state: T) {
+        let Some(to_epoch) = self.peers.get(&to).map(|p| p.epoch) else {
             return;
-        }
-        let state = match message {
-            Message::Delta(p) | Message::CatchUp(p) | Message::State(p) => p.state,
-            _ => return,
         };
-        self.metrics.split_messages += 1;
-        // Pack irreducible parts greedily under the limit.
-        let budget = limit.saturating_sub(codec::HEADER_LEN + 32).max(1);
-        let mut chunks: Vec<T> = Vec::new();
-        let mut current = T::default();
-        let mut current_len = 0usize;
-        for part in state.decompose() {
-            let len = codec::state_len(&part);
-            if current_len > 0 && current_len + len > budget {
-                chunks.push(std::mem::take(&mut current));
-                current_len = 0;
-            }
-            current.join_owned(part);
-            current_len += len;
-        }
-        if !current.is_bottom() {
-            chunks.push(current);
-        }
-        let parts = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
-        let mut encoded = Vec::with_capacity(chunks.len());
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let m = wrap(Payload {
-                epoch,
-                seq,
-                part: u32::try_from(i).unwrap_or(u32::MAX),
-                parts,
-                state: chunk,
-            });
-            match codec::encode(&m) {
-                Ok(b) if b.len() <= limit => encoded.push(b),
-                Ok(b) => {
-                    self.events.push_back(Event::MessageTooLarge {
-                        peer: to,
-                        bytes: b.len(),
-                    });
+        let limit = self.config.max_message_bytes;
+        let budget = limit.saturating_sub(codec::HEADER_LEN + codec::PAYLOAD_HEADER_MAX);
+        let id = self.next_id;
+        self.next_id += 1;
+        let epochs = (self.epoch, to_epoch);
+        let Ok(whole) = codec::encode_state(&state) else {
+            return;
+        };
+        let pieces = if whole.len() <= budget {
+            vec![whole]
+        } else {
+            match fit::split_to_fit(state, budget) {
+                Ok(pieces) => pieces,
+                Err(bytes) => {
+                    self.events
+                        .push_back(Event::MessageTooLarge { peer: to, bytes });
                     return;
                 }
+            }
+        };
+        let parts = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
+        let mut frames = Vec::with_capacity(pieces.len());
+        for (i, piece) in pieces.iter().enumerate() {
+            let part = u32::try_from(i).unwrap_or(u32::MAX);
+            match codec::frame_payload(kind, epochs, (id, part, parts), piece) {
+                Ok(frame) => frames.push(frame),
                 Err(_) => return,
             }
         }
-        for b in encoded {
-            self.push(to, b);
+        if frames.len() > 1 {
+            self.metrics.split_messages += 1;
+            self.metrics.split_parts += frames.len() as u64;
+        }
+        let kept: Vec<Option<Vec<u8>>> = if frames.len() > 1 {
+            frames.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let remaining = kept.len();
+        for frame in frames {
+            self.push(to, frame);
+        }
+        if self.config.mode == Mode::State {
+            return; // nothing is acknowledged in state mode
+        }
+        let seq = self.seq;
+        if let Some(peer) = self.peers.get_mut(&to) {
+            peer.record(Sent {
+                id,
+                seq,
+                parts: kept,
+                remaining,
+                first_sent: now,
+                last_sent: now,
+                last_progress: now,
+                resent: false,
+                kind,
+            });
         }
     }
 
-    fn send(&mut self, to: PeerId, message: &Message<T>) {
-        if let Ok(bytes) = codec::encode(message) {
-            self.push(to, bytes);
+    /// Encodes and queues a small message; one over the limit is dropped
+    /// with [`Event::MessageTooLarge`].
+    fn send(&mut self, to: PeerId, message: Message<T>) {
+        let to_epoch = self.peers.get(&to).map_or(0, |p| p.epoch);
+        let envelope = Envelope {
+            from_epoch: self.epoch,
+            to_epoch,
+            message,
+        };
+        let Ok(bytes) = codec::encode(&envelope) else {
+            return;
+        };
+        if bytes.len() > self.config.max_message_bytes {
+            self.events.push_back(Event::MessageTooLarge {
+                peer: to,
+                bytes: bytes.len(),
+            });
+            return;
         }
+        self.push(to, bytes);
     }
 
     fn push(&mut self, to: PeerId, bytes: Vec<u8>) {
@@ -631,12 +809,17 @@ impl<T: Replicated> Engine<T> {
         self.outbox.push_back(Transmit { to, bytes });
     }
 
+    /// Resets peers that have had something outstanding, without any
+    /// acknowledgement, for longer than the timeout. The clock starts when
+    /// a peer falls behind, not at its last acknowledgement: a quiet period
+    /// with nothing to acknowledge is not silence.
     fn check_timeouts(&mut self, now: Instant) {
         let seq = self.seq;
         let timeout = self.config.ack_timeout;
         let mut reset = Vec::new();
         for (id, p) in &mut self.peers {
-            if !p.reset && p.acked < seq && now.duration_since(p.last_ack) > timeout {
+            let since = p.behind_since.map_or(now, |b| b.max(p.last_ack));
+            if !p.reset && p.acked < seq && now.duration_since(since) > timeout {
                 p.reset = true;
                 reset.push(*id);
             }
@@ -716,14 +899,38 @@ impl<T: Replicated> Engine<T> {
                         .behind_since
                         .map_or(Duration::ZERO, |t| now.duration_since(t)),
                     reset: p.reset,
+                    awaiting_catch_up: !p.caught_up,
                 },
             );
         }
     }
 }
 
-/// The incarnation tag of an engine: part of its replica id.
-fn epoch_of(replica: ReplicaId) -> u32 {
-    let v = replica.as_u128();
-    (v ^ (v >> 32) ^ (v >> 64) ^ (v >> 96)) as u32
+/// Checks a local write against the state before it: every dot it adds to
+/// the context is minted under `me`, and no dot it holds is held by
+/// `before` with another payload.
+fn check_local<T: Replicated>(before: &T, delta: &T, me: ReplicaId) -> Result<(), LocalWriteError> {
+    if let (Some(seen), Some(added)) = (before.digest(), delta.digest()) {
+        let new = added.difference(&seen);
+        if let Some((replica, lo, _)) = new.ranges().find(|(r, _, _)| *r != me)
+            && let Some(dot) = Dot::new(replica, lo)
+        {
+            return Err(LocalWriteError::ForeignDot { dot, engine: me });
+        }
+    }
+    match before.reused_dot(delta) {
+        Some(dot) => Err(LocalWriteError::ReusedDot { dot }),
+        None => Ok(()),
+    }
+}
+
+/// A random nonzero incarnation tag.
+fn fresh_epoch() -> u32 {
+    loop {
+        let v = ReplicaId::random().as_u128();
+        let e = (v ^ (v >> 32) ^ (v >> 64) ^ (v >> 96)) as u32;
+        if e != 0 {
+            return e;
+        }
+    }
 }

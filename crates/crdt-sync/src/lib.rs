@@ -22,8 +22,8 @@ mod replicated;
 pub mod sim;
 
 pub use codec::{DecodeError, EncodeError};
-pub use config::{Config, Mode};
-pub use engine::{Engine, Event, PeerId, Transmit};
-pub use message::{Message, MessageKind, Payload};
+pub use config::{Config, ConfigError, MIN_MESSAGE_BYTES, Mode};
+pub use engine::{Engine, Event, LocalWriteError, PeerId, Transmit};
+pub use message::{Envelope, Message, MessageKind, Payload};
 pub use metrics::{Metrics, PeerLag};
 pub use replicated::Replicated;

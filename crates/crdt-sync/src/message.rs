@@ -2,53 +2,73 @@
 
 use crdt_core::CausalContext;
 
-/// One message between two engines. Encoded by [`crate::codec`].
+/// A message with the incarnations of its two ends.
+///
+/// Every engine incarnation (every [`crate::Engine::new`] or restore) draws
+/// a random nonzero `epoch`. A receiver learns its peer's epoch from
+/// `from_epoch`; a change means the peer restarted and may have lost what it
+/// had acknowledged. `to_epoch` is the receiver's epoch as the sender last
+/// saw it (0 when unknown): a receiver acknowledges a payload only when it
+/// names its own current incarnation, so nothing sent to an earlier
+/// incarnation is ever acknowledged by a later one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope<T> {
+    /// The sender's incarnation.
+    pub from_epoch: u32,
+    /// The receiver's incarnation as the sender knows it; 0 if unknown.
+    pub to_epoch: u32,
+    /// The message.
+    pub message: Message<T>,
+}
+
+/// One message between two engines. Encoded by [`crate::codec`] inside an
+/// [`Envelope`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message<T> {
     /// The join of the sender's buffered deltas the receiver has not
     /// acknowledged (a delta-interval), or one part of it.
     Delta(Payload<T>),
     /// The answer to a digest: exactly what the digest's owner lacks,
-    /// removals included.
+    /// removals included (or one part of it).
     CatchUp(Payload<T>),
-    /// The sender's whole state: the last-resort catch-up, and what
-    /// state-based mode ships every round.
+    /// The sender's whole state: the last-resort catch-up for types without
+    /// digests, and what state-based mode ships every round.
     State(Payload<T>),
-    /// The receiver of this has acknowledged everything up to `seq` of the
-    /// sender's incarnation `epoch`.
+    /// The receiver of this has joined part `part` of the sender's payload
+    /// `id` (sent to the receiver's current incarnation). A payload counts
+    /// as received once every one of its parts is acknowledged.
     Ack {
-        /// The incarnation of the engine whose sequence is acknowledged.
-        epoch: u32,
-        /// The highest sequence received in full.
-        seq: u64,
+        /// The payload's id (unique per sender incarnation).
+        id: u64,
+        /// The part joined.
+        part: u32,
     },
     /// "This is what I have seen; send me what I lack." With `reply`, the
     /// receiver also sends its own digest back, so the sender can catch it
-    /// up in turn.
+    /// up in turn. A digest that would not fit the message limit is sent
+    /// coarsened (it claims less than was seen), which costs a larger answer,
+    /// never a missing one.
     Digest {
-        /// The sender's causal context; `None` for types without digests
-        /// (the receiver then answers with its full state).
+        /// The sender's causal context (or a part of it); `None` for types
+        /// without digests (the receiver then answers with its full state).
         digest: Option<CausalContext>,
         /// Whether the receiver should send its own digest back.
         reply: bool,
     },
 }
 
-/// A state carried by a message, with what the receiver acknowledges once it
-/// has all of it.
+/// A state carried by a message: one part of the sender's payload `id`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Payload<T> {
-    /// The sender's incarnation (changes when an engine restarts, so an
-    /// acknowledgement from before a restart is never mistaken for one after).
-    pub epoch: u32,
-    /// The sender's sequence number that this payload brings the receiver up
-    /// to.
-    pub seq: u64,
+    /// The payload's id, unique per sender incarnation: parts of different
+    /// payloads are never confused.
+    pub id: u64,
     /// This part's index, from 0 (a payload over the size limit is split).
     pub part: u32,
     /// How many parts make up the payload (1 unless split).
     pub parts: u32,
-    /// The state (a delta, a catch-up or the full state).
+    /// The state (a delta, a catch-up or the full state); every part is a
+    /// valid state, joinable on its own.
     pub state: T,
 }
 

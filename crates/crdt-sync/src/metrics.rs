@@ -34,8 +34,18 @@ pub struct Metrics {
     pub concurrent_deltas: u64,
     /// Messages split into parts because they exceeded the size limit.
     pub split_messages: u64,
+    /// Parts sent by split messages (the first time).
+    pub split_parts: u64,
+    /// Parts of split messages sent again (only the unacknowledged ones).
+    pub parts_resent: u64,
+    /// Digests sent coarsened because the full one exceeded the limit.
+    pub digests_coarsened: u64,
     /// Peers reset for not acknowledging.
     pub peer_resets: u64,
+    /// Peers seen coming back as a new incarnation.
+    pub peer_restarts: u64,
+    /// Local writes refused (a dot minted under another id, or reused).
+    pub local_writes_refused: u64,
     /// Per peer: acknowledgement lag.
     pub peers: BTreeMap<PeerId, PeerLag>,
 }
@@ -50,4 +60,7 @@ pub struct PeerLag {
     pub unacked_for: Duration,
     /// Whether the peer was reset and waits for a catch-up.
     pub reset: bool,
+    /// Whether this replica still waits for a complete catch-up from the
+    /// peer.
+    pub awaiting_catch_up: bool,
 }

@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 
 use crdt_core::{
-    Causal, CausalContext, Decompose, DotStore, InternedDeserialize, InternedSerialize,
+    Causal, CausalContext, Decompose, Dot, DotStore, InternedDeserialize, InternedSerialize,
     InvalidState, VersionVector,
 };
 use crdt_types::{
@@ -40,6 +40,34 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
         let _ = digest;
         None
     }
+
+    /// Two smaller states whose join is `self`, used to split a payload
+    /// over the message limit; `None` when `self` is a single irreducible
+    /// state. The default halves [`Decompose::decompose`]; causal types cut
+    /// at their median dot (`O(n)` per cut, so splitting into pieces costs
+    /// `O(n log n)`).
+    fn split(&self) -> Option<(Self, Self)> {
+        let mut parts = self.decompose();
+        if parts.len() < 2 {
+            return None;
+        }
+        let right = parts.split_off(parts.len() / 2);
+        let join_all = |v: Vec<Self>| {
+            v.into_iter().fold(Self::default(), |mut acc, p| {
+                acc.join_owned(p);
+                acc
+            })
+        };
+        Some((join_all(parts), join_all(right)))
+    }
+
+    /// A dot that `self` and `other` both hold with different payloads (one
+    /// replica id minted it twice), if any; `None` (the default) for types
+    /// without dots. The engine refuses local writes that would create one.
+    fn reused_dot(&self, other: &Self) -> Option<Dot> {
+        let _ = other;
+        None
+    }
 }
 
 impl<S> Replicated for Causal<S>
@@ -56,6 +84,15 @@ where
 
     fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
         Some(self.delta_for(digest))
+    }
+
+    fn split(&self) -> Option<(Self, Self)> {
+        Causal::split(self)
+    }
+
+    fn reused_dot(&self, other: &Self) -> Option<Dot> {
+        let overlap = self.context().intersection(other.context());
+        self.store().conflict(other.store(), &overlap)
     }
 }
 
@@ -76,6 +113,18 @@ macro_rules! causal_replicated {
 
             fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
                 Some(Self::from_causal(self.as_causal().delta_for(digest)))
+            }
+
+            fn split(&self) -> Option<(Self, Self)> {
+                self.as_causal()
+                    .split()
+                    .map(|(a, b)| (Self::from_causal(a), Self::from_causal(b)))
+            }
+
+            fn reused_dot(&self, other: &Self) -> Option<Dot> {
+                let (mine, theirs) = (self.as_causal(), other.as_causal());
+                let overlap = mine.context().intersection(theirs.context());
+                mine.store().conflict(theirs.store(), &overlap)
             }
         }
     )*};

@@ -20,10 +20,10 @@
 //!     ..SimConfig::default()
 //! };
 //! // Each replica inserts a random small number now and then.
-//! let report = Simulation::new(config, OrSet::<u64>::new()).run(|rng, _i, me, set| {
-//!     set.insert(me, rng.below(1000))
-//! });
-//! assert!(report.converged && report.states_equal && report.no_acknowledged_write_lost);
+//! let report = Simulation::new(config, OrSet::<u64>::new())
+//!     .unwrap()
+//!     .run(|rng, _i, me, set| set.insert(me, rng.below(1000)));
+//! assert!(report.all_good(), "{report:?}");
 //! ```
 
 use std::cmp::Reverse;
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use crdt_core::ReplicaId;
 
-use crate::{Config, Engine, PeerId, Replicated};
+use crate::{Config, ConfigError, Engine, Mode, PeerId, Replicated};
 
 /// A small, fast, seeded random generator (splitmix64). Deterministic on
 /// every platform.
@@ -207,9 +207,25 @@ pub struct Report {
     pub rounds_to_converge: u64,
     /// Whether all replicas' final states are equal.
     pub states_equal: bool,
-    /// Whether the final state contains every write that reached another
-    /// replica (writes lost in a crash before being sent are excused).
+    /// Whether the final state contains every write that some live replica
+    /// still held (a write is excused only when every replica that held it
+    /// crashed and restarted from a snapshot without it).
     pub no_acknowledged_write_lost: bool,
+    /// Whether every final state is below the join of the initial state and
+    /// all writes: nothing was invented.
+    pub nothing_invented: bool,
+    /// Writes that carried a dot some earlier write already carried with
+    /// another payload (0 when no dot was ever minted twice).
+    pub dots_reused: u64,
+    /// Moments at which two neighbouring engines both reported
+    /// `is_synced()` while their states differed (must be 0).
+    pub synced_but_different: u64,
+    /// Whether every live engine reported `is_synced()` at the end (always
+    /// true in state mode, which has no acknowledgements).
+    pub all_synced: bool,
+    /// Local writes the engines refused (must be 0 for a workload that
+    /// writes with the id it is given).
+    pub refused_writes: u64,
     /// Bytes sent by all engines.
     pub bytes: u64,
     /// Messages sent by all engines.
@@ -220,6 +236,23 @@ pub struct Report {
     pub duplicated: u64,
     /// Local writes made.
     pub writes: u64,
+}
+
+impl Report {
+    /// Whether a run met every property: converged, equal, nothing lost or
+    /// invented, no dot reused, `is_synced()` truthful and true at the end,
+    /// no refused write.
+    #[must_use]
+    pub fn all_good(&self) -> bool {
+        self.converged
+            && self.states_equal
+            && self.no_acknowledged_write_lost
+            && self.nothing_invented
+            && self.dots_reused == 0
+            && self.synced_but_different == 0
+            && self.all_synced
+            && self.refused_writes == 0
+    }
 }
 
 /// One message in flight.
@@ -241,15 +274,15 @@ pub struct Simulation<T> {
 
 /// A write a replica made, for the lost-write check.
 struct Write<T> {
-    replica: usize,
-    at: Duration,
     delta: T,
 }
 
 impl<T: Replicated> Simulation<T> {
-    /// A simulation whose replicas all start from `initial`.
-    pub fn new(config: SimConfig, initial: T) -> Self {
-        Self { config, initial }
+    /// A simulation whose replicas all start from `initial`, or the reason
+    /// the engines' configuration is refused.
+    pub fn new(config: SimConfig, initial: T) -> Result<Self, ConfigError> {
+        config.engine.validate()?;
+        Ok(Self { config, initial })
     }
 
     /// Runs the simulation. `workload(rng, index, writer, state)` is called
@@ -277,24 +310,18 @@ impl<T: Replicated> Simulation<T> {
             next_id += 1;
             ReplicaId::from_u128((u128::from(rng.next_u64()) << 64) | next_id)
         };
-        let mut engines: Vec<Option<Engine<T>>> = (0..n)
-            .map(|_| {
-                Some(Engine::new(
-                    fresh_id(&mut rng),
-                    self.initial.clone(),
-                    c.engine.clone(),
-                    base,
-                ))
-            })
-            .collect();
         let neighbours: Vec<Vec<usize>> = (0..n).map(|i| c.topology.neighbours(i, n)).collect();
-        for (i, e) in engines.iter_mut().enumerate() {
-            if let Some(e) = e {
-                for &j in &neighbours[i] {
-                    e.add_peer(PeerId(j as u64), base);
-                }
+        let start = |id: ReplicaId, state: T, now: Instant, i: usize| {
+            // The config was validated in `Simulation::new`.
+            let mut e = Engine::restore_as(id, state, c.engine.clone(), now).ok()?;
+            for &j in &neighbours[i] {
+                e.add_peer(PeerId(j as u64), now);
             }
-        }
+            Some(e)
+        };
+        let mut engines: Vec<Option<Engine<T>>> = (0..n)
+            .map(|i| start(fresh_id(&mut rng), self.initial.clone(), base, i))
+            .collect();
         let mut snapshots: Vec<(Duration, T)> = vec![(Duration::ZERO, self.initial.clone()); n];
         let mut down_until: Vec<Option<Duration>> = vec![None; n];
         let mut flights: BinaryHeap<Reverse<Flight>> = BinaryHeap::new();
@@ -302,6 +329,7 @@ impl<T: Replicated> Simulation<T> {
         let mut writes: Vec<Write<T>> = Vec::new();
         let mut excused: Vec<bool> = Vec::new();
         let mut report = Report::default();
+        let mut everything = self.initial.clone();
         let quiet_from = c
             .partitions
             .iter()
@@ -318,33 +346,22 @@ impl<T: Replicated> Simulation<T> {
             // Crashes and restarts.
             for k in &c.crashes {
                 if k.at == t && engines[k.replica].is_some() {
-                    // Writes not yet anywhere else and not in the snapshot are lost.
-                    let snap_at = snapshots[k.replica].0;
-                    for (w, ex) in writes.iter().zip(excused.iter_mut()) {
-                        if w.replica == k.replica && w.at > snap_at {
-                            let elsewhere = engines.iter().enumerate().any(|(j, e)| {
-                                j != k.replica && e.as_ref().is_some_and(|e| w.delta.leq(e.state()))
-                            });
-                            *ex = *ex || !elsewhere;
-                        }
-                    }
                     engines[k.replica] = None;
                     down_until[k.replica] = Some(t + k.down_for);
+                    // A write no live replica holds any more, and that the
+                    // snapshot to restart from lacks, is legitimately lost.
+                    let snapshot = &snapshots[k.replica].1;
+                    for (w, ex) in writes.iter().zip(excused.iter_mut()) {
+                        if !*ex && !w.delta.leq(snapshot) {
+                            *ex = !engines.iter().flatten().any(|e| w.delta.leq(e.state()));
+                        }
+                    }
                 }
             }
             for i in 0..n {
                 if down_until[i] == Some(t) {
                     down_until[i] = None;
-                    let mut e = Engine::restore_as(
-                        fresh_id(&mut rng),
-                        snapshots[i].1.clone(),
-                        c.engine.clone(),
-                        now,
-                    );
-                    for &j in &neighbours[i] {
-                        e.add_peer(PeerId(j as u64), now);
-                    }
-                    engines[i] = Some(e);
+                    engines[i] = start(fresh_id(&mut rng), snapshots[i].1.clone(), now, i);
                 }
             }
             // Workload and snapshots.
@@ -357,21 +374,24 @@ impl<T: Replicated> Simulation<T> {
             for (i, slot) in engines.iter_mut().enumerate() {
                 let Some(e) = slot else { continue };
                 if writing {
-                    let me = e.replica();
                     let mut recorded = None;
-                    e.update(|s| {
+                    let outcome = e.update(|s, me| {
                         let d = workload(&mut rng, i, me, s);
                         recorded = Some(d.clone());
                         d
                     });
-                    if let Some(d) = recorded.filter(|d| !d.is_bottom()) {
-                        report.writes += 1;
-                        writes.push(Write {
-                            replica: i,
-                            at: t,
-                            delta: d,
-                        });
-                        excused.push(false);
+                    match (outcome, recorded.filter(|d| !d.is_bottom())) {
+                        (Err(_), _) => report.refused_writes += 1,
+                        (Ok(()), Some(d)) => {
+                            report.writes += 1;
+                            if everything.reused_dot(&d).is_some() {
+                                report.dots_reused += 1;
+                            }
+                            everything.join(&d);
+                            writes.push(Write { delta: d });
+                            excused.push(false);
+                        }
+                        (Ok(()), None) => {}
                     }
                 }
                 if snapshotting {
@@ -429,8 +449,9 @@ impl<T: Replicated> Simulation<T> {
                     }
                 }
             }
-            // Converged?
-            if t >= quiet_from && all_equal(&engines) {
+            report.synced_but_different += synced_but_different(&engines, &neighbours);
+            // Converged (and every engine knows it)?
+            if t >= quiet_from && all_equal(&engines) && all_synced(&engines, c.engine.mode) {
                 report.converged = true;
                 report.time_to_converge = t - quiet_from;
                 report.rounds_to_converge = (report.time_to_converge.as_millis()
@@ -442,6 +463,7 @@ impl<T: Replicated> Simulation<T> {
         }
 
         report.states_equal = all_equal(&engines);
+        report.all_synced = all_synced(&engines, c.engine.mode);
         let mut required = T::default();
         for (w, ex) in writes.iter().zip(&excused) {
             if !ex {
@@ -450,11 +472,43 @@ impl<T: Replicated> Simulation<T> {
         }
         report.no_acknowledged_write_lost =
             engines.iter().flatten().all(|e| required.leq(e.state()));
+        report.nothing_invented = engines.iter().flatten().all(|e| e.state().leq(&everything));
         for e in engines.iter().flatten() {
             on_final(e.state());
         }
         report
     }
+}
+
+/// Neighbouring live engines that both report `is_synced()` with different
+/// states.
+fn synced_but_different<T: Replicated>(
+    engines: &[Option<Engine<T>>],
+    neighbours: &[Vec<usize>],
+) -> u64 {
+    let synced: Vec<bool> = engines
+        .iter()
+        .map(|e| e.as_ref().is_some_and(Engine::is_synced))
+        .collect();
+    let mut bad = 0;
+    for (i, ns) in neighbours.iter().enumerate() {
+        for &j in ns.iter().filter(|&&j| j > i) {
+            if synced[i]
+                && synced[j]
+                && let (Some(a), Some(b)) = (&engines[i], &engines[j])
+                && a.state() != b.state()
+            {
+                bad += 1;
+            }
+        }
+    }
+    bad
+}
+
+/// Whether every live engine reports `is_synced()` (state mode has no
+/// acknowledgements: there, equal states are all there is to check).
+fn all_synced<T: Replicated>(engines: &[Option<Engine<T>>], mode: Mode) -> bool {
+    mode == Mode::State || engines.iter().flatten().all(Engine::is_synced)
 }
 
 fn all_equal<T: Replicated>(engines: &[Option<Engine<T>>]) -> bool {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crdt_core::Lattice;
-use crdt_sync::{Config, Engine, Message, Payload, PeerId, Replicated, codec};
+use crdt_sync::{Config, Engine, Envelope, Message, Payload, PeerId, Replicated, codec};
 use crdt_types::{OrSet, ReplicaId};
 
 const N: u64 = 100_000;
@@ -22,28 +22,25 @@ fn catch_up_after_one_insert_into_100k_is_under_64_bytes() {
     let mut b = a.clone();
     let _ = a.insert(a_id, 1_000_000);
 
-    let digest = Message::<OrSet<u64>>::Digest {
+    let envelope = |message| Envelope {
+        from_epoch: 0x1234_5678,
+        to_epoch: 0x9abc_def0,
+        message,
+    };
+    let whole = |state| Payload {
+        id: 1,
+        part: 0,
+        parts: 1,
+        state,
+    };
+    let digest = envelope(Message::<OrSet<u64>>::Digest {
         digest: b.digest(),
         reply: false,
-    };
+    });
     let digest_bytes = codec::encode(&digest).unwrap();
     let missing = a.missing_for(&b.digest().unwrap()).unwrap();
-    let answer = Message::CatchUp(Payload {
-        epoch: 1,
-        seq: 1,
-        part: 0,
-        parts: 1,
-        state: missing,
-    });
-    let answer_bytes = codec::encode(&answer).unwrap();
-    let full_bytes = codec::encode(&Message::State(Payload {
-        epoch: 1,
-        seq: 1,
-        part: 0,
-        parts: 1,
-        state: a.clone(),
-    }))
-    .unwrap();
+    let answer_bytes = codec::encode(&envelope(Message::CatchUp(whole(missing)))).unwrap();
+    let full_bytes = codec::encode(&envelope(Message::State(whole(a.clone())))).unwrap();
     println!(
         "digest {} B, catch-up {} B, full state {} B",
         digest_bytes.len(),
@@ -61,7 +58,10 @@ fn catch_up_after_one_insert_into_100k_is_under_64_bytes() {
         digest_bytes.len()
     );
 
-    let Message::CatchUp(p) = codec::decode::<OrSet<u64>>(&answer_bytes, 1 << 20).unwrap() else {
+    let Message::CatchUp(p) = codec::decode::<OrSet<u64>>(&answer_bytes, 1 << 20)
+        .unwrap()
+        .message
+    else {
         panic!("not a catch-up");
     };
     b.join(&p.state);
@@ -90,10 +90,10 @@ fn engines_catch_up_a_peer_that_was_away() {
         ..Config::default()
     };
     let (ra, rb) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
-    let mut a = Engine::new(ra, big_set(ra), config.clone(), start);
+    let mut a = Engine::new(ra, big_set(ra), config.clone(), start).unwrap();
     // b returns with an old copy (everything but the last insert).
-    let mut b = Engine::new(rb, a.state().clone(), config, start);
-    a.update(|s| s.insert(ra, 1_000_000));
+    let mut b = Engine::new(rb, a.state().clone(), config, start).unwrap();
+    a.update(|s, me| s.insert(me, 1_000_000)).unwrap();
     a.add_peer(PeerId(2), start);
     b.add_peer(PeerId(1), start);
     let mut bytes = 0;

@@ -9,8 +9,8 @@ use crdt_types::{OrSet, ReplicaId};
 type E = Engine<OrSet<u64>>;
 
 fn pair(config: Config, now: Instant) -> (E, E) {
-    let mut a = Engine::new(ReplicaId::from_u128(1), OrSet::new(), config.clone(), now);
-    let mut b = Engine::new(ReplicaId::from_u128(2), OrSet::new(), config, now);
+    let mut a = Engine::new(ReplicaId::from_u128(1), OrSet::new(), config.clone(), now).unwrap();
+    let mut b = Engine::new(ReplicaId::from_u128(2), OrSet::new(), config, now).unwrap();
     a.add_peer(PeerId(2), now);
     b.add_peer(PeerId(1), now);
     (a, b)
@@ -64,8 +64,7 @@ fn a_payload_over_the_size_limit_is_split_into_parts_and_still_converges() {
         },
         now,
     );
-    let me = a.replica();
-    a.update(|s| s.insert_all(me, 0..2_000u64));
+    a.update(|s, me| s.insert_all(me, 0..2_000u64)).unwrap();
     let mut t = now;
     run(&mut a, &mut b, &mut t, 10, false);
     assert_eq!(a.state(), b.state());
@@ -85,9 +84,8 @@ fn a_silent_peer_is_reset_and_caught_up_by_digest_when_it_returns() {
     let (mut a, mut b) = pair(config, now);
     let mut t = now;
     run(&mut a, &mut b, &mut t, 3, false);
-    let me = a.replica();
     for x in 0..50 {
-        a.update(|s| s.insert(me, x));
+        a.update(|s, me| s.insert(me, x)).unwrap();
     }
     run(&mut a, &mut b, &mut t, 20, true); // b is unreachable for 200 ms
     let events: Vec<Event> = std::iter::from_fn(|| a.poll_event()).collect();
@@ -121,8 +119,7 @@ fn a_silent_peer_is_reset_and_caught_up_by_digest_when_it_returns() {
 fn bad_bytes_are_rejected_and_change_nothing() {
     let now = Instant::now();
     let (mut a, _) = pair(config(), now);
-    let me = a.replica();
-    a.update(|s| s.insert(me, 1));
+    a.update(|s, me| s.insert(me, 1)).unwrap();
     let before = a.state().clone();
     assert!(a.handle_message(now, PeerId(9), b"\x00garbage").is_err());
     assert!(
@@ -139,8 +136,7 @@ fn deltas_are_not_sent_back_where_they_came_from() {
     let (mut a, mut b) = pair(config(), now);
     let mut t = now;
     run(&mut a, &mut b, &mut t, 3, false);
-    let me = a.replica();
-    a.update(|s| s.insert_all(me, 0..100));
+    a.update(|s, me| s.insert_all(me, 0..100)).unwrap();
     let first = run(&mut a, &mut b, &mut t, 5, false);
     // b received 100 elements from a and must not echo them back.
     assert!(
@@ -159,9 +155,8 @@ fn concurrent_writes_are_counted() {
     let (mut a, mut b) = pair(config(), now);
     let mut t = now;
     run(&mut a, &mut b, &mut t, 3, false);
-    let (ra, rb) = (a.replica(), b.replica());
-    a.update(|s| s.insert(ra, 1));
-    b.update(|s| s.insert(rb, 2));
+    a.update(|s, me| s.insert(me, 1)).unwrap();
+    b.update(|s, me| s.insert(me, 2)).unwrap();
     run(&mut a, &mut b, &mut t, 5, false);
     assert_eq!(a.state(), b.state());
     assert!(a.metrics().concurrent_deltas + b.metrics().concurrent_deltas >= 1);

@@ -4,7 +4,7 @@
 
 use crdt_core::{CausalContext, Dot, ReplicaId};
 use crdt_sync::codec::{self, DecodeError};
-use crdt_sync::{Message, Payload};
+use crdt_sync::{Envelope, Message, Payload};
 use crdt_types::{OrSet, PnCounter};
 use quickcheck::{Arbitrary, Gen, quickcheck};
 
@@ -25,15 +25,14 @@ fn set_of(xs: &[u8], r: u8) -> OrSet<u64> {
 
 /// A message of every kind, built from arbitrary inputs.
 #[derive(Clone, Debug)]
-struct AnyMessage(Message<OrSet<u64>>);
+struct AnyMessage(Envelope<OrSet<u64>>);
 
 impl Arbitrary for AnyMessage {
     fn arbitrary(g: &mut Gen) -> Self {
         let payload = |g: &mut Gen| {
             let parts = u32::from(u8::arbitrary(g) % 4) + 1;
             Payload {
-                epoch: u32::arbitrary(g),
-                seq: u64::arbitrary(g),
+                id: u64::arbitrary(g),
                 part: u32::from(u8::arbitrary(g)) % parts,
                 parts,
                 state: set_of(&Vec::<u8>::arbitrary(g), u8::arbitrary(g)),
@@ -44,15 +43,19 @@ impl Arbitrary for AnyMessage {
             1 => Message::CatchUp(payload(g)),
             2 => Message::State(payload(g)),
             3 => Message::Ack {
-                epoch: u32::arbitrary(g),
-                seq: u64::arbitrary(g),
+                id: u64::arbitrary(g),
+                part: u32::arbitrary(g),
             },
             _ => Message::Digest {
                 digest: bool::arbitrary(g).then(|| CausalContext::arbitrary(g)),
                 reply: bool::arbitrary(g),
             },
         };
-        Self(m)
+        Self(Envelope {
+            from_epoch: u32::arbitrary(g),
+            to_epoch: u32::arbitrary(g),
+            message: m,
+        })
     }
 }
 
@@ -75,15 +78,18 @@ quickcheck! {
             bytes[i] ^= bits;
         }
         match codec::decode::<OrSet<u64>>(&bytes, LIMIT) {
-            Ok(Message::Delta(p) | Message::CatchUp(p) | Message::State(p)) => p.state.validate().is_ok(),
-            Ok(_) | Err(_) => true,
+            Ok(e) => match e.message {
+                Message::Delta(p) | Message::CatchUp(p) | Message::State(p) => p.state.validate().is_ok(),
+                _ => true,
+            },
+            Err(_) => true,
         }
     }
 
     fn random_bytes_never_panic(bytes: Vec<u8>) -> bool {
         let _ = codec::decode::<OrSet<u64>>(&bytes, LIMIT);
         let _ = codec::decode::<PnCounter>(&bytes, LIMIT);
-        let mut framed = vec![0xCD, 0x7A, 1];
+        let mut framed = vec![0xCD, 0x7A, codec::VERSION];
         framed.extend_from_slice(&bytes);
         let _ = codec::decode::<OrSet<u64>>(&framed, LIMIT);
         true
@@ -100,7 +106,12 @@ quickcheck! {
 
 #[test]
 fn envelope_errors_are_typed() {
-    let ok = codec::encode(&Message::<OrSet<u64>>::Ack { epoch: 1, seq: 2 }).unwrap();
+    let ok = codec::encode(&Envelope {
+        from_epoch: 1,
+        to_epoch: 2,
+        message: Message::<OrSet<u64>>::Ack { id: 1, part: 0 },
+    })
+    .unwrap();
     let check = |bytes: &[u8], want: &str| {
         let err = codec::decode::<OrSet<u64>>(bytes, LIMIT).unwrap_err();
         assert!(
@@ -113,13 +124,14 @@ fn envelope_errors_are_typed() {
     check(&ok[..3], "Truncated");
     check(b"GET / HTTP/1.1", "BadMagic");
     check(&[0xCD, 0x7A, 9, 2, 0, 0], "UnknownVersion");
-    check(&[0xCD, 0x7A, 1, 99, 0, 0], "UnknownKind");
+    check(&[0xCD, 0x7A, 2, 99, 0, 0, 0, 0, 0, 0, 0, 0], "UnknownKind");
+    check(&ok[..11], "Truncated");
     let mut trailing = ok.clone();
     trailing.push(0);
     check(&trailing, "Malformed");
     // A state whose dot lies outside its context is rejected, not joined.
-    let mut bad = vec![0xCD, 0x7A, 1, 1];
-    bad.extend_from_slice(&[1, 1, 0, 1]); // epoch 1, seq 1, part 0 of 1
+    let mut bad = vec![0xCD, 0x7A, 2, 1, 1, 0, 0, 0, 2, 0, 0, 0]; // epochs 1 and 2
+    bad.extend_from_slice(&[1, 0, 1]); // id 1, part 0 of 1
     bad.push(0); // empty context
     bad.extend_from_slice(&[1, 5, 1, 0, 3]); // store {5: {(replica #0, 3)}}
     check(&bad, "Malformed");
@@ -132,19 +144,19 @@ fn hex(bytes: &[u8]) -> String {
 /// The encodings of one message of each kind. If this test fails, the wire
 /// format changed: bump `codec::VERSION` and update the vectors on purpose.
 ///
-/// Reading the delta vector: `cd7a` magic, `01` version, `01` kind, `05`
-/// epoch, `09` seq, `00 01` part 0 of 1; the context: `01` replica,
-/// 16 bytes of id, `01` span, `00 00` (counters 1..=1); the store: `01`
-/// entry, `07` element, `01` dot, `00` (replica #0 of the context), `01`
-/// counter. 33 bytes for a one-element delta.
+/// Reading the delta vector: `cd7a` magic, `02` version, `01` kind,
+/// `05000000` the sender's epoch and `06000000` the receiver's (4 bytes
+/// each, little-endian), `09` payload id, `00 01` part 0 of 1; the context:
+/// `01` replica, 16 bytes of id, `01` span, `00 00` (counters 1..=1); the
+/// store: `01` entry, `07` element, `01` dot, `00` (replica #0 of the
+/// context), `01` counter. 40 bytes for a one-element delta.
 #[test]
 fn test_vectors() {
     let r = ReplicaId::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
     let mut set = OrSet::new();
     let _ = set.insert(r, 7u64);
     let payload = Payload {
-        epoch: 5,
-        seq: 9,
+        id: 9,
         part: 0,
         parts: 1,
         state: set,
@@ -155,33 +167,44 @@ fn test_vectors() {
     let vectors: Vec<(Message<OrSet<u64>>, &str)> = vec![
         (
             Message::Delta(payload.clone()),
-            "cd7a010105090001010102030405060708090a0b0c0d0e0f100100000107010001",
+            "cd7a02010500000006000000090001010102030405060708090a0b0c0d0e0f100100000107010001",
         ),
         (
             Message::CatchUp(payload.clone()),
-            "cd7a010405090001010102030405060708090a0b0c0d0e0f100100000107010001",
+            "cd7a02040500000006000000090001010102030405060708090a0b0c0d0e0f100100000107010001",
         ),
         (
             Message::State(payload),
-            "cd7a010505090001010102030405060708090a0b0c0d0e0f100100000107010001",
+            "cd7a02050500000006000000090001010102030405060708090a0b0c0d0e0f100100000107010001",
         ),
-        (Message::Ack { epoch: 5, seq: 300 }, "cd7a010205fb2c01"),
+        (
+            Message::Ack { id: 300, part: 2 },
+            "cd7a02020500000006000000fb2c0102",
+        ),
         (
             Message::Digest {
                 digest: Some(digest),
                 reply: true,
             },
-            "cd7a010301010102030405060708090a0b0c0d0e0f10020000010001",
+            "cd7a0203050000000600000001010102030405060708090a0b0c0d0e0f10020000010001",
         ),
     ];
     let mut changed = Vec::new();
     for (message, expected) in vectors {
-        let bytes = codec::encode(&message).unwrap();
+        let envelope = Envelope {
+            from_epoch: 5,
+            to_epoch: 6,
+            message,
+        };
+        let bytes = codec::encode(&envelope).unwrap();
         let h = hex(&bytes);
         if h != expected {
-            changed.push(format!("{:?}: {h}", message.kind()));
+            changed.push(format!("{:?}: {h}", envelope.message.kind()));
         }
-        assert_eq!(codec::decode::<OrSet<u64>>(&bytes, LIMIT).unwrap(), message);
+        assert_eq!(
+            codec::decode::<OrSet<u64>>(&bytes, LIMIT).unwrap(),
+            envelope
+        );
     }
     assert!(
         changed.is_empty(),

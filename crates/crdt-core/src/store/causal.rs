@@ -167,6 +167,69 @@ impl<S: DotStore> Causal<S> {
         Self { store, context }
     }
 
+    /// Two states, each with about half of the dots, whose join is `self`;
+    /// `None` when the context has at most one dot (an irreducible state).
+    ///
+    /// The cut is a dot `m`: the first half has the dots before `m` (store
+    /// and context), the second the rest. `m` is the median live dot when the
+    /// store holds two or more, otherwise the median dot of the context, so
+    /// each half is a valid state and both are strictly smaller. One call
+    /// costs `O(n)` in the store; halving down to pieces of a given size costs
+    /// `O(n log n)`. The sync engine splits a payload over the message limit
+    /// with this.
+    ///
+    /// ```
+    /// use crdt_core::{Causal, DotSet, Lattice, ReplicaId};
+    /// let a = ReplicaId::from_u128(1);
+    /// let mut x: Causal<DotSet> = Causal::new();
+    /// for _ in 0..10 {
+    ///     let dot = x.next_dot(a);
+    ///     let (store, ctx) = x.parts_mut();
+    ///     ctx.insert(dot);
+    ///     store.insert(dot);
+    /// }
+    /// let (left, right) = x.split().unwrap();
+    /// assert_eq!((left.store().len(), right.store().len()), (5, 5));
+    /// assert_eq!(left.joined(&right), x);
+    /// ```
+    #[must_use]
+    pub fn split(&self) -> Option<(Self, Self)> {
+        let total = self.context.len();
+        if total <= 1 {
+            return None;
+        }
+        let mut held: Vec<Dot> = self.store.dots().collect();
+        let cut = if held.len() >= 2 {
+            let mid = held.len() / 2;
+            *held.select_nth_unstable(mid).1
+        } else {
+            nth_dot(&self.context, total / 2)?
+        };
+        let mut before = CausalContext::new();
+        let mut after = CausalContext::new();
+        for (replica, lo, hi) in self.context.ranges() {
+            let (lo_dot, hi_dot) = (Dot::new(replica, lo)?, Dot::new(replica, hi)?);
+            if hi_dot < cut {
+                before.insert_range(replica, lo, hi);
+            } else if lo_dot >= cut {
+                after.insert_range(replica, lo, hi);
+            } else {
+                // The cut falls inside this range (same replica).
+                before.insert_range(replica, lo, cut.counter() - 1);
+                after.insert_range(replica, cut.counter(), hi);
+            }
+        }
+        let left = Self {
+            store: self.store.filtered(&mut |d| d < cut),
+            context: before,
+        };
+        let right = Self {
+            store: self.store.filtered(&mut |d| d >= cut),
+            context: after,
+        };
+        Some((left, right))
+    }
+
     fn join_with_overlap(&mut self, other: &Self, overlap: &CausalContext) {
         self.store
             .merge(&self.context, &other.store, &other.context, overlap);
@@ -195,21 +258,20 @@ impl<S: DotStore> Lattice for Causal<S> {
 impl<S: DotStore> Decompose for Causal<S> {
     /// One state per live dot (that dot with its payload and a context of
     /// just that dot) and one per removed dot (empty store, context of that
-    /// dot). Costs one store filter per dot: meant for tests and small
-    /// states; the sync layer uses [`Decompose::delta_from`].
+    /// dot), in dot order. Built by halving with [`Causal::split`]:
+    /// `O(n log n)` in the number of dots.
     fn decompose(&self) -> Vec<Self> {
         let mut parts = Vec::new();
-        let held: CausalContext = self.store.dots().collect();
-        for dot in self.context.iter() {
-            let store = if held.contains(dot) {
-                self.store.filtered(&mut |d| d == dot)
-            } else {
-                S::default()
-            };
-            parts.push(Self {
-                store,
-                context: std::iter::once(dot).collect(),
-            });
+        let mut pending = vec![self.clone()];
+        while let Some(piece) = pending.pop() {
+            match piece.split() {
+                Some((left, right)) => {
+                    pending.push(right);
+                    pending.push(left);
+                }
+                None if !piece.is_bottom() => parts.push(piece),
+                None => {}
+            }
         }
         parts
     }
@@ -233,6 +295,18 @@ impl<S: DotStore> Decompose for Causal<S> {
         }
         Self { store, context }
     }
+}
+
+/// The dot at index `n` (from 0) of `context` in dot order.
+fn nth_dot(context: &CausalContext, mut n: u64) -> Option<Dot> {
+    for (replica, lo, hi) in context.ranges() {
+        let len = hi - lo + 1;
+        if n < len {
+            return Dot::new(replica, lo + n);
+        }
+        n -= len;
+    }
+    None
 }
 
 /// The dots of `seen` that `store` does not hold (the removals among them).

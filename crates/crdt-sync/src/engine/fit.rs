@@ -1,0 +1,103 @@
+//! Making payloads and digests fit the message limit.
+
+use crdt_core::{CausalContext, ReplicaId};
+
+use crate::codec;
+use crate::replicated::Replicated;
+
+/// Splits `state` into encoded pieces of at most `budget` bytes each whose
+/// join is `state`, by halving ([`Replicated::split`]) only the pieces that
+/// do not fit: `O(n log n)` work, proportional to the bytes produced.
+/// `Err(len)` when an irreducible piece of `len` bytes exceeds the budget.
+pub(super) fn split_to_fit<T: Replicated>(state: T, budget: usize) -> Result<Vec<Vec<u8>>, usize> {
+    let mut out = Vec::new();
+    let mut pending = vec![state];
+    while let Some(piece) = pending.pop() {
+        let bytes = codec::encode_state(&piece).map_err(|_| usize::MAX)?;
+        if bytes.len() <= budget {
+            out.push(bytes);
+            continue;
+        }
+        match piece.split() {
+            Some((left, right)) => {
+                pending.push(right);
+                pending.push(left);
+            }
+            None => return Err(bytes.len()),
+        }
+    }
+    Ok(out)
+}
+
+/// A context that claims no more than `full` and encodes in at most
+/// `budget` bytes; `None` if even the empty context does not fit.
+///
+/// Claiming less than was seen is always safe for a digest: the answer
+/// then carries some dots the requester already has (joined idempotently),
+/// never fewer than it lacks. The coarsening keeps, per replica, the first
+/// `k` ranges (the contiguous prefix first) for the largest `k` that fits;
+/// when one range each is still too big, it keeps the replicas with the
+/// most dots.
+pub(super) fn coarsen_digest(full: &CausalContext, budget: usize) -> Option<CausalContext> {
+    let fits = |c: &CausalContext| codec::state_len(c) <= budget;
+    if fits(full) {
+        return Some(full.clone());
+    }
+    let ranges: Vec<(ReplicaId, u64, u64)> = full.ranges().collect();
+    let first_k = |k: usize| {
+        let mut out = CausalContext::new();
+        let mut last: Option<(ReplicaId, usize)> = None;
+        for &(r, lo, hi) in &ranges {
+            let n = match last {
+                Some((p, n)) if p == r => n + 1,
+                _ => 1,
+            };
+            last = Some((r, n));
+            if n <= k {
+                out.insert_range(r, lo, hi);
+            }
+        }
+        out
+    };
+    let most = ranges.len();
+    if fits(&first_k(1)) {
+        // The largest k in 1..most that fits (k = most is `full`, too big).
+        let (mut lo, mut hi) = (1usize, most);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(&first_k(mid)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return Some(first_k(lo));
+    }
+    // One range per replica is too much: keep the replicas with the most dots.
+    let prefix = first_k(1);
+    let mut by_size: Vec<(u64, ReplicaId, u64, u64)> = prefix
+        .ranges()
+        .map(|(r, lo, hi)| (hi - lo + 1, r, lo, hi))
+        .collect();
+    by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let top = |m: usize| {
+        let mut out = CausalContext::new();
+        for &(_, r, lo, hi) in &by_size[..m] {
+            out.insert_range(r, lo, hi);
+        }
+        out
+    };
+    let (mut lo, mut hi) = (0usize, by_size.len());
+    if !fits(&top(0)) {
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(&top(mid)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(top(lo))
+}
