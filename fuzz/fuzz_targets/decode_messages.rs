@@ -11,7 +11,7 @@ const LIMIT: usize = 1 << 16;
 
 fn check<T: Replicated + PartialEq>(bytes: &[u8]) {
     if let Ok(message) = codec::decode::<T>(bytes, LIMIT) {
-        if let Message::Delta(p) | Message::CatchUp(p) | Message::State(p) = &message {
+        if let Message::Delta(p) | Message::CatchUp(p) | Message::State(p) = &message.message {
             assert!(
                 p.state.validate().is_ok(),
                 "an invalid state passed decoding"

@@ -59,6 +59,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 config(),
                 now,
             )
+            .expect("a valid config")
         })
         .collect();
     for (i, e) in engines.iter_mut().enumerate() {
@@ -74,12 +75,12 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut history: Vec<OrSet<u8>> = Vec::new();
     for op in ops.into_iter().take(200) {
         match op {
-            Op::Insert(r, x) => {
-                let e = &mut engines[usize::from(r) % N];
-                let me = e.replica();
-                e.update(|s| s.insert(me, x % 8));
-            }
-            Op::Remove(r, x) => engines[usize::from(r) % N].update(|s| s.remove(&(x % 8))),
+            Op::Insert(r, x) => engines[usize::from(r) % N]
+                .update(|s, me| s.insert(me, x % 8))
+                .expect("writes with the given id are accepted"),
+            Op::Remove(r, x) => engines[usize::from(r) % N]
+                .update(|s, _| s.remove(&(x % 8)))
+                .expect("removes are accepted"),
             Op::Tick(r) => {
                 now += Duration::from_millis(u64::from(r % 32) + 1);
                 for e in &mut engines {
@@ -113,7 +114,8 @@ fuzz_target!(|ops: Vec<Op>| {
                     snapshots[i].clone(),
                     config(),
                     now,
-                );
+                )
+                .expect("a valid config");
                 for j in (0..N).filter(|&j| j != i) {
                     e.add_peer(PeerId(j as u64), now);
                 }

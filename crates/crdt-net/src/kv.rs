@@ -228,6 +228,11 @@ impl Replicated for KvState {
         Some(d)
     }
 
+    /// Each inner map writes under the writer's id tagged for that map.
+    fn mints_as(me: ReplicaId, id: ReplicaId) -> bool {
+        (0..3).any(|map| tagged(me, map) == id)
+    }
+
     fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
         Some(Self {
             registers: CausalCrdt::from_causal(self.registers.as_causal().delta_for(digest)),

@@ -138,17 +138,17 @@ async fn three_nodes_converge_through_a_partition_and_heal() {
     assert_eq!(
         h[0].read(|s| s.get("bio").0).await,
         ["left"],
-        "the majority must not see the isolated node's put"
+        "node 1 has its own put and not the isolated node's"
     );
     assert_eq!(
         h[1].read(|s| s.count("likes")).await,
         2,
-        "the majority must not see the isolated node's increment"
+        "node 2 has the two +1s and not the isolated node's +5"
     );
     assert_eq!(
         h[2].read(|s| s.get("bio").0).await,
         ["right"],
-        "the isolated node must not see the majority's put"
+        "the isolated node has its own put and not node 1's"
     );
     assert!(
         h[2].read(|s| s.members("wishlist")).await.is_empty(),

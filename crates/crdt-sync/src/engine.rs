@@ -538,14 +538,8 @@ impl<T: Replicated> Engine<T> {
         };
         peer.last_ack = now;
         let sent = &mut peer.sent[i];
-        let newly = match sent.parts.len() {
-            1 => sent.remaining == 1,
-            _ => sent
-                .parts
-                .get_mut(part as usize)
-                .and_then(Option::take)
-                .is_some(),
-        };
+        let kept = sent.parts.get_mut(part as usize).and_then(Option::take);
+        let newly = kept.is_some() || (sent.parts.len() == 1 && part == 0 && sent.remaining == 1);
         if !newly {
             return;
         }
@@ -564,6 +558,7 @@ impl<T: Replicated> Engine<T> {
         peer.acked = peer.acked.max(seq);
         peer.shipped = peer.shipped.max(seq);
         peer.reset = false;
+        peer.unpinned = false;
         peer.resends = 0;
         peer.digest_asked = None;
         let acked = peer.acked;
@@ -573,7 +568,24 @@ impl<T: Replicated> Engine<T> {
 
     /// Answers a peer's digest with exactly what it lacks (or the full state
     /// for types without digests).
+    ///
+    /// While a split catch-up to that peer is still being delivered (it was
+    /// acknowledged recently), the digest is answered by resending that
+    /// catch-up's missing parts instead: it still covers everything the peer
+    /// lacked, and starting over would never finish on a lossy link.
     fn answer_digest(&mut self, now: Instant, to: PeerId, digest: Option<&CausalContext>) {
+        let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
+        if let Some(peer) = self.peers.get_mut(&to) {
+            let stall = peer.stall_window(sync_interval, ack_timeout);
+            if let Some(sent) = peer.in_flight()
+                && sent.kind != MessageKind::Delta
+                && now.duration_since(sent.last_progress) <= stall
+            {
+                let parts = sent.resend(now);
+                self.push_resent(to, parts);
+                return;
+            }
+        }
         match digest.and_then(|d| self.state.missing_for(d)) {
             Some(missing) => {
                 self.metrics.digest_catch_ups += 1;
@@ -630,22 +642,19 @@ impl<T: Replicated> Engine<T> {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        let rto = peer.rto(sync_interval, ack_timeout);
+        let rto = peer.rto(sync_interval);
+        let stall = peer.stall_window(sync_interval, ack_timeout);
+        let ask_again = peer.ask_again_after(sync_interval);
         // A split payload in flight: resend its missing parts, nothing new.
-        if let Some(sent) = peer.split_in_flight() {
-            if now.duration_since(sent.last_progress) <= ack_timeout {
+        if let Some(sent) = peer.in_flight() {
+            if now.duration_since(sent.last_progress) <= stall {
                 if now.duration_since(sent.last_sent) >= rto {
-                    sent.last_sent = now;
-                    sent.resent = true;
-                    let parts: Vec<Vec<u8>> = sent.parts.iter().flatten().cloned().collect();
-                    self.metrics.parts_resent += parts.len() as u64;
-                    for bytes in parts {
-                        self.push(id, bytes);
-                    }
+                    let parts = sent.resend(now);
+                    self.push_resent(id, parts);
                 }
                 return;
             }
-            // No progress for a whole timeout: start over below.
+            // No progress for a whole stall window: start over below.
             let stale = sent.id;
             peer.sent.retain(|s| s.id != stale);
         }
@@ -654,12 +663,11 @@ impl<T: Replicated> Engine<T> {
             && peer
                 .incoming
                 .as_ref()
-                .is_none_or(|i| now.duration_since(i.last) >= rto);
+                .is_none_or(|i| now.duration_since(i.last) >= ask_again);
         if needs_catch_up || wants_catch_up {
-            let wait = rto.max(sync_interval * 4);
             if peer
                 .digest_asked
-                .is_none_or(|t| now.duration_since(t) >= wait)
+                .is_none_or(|t| now.duration_since(t) >= ask_again)
             {
                 self.ask_digest(id, now, needs_catch_up);
             }
@@ -674,6 +682,7 @@ impl<T: Replicated> Engine<T> {
             return;
         }
         let news = peer.shipped < seq;
+        let rto = peer.rto(sync_interval);
         let last_sent = peer.sent.back().map(|s| s.last_sent);
         if !news && last_sent.is_some_and(|t| now.duration_since(t) < rto) {
             return; // sent recently, nothing new: wait for the acknowledgement
@@ -753,7 +762,10 @@ impl<T: Replicated> Engine<T> {
             self.metrics.split_messages += 1;
             self.metrics.split_parts += frames.len() as u64;
         }
-        let kept: Vec<Option<Vec<u8>>> = if frames.len() > 1 {
+        // Catch-ups and split deltas are kept and resent part by part until
+        // acknowledged; a single-part delta is rebuilt with what is new.
+        let keep = frames.len() > 1 || kind != MessageKind::Delta;
+        let kept: Vec<Option<Vec<u8>>> = if keep {
             frames.iter().cloned().map(Some).collect()
         } else {
             vec![None]
@@ -803,24 +815,35 @@ impl<T: Replicated> Engine<T> {
         self.push(to, bytes);
     }
 
+    fn push_resent(&mut self, to: PeerId, parts: Vec<Vec<u8>>) {
+        self.metrics.parts_resent += parts.len() as u64;
+        for bytes in parts {
+            self.push(to, bytes);
+        }
+    }
+
     fn push(&mut self, to: PeerId, bytes: Vec<u8>) {
         self.metrics.messages_out += 1;
         self.metrics.bytes_out += bytes.len() as u64;
         self.outbox.push_back(Transmit { to, bytes });
     }
 
-    /// Resets peers that have had something outstanding, without any
-    /// acknowledgement, for longer than the timeout. The clock starts when
+    /// Unpins peers that have had something outstanding, without any
+    /// acknowledgement, for longer than the timeout (the configured one, or
+    /// four retransmission timeouts on a slower link). The clock starts when
     /// a peer falls behind, not at its last acknowledgement: a quiet period
     /// with nothing to acknowledge is not silence.
     fn check_timeouts(&mut self, now: Instant) {
         let seq = self.seq;
-        let timeout = self.config.ack_timeout;
+        let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
         let mut reset = Vec::new();
         for (id, p) in &mut self.peers {
             let since = p.behind_since.map_or(now, |b| b.max(p.last_ack));
-            if !p.reset && p.acked < seq && now.duration_since(since) > timeout {
-                p.reset = true;
+            // On a link slower than the configured timeout, a peer gets four
+            // retransmission timeouts before it counts as silent.
+            let timeout = p.stall_window(sync_interval, ack_timeout);
+            if !p.reset && !p.unpinned && p.acked < seq && now.duration_since(since) > timeout {
+                p.unpinned = true;
                 reset.push(*id);
             }
         }
@@ -831,12 +854,12 @@ impl<T: Replicated> Engine<T> {
         self.collect_garbage();
     }
 
-    /// Drops deltas every (non-reset) peer has acknowledged.
+    /// Drops deltas every peer that pins the buffer has acknowledged.
     fn collect_garbage(&mut self) {
         let floor = self
             .peers
             .values()
-            .filter(|p| !p.reset)
+            .filter(|p| !p.reset && !p.unpinned)
             .map(|p| p.acked)
             .min()
             .unwrap_or(self.seq);
@@ -853,13 +876,13 @@ impl<T: Replicated> Engine<T> {
             let laggard = self
                 .peers
                 .iter()
-                .filter(|(_, p)| !p.reset)
+                .filter(|(_, p)| !p.reset && !p.unpinned)
                 .min_by_key(|(_, p)| p.acked)
                 .map(|(id, _)| *id);
             match laggard {
                 Some(id) => {
                     if let Some(p) = self.peers.get_mut(&id) {
-                        p.reset = true;
+                        p.unpinned = true;
                     }
                     self.metrics.peer_resets += 1;
                     self.events.push_back(Event::PeerReset { peer: id });
@@ -876,7 +899,7 @@ impl<T: Replicated> Engine<T> {
         let seq = self.seq;
         let alert_after = self.config.lag_alert;
         for (id, p) in &mut self.peers {
-            let behind = p.reset || p.acked < seq;
+            let behind = p.reset || p.unpinned || p.acked < seq;
             if behind {
                 let since = *p.behind_since.get_or_insert(now);
                 let behind_for = now.duration_since(since);
@@ -898,7 +921,7 @@ impl<T: Replicated> Engine<T> {
                     unacked_for: p
                         .behind_since
                         .map_or(Duration::ZERO, |t| now.duration_since(t)),
-                    reset: p.reset,
+                    reset: p.reset || p.unpinned,
                     awaiting_catch_up: !p.caught_up,
                 },
             );
@@ -912,7 +935,7 @@ impl<T: Replicated> Engine<T> {
 fn check_local<T: Replicated>(before: &T, delta: &T, me: ReplicaId) -> Result<(), LocalWriteError> {
     if let (Some(seen), Some(added)) = (before.digest(), delta.digest()) {
         let new = added.difference(&seen);
-        if let Some((replica, lo, _)) = new.ranges().find(|(r, _, _)| *r != me)
+        if let Some((replica, lo, _)) = new.ranges().find(|(r, _, _)| !T::mints_as(me, *r))
             && let Some(dot) = Dot::new(replica, lo)
         {
             return Err(LocalWriteError::ForeignDot { dot, engine: me });

@@ -4,7 +4,7 @@ use std::fmt::Debug;
 
 use crdt_core::{
     Causal, CausalContext, Decompose, Dot, DotStore, InternedDeserialize, InternedSerialize,
-    InvalidState, VersionVector,
+    InvalidState, ReplicaId, VersionVector,
 };
 use crdt_types::{
     CausalCounter, CausalCrdt, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap,
@@ -59,6 +59,15 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
             })
         };
         Some((join_all(parts), join_all(right)))
+    }
+
+    /// Whether a replica writing as `me` may mint dots under `id`. The
+    /// default is `id == me`. A composite state that writes its parts under
+    /// ids derived from the writer's (as `crdt-net`'s `KvState` does, one
+    /// tagged id per inner map) accepts those here, so the engine's check of
+    /// local writes lets them through.
+    fn mints_as(me: ReplicaId, id: ReplicaId) -> bool {
+        id == me
     }
 
     /// A dot that `self` and `other` both hold with different payloads (one

@@ -34,6 +34,10 @@ use crdt_core::ReplicaId;
 
 use crate::{Config, ConfigError, Engine, Mode, PeerId, Replicated};
 
+mod harsh;
+
+pub use harsh::{harsh, map_of_sets, or_set_churn};
+
 /// A small, fast, seeded random generator (splitmix64). Deterministic on
 /// every platform.
 #[derive(Clone, Debug)]

@@ -18,8 +18,12 @@ pub(super) struct Peer {
     /// current incarnation).
     pub(super) acked: u64,
     /// The peer must be caught up by digest (or full state) before deltas:
-    /// it is new, restarted, or stopped acknowledging.
+    /// it is new or restarted, so `acked` says nothing.
     pub(super) reset: bool,
+    /// The peer stopped acknowledging (or fell too far behind): its `acked`
+    /// no longer holds the buffer. It gets intervals again while the buffer
+    /// still reaches back to `acked`, a catch-up otherwise.
+    pub(super) unpinned: bool,
     /// This engine has received a complete catch-up from the peer's current
     /// incarnation, answering a digest of this engine's incarnation.
     pub(super) caught_up: bool,
@@ -51,8 +55,9 @@ pub(super) struct Sent {
     /// The local sequence the payload brings the peer up to.
     pub(super) seq: u64,
     /// Per part: the encoded message while unacknowledged, kept for resending
-    /// when the payload was split; `None` once acknowledged (or, for a
-    /// single part, never kept: a lost one is rebuilt).
+    /// (catch-ups, and deltas that were split); `None` once acknowledged, or
+    /// never kept for a single-part delta (a lost one is rebuilt with
+    /// whatever is new).
     pub(super) parts: Vec<Option<Vec<u8>>>,
     /// Parts not yet acknowledged.
     pub(super) remaining: usize,
@@ -68,9 +73,17 @@ pub(super) struct Sent {
 }
 
 impl Sent {
-    /// Whether this is a split payload that still has parts to deliver.
-    pub(super) fn is_split_in_flight(&self) -> bool {
-        self.parts.len() > 1 && self.remaining > 0
+    /// The parts still unacknowledged, to send again now.
+    pub(super) fn resend(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        self.last_sent = now;
+        self.resent = true;
+        self.parts.iter().flatten().cloned().collect()
+    }
+
+    /// Whether this payload is kept for resending and still has parts to
+    /// deliver.
+    pub(super) fn is_in_flight(&self) -> bool {
+        self.parts.iter().any(Option::is_some)
     }
 }
 
@@ -90,6 +103,7 @@ impl Peer {
             epoch: 0,
             acked: 0,
             reset: true,
+            unpinned: false,
             caught_up: false,
             last_ack: now,
             behind_since: None,
@@ -110,6 +124,7 @@ impl Peer {
         self.acked = 0;
         self.shipped = 0;
         self.reset = true;
+        self.unpinned = false;
         self.caught_up = false;
         self.digest_asked = None;
         self.resends = 0;
@@ -118,34 +133,45 @@ impl Peer {
     }
 
     /// How long to wait for an acknowledgement before resending: twice the
-    /// smoothed round trip, at least one sync interval, at most half the
-    /// acknowledgement timeout.
-    pub(super) fn rto(&self, sync_interval: Duration, ack_timeout: Duration) -> Duration {
+    /// smoothed round trip (two sync intervals before the first sample), at
+    /// least one sync interval, at most a minute.
+    pub(super) fn rto(&self, sync_interval: Duration) -> Duration {
         let base = self.srtt.map_or(sync_interval * 2, |s| s * 2);
-        base.max(sync_interval)
-            .min((ack_timeout / 2).max(sync_interval))
+        base.max(sync_interval).min(Duration::from_secs(60))
     }
 
-    /// Records a payload sent; forgets the oldest single-part ones past the
-    /// history bound, and any older split payload of the same kind (the new
-    /// one supersedes it).
+    /// How long a split transfer may go without any acknowledgement before
+    /// it is abandoned and started over: the acknowledgement timeout, or
+    /// four retransmission timeouts on a slow link.
+    pub(super) fn stall_window(&self, sync_interval: Duration, ack_timeout: Duration) -> Duration {
+        ack_timeout.max(self.rto(sync_interval) * 4)
+    }
+
+    /// How long to wait after asking for a digest exchange (or after the last
+    /// part of a catch-up arrived) before asking again.
+    pub(super) fn ask_again_after(&self, sync_interval: Duration) -> Duration {
+        (sync_interval * 4).max(self.rto(sync_interval) * 2)
+    }
+
+    /// Records a payload sent; forgets the oldest delivered-or-rebuildable
+    /// ones past the history bound, and any older kept payload of the same
+    /// kind (the new one supersedes it).
     pub(super) fn record(&mut self, sent: Sent) {
-        if sent.parts.len() > 1 {
+        if sent.is_in_flight() {
             let kind = sent.kind;
-            self.sent
-                .retain(|s| !(s.is_split_in_flight() && s.kind == kind));
+            self.sent.retain(|s| !(s.is_in_flight() && s.kind == kind));
         }
         self.sent.push_back(sent);
-        while self.sent.iter().filter(|s| s.parts.len() == 1).count() > SENT_HISTORY {
-            if let Some(i) = self.sent.iter().position(|s| s.parts.len() == 1) {
+        while self.sent.iter().filter(|s| !s.is_in_flight()).count() > SENT_HISTORY {
+            if let Some(i) = self.sent.iter().position(|s| !s.is_in_flight()) {
                 self.sent.remove(i);
             }
         }
     }
 
-    /// The split payload still being delivered, if any.
-    pub(super) fn split_in_flight(&mut self) -> Option<&mut Sent> {
-        self.sent.iter_mut().find(|s| s.is_split_in_flight())
+    /// The kept payload still being delivered, if any.
+    pub(super) fn in_flight(&mut self) -> Option<&mut Sent> {
+        self.sent.iter_mut().find(|s| s.is_in_flight())
     }
 
     /// Takes an RTT sample.
