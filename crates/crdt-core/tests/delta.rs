@@ -39,6 +39,23 @@ fn decomposition_is_irredundant<S: DotStore>(x: &Causal<S>) -> bool {
     all == *x && irredundant && parts.iter().all(|p| p.validate().is_ok())
 }
 
+/// `split` cuts a state into two valid, strictly smaller halves that join
+/// back to it; only irreducible states (at most one dot) are not split.
+fn split_halves_join_back<S: DotStore>(x: &Causal<S>) -> bool {
+    match x.split() {
+        None => x.context().len() <= 1,
+        Some((left, right)) => {
+            left.validate().is_ok()
+                && right.validate().is_ok()
+                && left.context().len() < x.context().len()
+                && right.context().len() < x.context().len()
+                && left.context().is_disjoint(right.context())
+                && left.clone().joined(&right) == *x
+                && right.joined(&left) == *x
+        }
+    }
+}
+
 /// `known ⊔ x.delta_from(known) == known ⊔ x`, and it agrees with the join of
 /// the irreducibles of `x` not below `known`.
 fn delta_from_is_the_unknown_part<S: DotStore>(r: &Replicas<S>) -> bool {
@@ -63,6 +80,9 @@ macro_rules! delta_props {
                 }
                 fn decompositions_join_back_and_are_irredundant(x: Causal<$store>) -> bool {
                     decomposition_is_irredundant(&x)
+                }
+                fn split_halves_are_valid_smaller_and_join_back(x: Causal<$store>) -> bool {
+                    split_halves_join_back(&x)
                 }
                 fn delta_from_strips_only_known_parts(r: Replicas<$store>) -> bool {
                     delta_from_is_the_unknown_part(&r)

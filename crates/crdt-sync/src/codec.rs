@@ -158,6 +158,12 @@ pub(crate) fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeErr
     bincode::serde::encode_to_vec(state, config()).map_err(|e| EncodeError(e.to_string()))
 }
 
+/// A state alone, as [`encode_state`] wrote it (for tests of splitting).
+#[cfg(test)]
+pub(crate) fn decode_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    body_of(bytes)
+}
+
 /// One payload message from a state already encoded with [`encode_state`]:
 /// the same bytes [`encode`] writes for that payload.
 pub(crate) fn frame_payload(

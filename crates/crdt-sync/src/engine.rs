@@ -569,20 +569,27 @@ impl<T: Replicated> Engine<T> {
     /// Answers a peer's digest with exactly what it lacks (or the full state
     /// for types without digests).
     ///
-    /// While a split catch-up to that peer is still being delivered (it was
-    /// acknowledged recently), the digest is answered by resending that
-    /// catch-up's missing parts instead: it still covers everything the peer
-    /// lacked, and starting over would never finish on a lossy link.
+    /// While a catch-up to that peer is still being delivered (sent or
+    /// acknowledged recently), the digest is answered by that catch-up
+    /// instead: its missing parts are resent once a retransmission timeout
+    /// has passed. It still covers everything the peer lacked, and starting
+    /// over would never finish on a lossy link.
     fn answer_digest(&mut self, now: Instant, to: PeerId, digest: Option<&CausalContext>) {
         let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
         if let Some(peer) = self.peers.get_mut(&to) {
-            let stall = peer.stall_window(sync_interval, ack_timeout);
+            let (stall, rto) = (
+                peer.stall_window(sync_interval, ack_timeout),
+                peer.rto(sync_interval),
+            );
             if let Some(sent) = peer.in_flight()
                 && sent.kind != MessageKind::Delta
                 && now.duration_since(sent.last_progress) <= stall
             {
-                let parts = sent.resend(now);
-                self.push_resent(to, parts);
+                // Parts sent less than a round trip ago may still arrive.
+                if now.duration_since(sent.last_sent) >= rto {
+                    let parts = sent.resend(now);
+                    self.push_resent(to, parts);
+                }
                 return;
             }
         }

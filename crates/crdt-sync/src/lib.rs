@@ -7,7 +7,8 @@
 //! | [`Config`], [`Mode`] | settings with documented defaults |
 //! | [`Message`], [`codec`] | the wire format: versioned envelope, strict total decoding |
 //! | [`Metrics`], [`Event`] | what an application can watch |
-//! | [`sim`] | a deterministic, seeded network simulator |
+//! | [`sim`] | a deterministic, seeded network simulator, with harsh schedules ([`sim::harsh`]) |
+//! | [`Envelope`] | a message with both ends' incarnations (restarts are detected from it) |
 //!
 //! See [`Engine`] for a runnable two-replica example.
 #![forbid(unsafe_code)]

@@ -62,16 +62,7 @@ pub(super) fn coarsen_digest(full: &CausalContext, budget: usize) -> Option<Caus
     let most = ranges.len();
     if fits(&first_k(1)) {
         // The largest k in 1..most that fits (k = most is `full`, too big).
-        let (mut lo, mut hi) = (1usize, most);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if fits(&first_k(mid)) {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        return Some(first_k(lo));
+        return Some(first_k(largest_fitting(1, most, |k| fits(&first_k(k)))));
     }
     // One range per replica is too much: keep the replicas with the most dots.
     let prefix = first_k(1);
@@ -87,17 +78,75 @@ pub(super) fn coarsen_digest(full: &CausalContext, budget: usize) -> Option<Caus
         }
         out
     };
-    let (mut lo, mut hi) = (0usize, by_size.len());
     if !fits(&top(0)) {
         return None;
     }
+    Some(top(largest_fitting(0, by_size.len(), |m| fits(&top(m)))))
+}
+
+/// The largest `n` in `lo..hi` with `ok(n)`, given `ok(lo)` and that `ok`
+/// holds up to some point and not after.
+fn largest_fitting(mut lo: usize, mut hi: usize, ok: impl Fn(usize) -> bool) -> usize {
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if fits(&top(mid)) {
+        if ok(mid) {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    Some(top(lo))
+    lo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A context of `replicas` replicas, each with `gaps` gaps.
+    fn gappy(replicas: u128, gaps: u64) -> CausalContext {
+        let mut c = CausalContext::new();
+        for r in 1..=replicas {
+            for g in 0..=gaps {
+                c.insert_range(ReplicaId::from_u128(r), 1 + g * 10, 5 + g * 10);
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn a_coarsened_digest_fits_and_claims_no_more_than_was_seen() {
+        for (replicas, gaps) in [(1, 200), (8, 30), (60, 0), (300, 5)] {
+            let full = gappy(replicas, gaps);
+            for budget in [16, 64, 250, 1000, 4000] {
+                let Some(c) = coarsen_digest(&full, budget) else {
+                    assert!(codec::state_len(&CausalContext::new()) > budget);
+                    continue;
+                };
+                assert!(codec::state_len(&c) <= budget, "{replicas} {gaps} {budget}");
+                assert!(c.is_subset(&full));
+                if codec::state_len(&full) <= budget {
+                    assert_eq!(c, full);
+                } else {
+                    assert!(!c.is_empty() || budget < 64, "{replicas} {gaps} {budget}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn splitting_to_fit_gives_pieces_under_the_budget_that_join_back() {
+        use crdt_core::Lattice;
+        use crdt_types::OrSet;
+        let mut s = OrSet::new();
+        let _ = s.insert_all(ReplicaId::from_u128(1), (0..5000u64).map(|x| x * 7919));
+        let pieces = split_to_fit(s.clone(), 500).expect("every element fits");
+        assert!(pieces.len() > 10);
+        let mut back = OrSet::new();
+        for p in &pieces {
+            assert!(p.len() <= 500);
+            let piece: OrSet<u64> = codec::decode_state(p).expect("a piece decodes");
+            back.join(&piece);
+        }
+        assert_eq!(back, s);
+    }
 }
