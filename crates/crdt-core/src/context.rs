@@ -148,10 +148,13 @@ impl CausalContext {
             .any(|(_, set)| set.spans().len() > 1 || set.contiguous() == 0)
     }
 
-    /// The number of dots in the context.
+    /// The number of dots in the context, saturating at `u64::MAX` (only a
+    /// forged context of whole counter ranges holds more).
     #[must_use]
     pub fn len(&self) -> u64 {
-        self.entries.iter().map(|(_, set)| set.count()).sum()
+        self.entries
+            .iter()
+            .fold(0u64, |n, (_, set)| n.saturating_add(set.count()))
     }
 
     /// Whether the context has seen no dot.

@@ -167,6 +167,9 @@ pub struct Engine<T> {
     epoch: u32,
     /// The id of the next payload sent (unique per incarnation).
     next_id: u64,
+    /// Per id this replica writes under ([`Replicated::mints_as`]): the
+    /// highest counter it has minted. A received dot above it is forged.
+    minted: BTreeMap<ReplicaId, u64>,
     state: T,
     seq: u64,
     /// Sequence of the newest local (not received) delta.
@@ -193,12 +196,15 @@ impl<T: Replicated> Engine<T> {
         now: Instant,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
+        let mut minted = BTreeMap::new();
+        record_minted::<T>(&mut minted, replica, state.digest().as_ref());
         Ok(Self {
             next_round: now + config.sync_interval,
             config,
             replica,
             epoch: fresh_epoch(),
             next_id: 1,
+            minted,
             state,
             seq: 0,
             last_local: 0,
@@ -225,7 +231,11 @@ impl<T: Replicated> Engine<T> {
 
     /// [`Engine::restore`] with a caller-chosen replica id; the caller
     /// asserts that `replica` never minted a dot the snapshot lacks. The
-    /// engine still starts a new incarnation, so peers catch it up.
+    /// engine still starts a new incarnation, so peers catch it up. If the
+    /// assertion is false, peers holding the newer dots of `replica` have
+    /// their messages refused with [`DecodeError::UnmintedOwnDot`] (the
+    /// engine accepts no dot under its own id above what it minted), which
+    /// is loud, where reusing those dots would diverge silently.
     pub fn restore_as(
         replica: ReplicaId,
         snapshot: T,
@@ -344,6 +354,11 @@ impl<T: Replicated> Engine<T> {
     }
 
     fn ship_local(&mut self, delta: T) {
+        record_minted::<T>(&mut self.minted, self.replica, delta.digest().as_ref());
+        if self.minted.get(&self.replica).is_some_and(|&n| n > MINT_LIMIT) {
+            // Never let a counter saturate: continue under a fresh id.
+            self.replica = ReplicaId::random();
+        }
         self.buffer_delta(delta, None);
         self.last_local = self.seq;
     }
@@ -370,6 +385,12 @@ impl<T: Replicated> Engine<T> {
                 return Err(e);
             }
         };
+        if let Message::Delta(p) | Message::CatchUp(p) | Message::State(p) = &envelope.message
+            && let Some(dot) = self.unminted_own_dot(&p.state)
+        {
+            self.metrics.messages_rejected += 1;
+            return Err(DecodeError::UnmintedOwnDot(dot));
+        }
         if !self.peers.contains_key(&from) {
             self.add_peer(from, now);
         }
@@ -454,6 +475,17 @@ impl<T: Replicated> Engine<T> {
         });
         self.enforce_buffer_bound();
         self.metrics.deltas_buffered = self.buffer.len();
+    }
+
+    /// A dot of `state` under one of this replica's own ids above what it
+    /// has minted there, if any.
+    fn unminted_own_dot(&self, state: &T) -> Option<Dot> {
+        let digest = state.digest()?;
+        digest.ranges().find_map(|(r, _, hi)| {
+            let mine = T::mints_as(self.replica, r) || self.minted.contains_key(&r);
+            let minted = self.minted.get(&r).copied().unwrap_or(0);
+            (mine && hi > minted).then(|| Dot::new(r, hi)).flatten()
+        })
     }
 
     /// Tracks the incarnation of `from`; a new one means it restarted.
@@ -951,6 +983,24 @@ fn check_local<T: Replicated>(before: &T, delta: &T, me: ReplicaId) -> Result<()
     match before.reused_dot(delta) {
         Some(dot) => Err(LocalWriteError::ReusedDot { dot }),
         None => Ok(()),
+    }
+}
+
+/// Past this many dots under one id, the engine continues under a fresh id
+/// (no counter ever saturates).
+const MINT_LIMIT: u64 = u64::MAX - (1 << 32);
+
+/// Notes the highest counter per id `me` writes under, from a context.
+fn record_minted<T: Replicated>(
+    minted: &mut BTreeMap<ReplicaId, u64>,
+    me: ReplicaId,
+    context: Option<&CausalContext>,
+) {
+    for (r, _, hi) in context.into_iter().flat_map(CausalContext::ranges) {
+        if T::mints_as(me, r) {
+            let top = minted.entry(r).or_insert(0);
+            *top = (*top).max(hi);
+        }
     }
 }
 

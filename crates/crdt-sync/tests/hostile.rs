@@ -1,0 +1,124 @@
+//! Forged messages through the public path (`Engine::handle_message`): a dot
+//! under the receiver's own id it never minted, a part count of `u32::MAX`,
+//! contexts of whole counter ranges. Each is refused or absorbed without
+//! harm, and the honest replicas still converge.
+
+use std::time::{Duration, Instant};
+
+use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet};
+use crdt_sync::{Config, DecodeError, Engine, Envelope, Message, Payload, PeerId, codec};
+use crdt_types::{CausalCrdt, OrSet, ReplicaId};
+
+type E = Engine<OrSet<u64>>;
+
+fn pair() -> (E, E, Instant) {
+    let t = Instant::now();
+    let config = Config {
+        sync_interval: Duration::from_millis(10),
+        ..Config::default()
+    };
+    let mut a = Engine::new(ReplicaId::from_u128(1), OrSet::new(), config.clone(), t).unwrap();
+    let mut b = Engine::new(ReplicaId::from_u128(2), OrSet::new(), config, t).unwrap();
+    a.add_peer(PeerId(2), t);
+    b.add_peer(PeerId(1), t);
+    (a, b, t)
+}
+
+fn sync(a: &mut E, b: &mut E, t: &mut Instant, ticks: u32) {
+    for _ in 0..ticks {
+        *t += Duration::from_millis(10);
+        a.handle_timeout(*t);
+        b.handle_timeout(*t);
+        loop {
+            let mut moved = false;
+            while let Some(m) = a.poll_transmit() {
+                moved = true;
+                b.handle_message(*t, PeerId(1), &m.bytes).unwrap();
+            }
+            while let Some(m) = b.poll_transmit() {
+                moved = true;
+                a.handle_message(*t, PeerId(2), &m.bytes).unwrap();
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+/// A set holding element `x` at `dot` (and nothing else in its context).
+fn forged_set(x: u64, dot: Dot) -> OrSet<u64> {
+    let mut store: DotMap<u64, DotSet> = DotMap::new();
+    store.update(x, |s| s.insert(dot));
+    let context: CausalContext = std::iter::once(dot).collect();
+    OrSet::from_causal(Causal::from_parts(store, context).unwrap())
+}
+
+fn delta_bytes(state: OrSet<u64>, parts: u32) -> Vec<u8> {
+    codec::encode(&Envelope {
+        from_epoch: 99,
+        to_epoch: 0,
+        message: Message::Delta(Payload {
+            id: 1,
+            part: 0,
+            parts,
+            state,
+        }),
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_forged_dot_under_the_receivers_own_id_is_rejected() {
+    let (mut a, mut b, mut t) = pair();
+    sync(&mut a, &mut b, &mut t, 3);
+    let before = b.state().clone();
+    let forged = Dot::new(b.replica(), u64::MAX).unwrap();
+    let err = b
+        .handle_message(t, PeerId(1), &delta_bytes(forged_set(5, forged), 1))
+        .unwrap_err();
+    assert!(matches!(err, DecodeError::UnmintedOwnDot(d) if d == forged), "{err}");
+    assert_eq!(b.state(), &before, "nothing applied");
+    // B keeps minting normally, and its writes reach A.
+    b.update(|s, me| s.insert(me, 1)).unwrap();
+    b.update(|s, me| s.insert(me, 2)).unwrap();
+    sync(&mut a, &mut b, &mut t, 10);
+    assert_eq!(a.state(), b.state());
+    assert_eq!(a.state().len(), 2);
+    assert!(a.is_synced() && b.is_synced());
+    assert_eq!(b.metrics().messages_rejected, 1);
+}
+
+#[test]
+fn a_part_count_of_u32_max_allocates_nothing_and_changes_nothing_else() {
+    let (mut a, mut b, mut t) = pair();
+    sync(&mut a, &mut b, &mut t, 3);
+    let dot = Dot::new(ReplicaId::from_u128(7), 1).unwrap();
+    let bytes = delta_bytes(forged_set(3, dot), u32::MAX);
+    assert!(bytes.len() < 64, "a {}-byte message", bytes.len());
+    // Before wire format 2 this allocated `vec![false; parts]`: 4 GiB.
+    b.handle_message(t, PeerId(1), &bytes).unwrap();
+    assert!(b.state().contains(&3), "a part is joinable on its own");
+    sync(&mut a, &mut b, &mut t, 10);
+    assert_eq!(a.state(), b.state());
+}
+
+#[test]
+fn contexts_of_whole_counter_ranges_neither_overflow_nor_expand() {
+    let mut context = CausalContext::new();
+    for r in [7u128, 8] {
+        context.insert_range(ReplicaId::from_u128(r), 1, u64::MAX);
+    }
+    assert_eq!(context.len(), u64::MAX, "the count saturates");
+    let removal: OrSet<u64> =
+        OrSet::from_causal(Causal::from_parts(DotMap::new(), context).unwrap());
+    let (left, right) = removal.as_causal().split().expect("two ranges split");
+    assert!(left.context().ranges().count() + right.context().ranges().count() <= 3);
+    let (mut a, mut b, mut t) = pair();
+    b.handle_message(t, PeerId(1), &delta_bytes(removal, 1))
+        .unwrap();
+    a.update(|s, me| s.insert(me, 1)).unwrap();
+    sync(&mut a, &mut b, &mut t, 10);
+    assert_eq!(a.state(), b.state());
+    assert!(a.state().contains(&1));
+}
