@@ -162,3 +162,25 @@ fn concurrent_writes_are_counted() {
     assert!(a.metrics().concurrent_deltas + b.metrics().concurrent_deltas >= 1);
     assert!(a.metrics().deltas_applied >= 1);
 }
+
+/// Classic delta sync (no redundancy stripping) once bounced every delta
+/// between two replicas forever: a received delta is buffered only if it
+/// inflates the state.
+#[test]
+fn classic_delta_mode_quiesces() {
+    let now = Instant::now();
+    let classic = Config {
+        strip_redundant: false,
+        avoid_back_propagation: false,
+        ..config()
+    };
+    let (mut a, mut b) = pair(classic, now);
+    let mut t = now;
+    a.update(|s, me| s.insert(me, 1)).unwrap();
+    b.update(|s, me| s.insert(me, 2)).unwrap();
+    run(&mut a, &mut b, &mut t, 10, false);
+    assert_eq!(a.state(), b.state());
+    assert!(a.is_synced() && b.is_synced());
+    let quiet = run(&mut a, &mut b, &mut t, 10, false);
+    assert_eq!(quiet, 0, "nothing is sent once in sync");
+}

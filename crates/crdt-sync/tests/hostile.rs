@@ -77,7 +77,10 @@ fn a_forged_dot_under_the_receivers_own_id_is_rejected() {
     let err = b
         .handle_message(t, PeerId(1), &delta_bytes(forged_set(5, forged), 1))
         .unwrap_err();
-    assert!(matches!(err, DecodeError::UnmintedOwnDot(d) if d == forged), "{err}");
+    assert!(
+        matches!(err, DecodeError::UnmintedOwnDot(d) if d == forged),
+        "{err}"
+    );
     assert_eq!(b.state(), &before, "nothing applied");
     // B keeps minting normally, and its writes reach A.
     b.update(|s, me| s.insert(me, 1)).unwrap();
