@@ -42,9 +42,9 @@ impl IntervalSet {
     /// The number of integers in the set (saturating at `u64::MAX`: a set
     /// can hold more than that many counters only in a forged state).
     pub(crate) fn count(&self) -> u64 {
-        self.spans
-            .iter()
-            .fold(0u64, |n, &(lo, hi)| n.saturating_add((hi - lo).saturating_add(1)))
+        self.spans.iter().fold(0u64, |n, &(lo, hi)| {
+            n.saturating_add((hi - lo).saturating_add(1))
+        })
     }
 
     /// The largest member, 0 if empty.

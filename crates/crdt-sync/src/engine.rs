@@ -355,7 +355,11 @@ impl<T: Replicated> Engine<T> {
 
     fn ship_local(&mut self, delta: T) {
         record_minted::<T>(&mut self.minted, self.replica, delta.digest().as_ref());
-        if self.minted.get(&self.replica).is_some_and(|&n| n > MINT_LIMIT) {
+        if self
+            .minted
+            .get(&self.replica)
+            .is_some_and(|&n| n > MINT_LIMIT)
+        {
             // Never let a counter saturate: continue under a fresh id.
             self.replica = ReplicaId::random();
         }
