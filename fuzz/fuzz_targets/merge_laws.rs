@@ -45,12 +45,16 @@ impl State {
 }
 
 /// A replica kept twice: `full` syncs by whole states, `by_delta` only ever
-/// joins deltas; `log` is every delta it knows (its own and received).
+/// joins deltas; `log` is the set of deltas it knows (its own and received),
+/// as indices into the run's one list of deltas. A set, not a list: syncing
+/// the same replicas again adds nothing, so an input costs time linear in
+/// its length (appending whole logs once doubled them on every sync and ran
+/// the target out of memory).
 #[derive(Default)]
 struct Replica {
     full: State,
     by_delta: State,
-    log: Vec<State>,
+    log: std::collections::BTreeSet<usize>,
 }
 
 fn replica_id(i: u8) -> ReplicaId {
@@ -59,19 +63,20 @@ fn replica_id(i: u8) -> ReplicaId {
 
 fuzz_target!(|ops: Vec<Op>| {
     let mut rs: Vec<Replica> = (0..3).map(|_| Replica::default()).collect();
+    let mut deltas: Vec<State> = Vec::new();
     for op in ops.into_iter().take(96) {
         let (who, delta) = match op {
             Op::Sync(from, to) => {
                 let (from, to) = (usize::from(from % 3), usize::from(to % 3));
                 if from != to {
                     let state = rs[from].full.clone();
-                    let log = rs[from].log.clone();
+                    let news: Vec<usize> = rs[from].log.difference(&rs[to].log).copied().collect();
                     let target = &mut rs[to];
                     target.full.join(&state);
-                    for d in &log {
-                        target.by_delta.join(d);
+                    for d in news {
+                        target.by_delta.join(&deltas[d]);
+                        target.log.insert(d);
                     }
-                    target.log.extend(log);
                     assert_eq!(
                         target.full, target.by_delta,
                         "delta sync diverged from state sync"
@@ -131,7 +136,8 @@ fuzz_target!(|ops: Vec<Op>| {
         };
         let replica = &mut rs[usize::from(who % 3)];
         replica.by_delta.join(&delta);
-        replica.log.push(delta);
+        replica.log.insert(deltas.len());
+        deltas.push(delta);
         assert_eq!(
             replica.full, replica.by_delta,
             "a delta differs from its mutation"

@@ -59,6 +59,15 @@ pub struct Config {
     /// [`crate::Engine::apply_local`] is always checked (it needs no copy).
     /// Default: on.
     pub verify_local_writes: bool,
+    /// A received payload whose latest timestamp
+    /// ([`crate::Replicated::latest_wall_ms`], e.g. an LWW register's) is
+    /// more than this ahead of the local wall clock is refused: not joined,
+    /// not acknowledged, counted and reported as
+    /// [`crate::Event::ClockDriftRefused`]. The sender resends it, and it is
+    /// accepted once the local clock is within the drift, so a peer with a
+    /// fast clock delays its own writes, and a forged far-future timestamp
+    /// never pins a register. `None` turns the check off. Default: 60 s.
+    pub max_clock_drift: Option<Duration>,
 }
 
 /// The smallest [`Config::max_message_bytes`] accepted: room for a header,
@@ -153,6 +162,7 @@ impl Default for Config {
             strip_redundant: true,
             lag_alert: Duration::from_secs(5),
             verify_local_writes: true,
+            max_clock_drift: Some(Duration::from_secs(60)),
         }
     }
 }

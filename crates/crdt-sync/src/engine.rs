@@ -57,6 +57,15 @@ pub enum Event {
         /// The restarted peer.
         peer: PeerId,
     },
+    /// A payload from `peer` carried a timestamp `ahead_ms` milliseconds
+    /// ahead of the local wall clock, more than [`Config::max_clock_drift`]:
+    /// it was not applied, and is accepted when resent within the drift.
+    ClockDriftRefused {
+        /// The sender.
+        peer: PeerId,
+        /// How far ahead of the local clock the timestamp was.
+        ahead_ms: u64,
+    },
     /// A message to `peer` is larger than [`Config::max_message_bytes`]
     /// even after splitting (a single irreducible part) or coarsening (a
     /// digest); it was not sent. Raise the limit on both sides.
@@ -119,7 +128,9 @@ struct Buffered<T> {
 }
 
 /// A replica's anti-entropy engine: its state, its buffer of deltas and what
-/// each peer has acknowledged. No sockets, threads or clocks inside; the
+/// each peer has acknowledged. No sockets or threads inside, and no clock
+/// reads but one of the system clock at creation (for
+/// [`Config::max_clock_drift`]; see [`Engine::set_wall_clock`]); the
 /// caller passes `now`, delivers what [`Engine::poll_transmit`] returns,
 /// feeds what arrives to [`Engine::handle_message`], and calls
 /// [`Engine::handle_timeout`] at [`Engine::poll_timeout`].
@@ -167,6 +178,9 @@ pub struct Engine<T> {
     epoch: u32,
     /// The id of the next payload sent (unique per incarnation).
     next_id: u64,
+    /// The local wall clock: `(instant, ms since the Unix epoch)` read
+    /// together once; later readings are derived from `now`.
+    wall_anchor: (Instant, u64),
     /// Per id this replica writes under ([`Replicated::mints_as`]): the
     /// highest counter it has minted. A received dot above it is forged.
     minted: BTreeMap<ReplicaId, u64>,
@@ -204,6 +218,7 @@ impl<T: Replicated> Engine<T> {
             replica,
             epoch: fresh_epoch(),
             next_id: 1,
+            wall_anchor: (now, system_wall_ms()),
             minted,
             state,
             seq: 0,
@@ -399,6 +414,19 @@ impl<T: Replicated> Engine<T> {
             self.add_peer(from, now);
         }
         self.observe_epoch(from, envelope.from_epoch);
+        if let Message::Delta(p) | Message::CatchUp(p) | Message::State(p) = &envelope.message
+            && let Some(ahead_ms) = self.too_far_ahead(now, &p.state)
+        {
+            // Not an error: the sender's clock may just be fast. Nothing is
+            // applied or acknowledged, so the sender resends it later.
+            self.metrics.clock_drift_refused += 1;
+            self.events.push_back(Event::ClockDriftRefused {
+                peer: from,
+                ahead_ms,
+            });
+            self.refresh_lag(now);
+            return Ok(());
+        }
         let to_me = envelope.to_epoch == self.epoch;
         let body_len = bytes.len().saturating_sub(codec::HEADER_LEN);
         match envelope.message {
@@ -479,6 +507,32 @@ impl<T: Replicated> Engine<T> {
         });
         self.enforce_buffer_bound();
         self.metrics.deltas_buffered = self.buffer.len();
+    }
+
+    /// The local wall clock at `now`, in ms since the Unix epoch.
+    #[must_use]
+    pub fn wall_ms(&self, now: Instant) -> u64 {
+        let (at, ms) = self.wall_anchor;
+        let since = now.saturating_duration_since(at).as_millis();
+        ms.saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+    }
+
+    /// Sets the local wall clock: at `now` it reads `wall_ms` (ms since the
+    /// Unix epoch). The engine reads the system clock once when created;
+    /// call this after the system clock was corrected, or to run a
+    /// simulation on a clock of its own.
+    pub fn set_wall_clock(&mut self, now: Instant, wall_ms: u64) {
+        self.wall_anchor = (now, wall_ms);
+    }
+
+    /// How far ahead of the local clock `state`'s latest timestamp is, if
+    /// that is beyond the allowed drift.
+    fn too_far_ahead(&self, now: Instant, state: &T) -> Option<u64> {
+        let drift = self.config.max_clock_drift?;
+        let latest = state.latest_wall_ms()?;
+        let local = self.wall_ms(now);
+        let allowed = u64::try_from(drift.as_millis()).unwrap_or(u64::MAX);
+        (latest > local.saturating_add(allowed)).then(|| latest - local)
     }
 
     /// A dot of `state` under one of this replica's own ids above what it
@@ -1006,6 +1060,13 @@ fn record_minted<T: Replicated>(
             *top = (*top).max(hi);
         }
     }
+}
+
+/// The system clock in ms since the Unix epoch (0 if it reads earlier).
+fn system_wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A random nonzero incarnation tag.

@@ -61,6 +61,15 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
         Some((join_all(parts), join_all(right)))
     }
 
+    /// The latest wall-clock time (milliseconds since the Unix epoch) of any
+    /// timestamp in the state, for the engine's check of remote clocks
+    /// ([`crate::Config::max_clock_drift`]); `None` (the default) for types
+    /// without timestamps. A composite state with timestamped parts returns
+    /// the latest of its parts'.
+    fn latest_wall_ms(&self) -> Option<u64> {
+        None
+    }
+
     /// Whether a replica writing as `me` may mint dots under `id`. The
     /// default is `id == me`. A composite state that writes its parts under
     /// ids derived from the writer's (as `crdt-net`'s `KvState` does, one
@@ -166,7 +175,19 @@ plain_replicated! {
     [] GCounter,
     [] PnCounter,
     [T: Ord + Clone + Debug] GSet<T>,
-    [T: Ord + Clone + Debug] LwwRegister<T>,
+}
+
+impl<T: Ord + Clone + Debug> Replicated for LwwRegister<T>
+where
+    LwwRegister<T>: Serialize + DeserializeOwned,
+{
+    fn validate(&self) -> Result<(), InvalidState> {
+        LwwRegister::validate(self)
+    }
+
+    fn latest_wall_ms(&self) -> Option<u64> {
+        self.timestamp().map(|t| t.wall_ms())
+    }
 }
 
 impl Replicated for VersionVector {

@@ -125,3 +125,127 @@ fn contexts_of_whole_counter_ranges_neither_overflow_nor_expand() {
     assert_eq!(a.state(), b.state());
     assert!(a.state().contains(&1));
 }
+
+mod clocks {
+    use super::*;
+    use crdt_core::{HybridClock, Lattice};
+    use crdt_sync::Event;
+    use crdt_types::LwwRegister;
+
+    type R = Engine<LwwRegister<u64>>;
+
+    fn pair_of_registers(t: Instant) -> (R, R) {
+        let config = Config {
+            sync_interval: Duration::from_millis(10),
+            ..Config::default()
+        };
+        let mut a = Engine::new(
+            ReplicaId::from_u128(1),
+            LwwRegister::new(),
+            config.clone(),
+            t,
+        )
+        .unwrap();
+        let mut b = Engine::new(ReplicaId::from_u128(2), LwwRegister::new(), config, t).unwrap();
+        a.add_peer(PeerId(2), t);
+        b.add_peer(PeerId(1), t);
+        (a, b)
+    }
+
+    fn run(a: &mut R, b: &mut R, t: &mut Instant, ticks: u32) {
+        for _ in 0..ticks {
+            *t += Duration::from_millis(10);
+            a.handle_timeout(*t);
+            b.handle_timeout(*t);
+            loop {
+                let mut moved = false;
+                while let Some(m) = a.poll_transmit() {
+                    moved = true;
+                    b.handle_message(*t, PeerId(1), &m.bytes).unwrap();
+                }
+                while let Some(m) = b.poll_transmit() {
+                    moved = true;
+                    a.handle_message(*t, PeerId(2), &m.bytes).unwrap();
+                }
+                if !moved {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A register written by a clock that reads `wall_ms`.
+    fn written_at(wall_ms: u64, replica: u128, value: u64) -> LwwRegister<u64> {
+        let mut clock =
+            HybridClock::with_time_source(ReplicaId::from_u128(replica), move || wall_ms);
+        LwwRegister::new().write(&mut clock, value)
+    }
+
+    #[test]
+    fn a_timestamp_at_the_maximum_is_refused_and_never_pins_a_register() {
+        let mut t = Instant::now();
+        let (mut a, mut b) = pair_of_registers(t);
+        run(&mut a, &mut b, &mut t, 3);
+        let forged = codec::encode(&Envelope {
+            from_epoch: 99,
+            to_epoch: 0,
+            message: Message::Delta(Payload {
+                id: 1,
+                part: 0,
+                parts: 1,
+                state: written_at(u64::MAX, 9, 666),
+            }),
+        })
+        .unwrap();
+        a.handle_message(t, PeerId(2), &forged).unwrap();
+        assert_eq!(a.state().value(), None, "not applied");
+        assert_eq!(a.metrics().clock_drift_refused, 1);
+        let events: Vec<Event> = std::iter::from_fn(|| a.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                Event::ClockDriftRefused {
+                    peer: PeerId(2),
+                    ..
+                }
+            )),
+            "{events:?}"
+        );
+        // A write made now wins everywhere.
+        let now_ms = a.wall_ms(t);
+        let mine = written_at(now_ms, 1, 7);
+        a.update(|s, _| {
+            s.join(&mine);
+            mine.clone()
+        })
+        .unwrap();
+        run(&mut a, &mut b, &mut t, 10);
+        assert_eq!(b.state().value(), Some(&7));
+        assert_eq!(a.state(), b.state());
+        assert!(a.is_synced() && b.is_synced());
+    }
+
+    #[test]
+    fn a_fast_clock_is_accepted_once_within_the_drift() {
+        let mut t = Instant::now();
+        let (mut a, mut b) = pair_of_registers(t);
+        run(&mut a, &mut b, &mut t, 3);
+        // B's clock runs 90 s ahead; A allows 60 s.
+        let ahead = written_at(a.wall_ms(t) + 90_000, 2, 5);
+        b.update(|s, _| {
+            s.join(&ahead);
+            ahead.clone()
+        })
+        .unwrap();
+        run(&mut a, &mut b, &mut t, 50);
+        assert_eq!(a.state().value(), None, "refused while 90 s ahead");
+        assert!(a.metrics().clock_drift_refused > 0);
+        assert!(!b.is_synced());
+        // Half a minute later (on A's wall clock) it is within the drift.
+        let later = a.wall_ms(t) + 31_000;
+        a.set_wall_clock(t, later);
+        run(&mut a, &mut b, &mut t, 1000);
+        assert_eq!(a.state().value(), Some(&5));
+        assert!(a.is_synced() && b.is_synced());
+    }
+}
