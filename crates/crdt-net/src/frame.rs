@@ -5,36 +5,59 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Reads one frame; `Ok(None)` on a clean end of stream before a frame.
-/// A length over `max` is an error before anything is allocated; the body
-/// must arrive within `body_timeout` once its length has.
-pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(
-    r: &mut R,
-    max: usize,
-    body_timeout: Duration,
-) -> io::Result<Option<Vec<u8>>> {
+/// Reads a frame's length; `Ok(None)` on a clean end of stream before it.
+/// An idle connection may wait here for as long as it likes.
+pub(crate) async fn read_len<R: AsyncReadExt + Unpin>(r: &mut R) -> io::Result<Option<usize>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+        Ok(_) => Ok(Some(u32::from_be_bytes(len) as usize)),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
     }
-    let len = u32::from_be_bytes(len) as usize;
+}
+
+/// Refuses a length over `max` (an [`io::ErrorKind::InvalidData`] error),
+/// before anything is allocated for it.
+pub(crate) fn check_len(len: usize, max: usize) -> io::Result<()> {
     if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("frame of {len} bytes exceeds the limit of {max} bytes"),
         ));
     }
+    Ok(())
+}
+
+/// Reads a frame's body of `len` bytes, which must arrive within `timeout`.
+pub(crate) async fn read_body<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+    len: usize,
+    timeout: Duration,
+) -> io::Result<Vec<u8>> {
     let mut body = vec![0u8; len];
-    match tokio::time::timeout(body_timeout, r.read_exact(&mut body)).await {
-        Ok(Ok(_)) => Ok(Some(body)),
+    match tokio::time::timeout(timeout, r.read_exact(&mut body)).await {
+        Ok(Ok(_)) => Ok(body),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "frame body timed out",
         )),
     }
+}
+
+/// Reads one frame of at most `max` bytes; `Ok(None)` on a clean end of
+/// stream before a frame. The body must arrive within `body_timeout` once
+/// its length has.
+pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(
+    r: &mut R,
+    max: usize,
+    body_timeout: Duration,
+) -> io::Result<Option<Vec<u8>>> {
+    let Some(len) = read_len(r).await? else {
+        return Ok(None);
+    };
+    check_len(len, max)?;
+    read_body(r, len, body_timeout).await.map(Some)
 }
 
 /// Writes one frame within `timeout`.

@@ -46,6 +46,10 @@ pub struct KvState {
 }
 
 /// The replica id a map writes under: the writer's, tagged by map.
+fn from_causal<V: CausalCrdt>(state: crdt_core::Causal<V::Store>) -> V {
+    V::from_causal(state)
+}
+
 fn tagged(replica: ReplicaId, map: u8) -> ReplicaId {
     let v = replica.as_u128() & !(0xff << 120);
     ReplicaId::from_u128(v | (u128::from(map) << 120))
@@ -226,6 +230,50 @@ impl Replicated for KvState {
         d.join(self.counters.as_causal().context());
         d.join(self.sets.as_causal().context());
         Some(d)
+    }
+
+    /// Cuts the inner map with the most dots at its median dot (the kernel's
+    /// `O(n)` split); the other maps stay in the first half. When no map has
+    /// two dots, the maps themselves are separated.
+    fn split(&self) -> Option<(Self, Self)> {
+        let sizes = [
+            self.registers.as_causal().context().len(),
+            self.counters.as_causal().context().len(),
+            self.sets.as_causal().context().len(),
+        ];
+        let biggest = (0..3).max_by_key(|&i| sizes[i]).unwrap_or(0);
+        if sizes[biggest] >= 2 {
+            let mut left = self.clone();
+            let mut right = Self::default();
+            match biggest {
+                0 => {
+                    let (l, r) = self.registers.as_causal().split()?;
+                    (left.registers, right.registers) = (from_causal(l), from_causal(r));
+                }
+                1 => {
+                    let (l, r) = self.counters.as_causal().split()?;
+                    (left.counters, right.counters) = (from_causal(l), from_causal(r));
+                }
+                _ => {
+                    let (l, r) = self.sets.as_causal().split()?;
+                    (left.sets, right.sets) = (from_causal(l), from_causal(r));
+                }
+            }
+            return Some((left, right));
+        }
+        // At most one dot per map: give the first non-empty map its own half.
+        let nonempty: Vec<usize> = (0..3).filter(|&i| sizes[i] > 0).collect();
+        if nonempty.len() < 2 {
+            return None;
+        }
+        let mut left = Self::default();
+        let mut right = self.clone();
+        match nonempty[0] {
+            0 => left.registers = std::mem::take(&mut right.registers),
+            1 => left.counters = std::mem::take(&mut right.counters),
+            _ => left.sets = std::mem::take(&mut right.sets),
+        }
+        Some((left, right))
     }
 
     /// Each inner map writes under the writer's id tagged for that map.

@@ -3,9 +3,10 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`Node`], [`NodeHandle`] | one replica: its engine, a listener, a dialer per peer |
-//! | [`NodeConfig`] | peers, timeouts, reconnect backoff, the engine's settings |
-//! | [`NetMetrics`] | the engine's metrics plus connection counters |
+//! | [`Node`], [`NodeHandle`] | one replica: its engine (on a thread of its own), a listener, a dialer per peer |
+//! | [`NodeConfig`] | peers, timeouts, reconnect backoff, queue bounds, the engine's settings |
+//! | [`NetMetrics`] | the engine's metrics plus connection and queue counters |
+//! | [`WriteError`] | why [`NodeHandle::write`] did not apply a write |
 //! | [`KvState`] | a key-value store: multi-value registers with get/put contexts, counters, sets |
 //!
 //! Frames are a big-endian `u32` length and the engine's encoded message. The
@@ -14,6 +15,9 @@
 //! connection with a log line on standard error; the local state is
 //! untouched and other peers carry on. Of each pair of peers the one with the
 //! smaller id dials, and reconnects with exponential backoff and jitter.
+//! Every queue is bounded: a peer sending faster than the engine handles is
+//! slowed down by TCP flow control, and what received input costs in memory
+//! is at most [`NodeConfig::inbound_queue_bytes`].
 //!
 //! `tokio` is the one dependency beyond the workspace: the transport needs
 //! sockets, timers and channels, and tokio is what Rust network services
@@ -21,9 +25,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+/// The settings of a node.
+mod config;
+/// Connections: listener, dialers, readers and writers.
+mod conn;
+/// The engine's thread and what it receives.
+mod driver;
+/// Length-prefixed frames.
 mod frame;
+/// The application's side of a node.
+mod handle;
+/// The byte budget of received frames.
+mod inbound;
+/// A replicated key-value store.
 mod kv;
+/// What a node reports about itself.
+mod metrics;
+/// A replica node.
 mod node;
 
+pub use config::NodeConfig;
+pub use handle::{NodeHandle, WriteError};
 pub use kv::KvState;
-pub use node::{NetMetrics, Node, NodeConfig, NodeHandle};
+pub use metrics::NetMetrics;
+pub use node::Node;

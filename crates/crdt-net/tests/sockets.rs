@@ -1,70 +1,21 @@
 //! Real sockets on 127.0.0.1: nodes converge through a partition and heal;
-//! garbage and oversized frames close only the offending connection.
+//! garbage and oversized frames close only the offending connection, and a
+//! connection's first frame is never overtaken by its opening.
 //!
-//! Nothing here sleeps in the hope that something has happened by then:
-//! every wait is [`wait_for`] a condition, with a deadline, so a loaded
-//! machine makes these tests slower, never red.
+//! Every wait is [`common::wait_for`] a condition, with a deadline.
 
-use std::fmt::Debug;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::time::Duration;
+mod common;
 
-use crdt_net::{KvState, Node, NodeConfig, NodeHandle};
-use crdt_sync::{Config, PeerId};
+use crdt_net::{KvState, Node, NodeHandle};
+use crdt_sync::PeerId;
 use crdt_types::ReplicaId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
-/// How long anything here may take before the test fails. Only a failing
-/// test waits this long.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-/// How often [`wait_for`] looks again.
-const POLL: Duration = Duration::from_millis(10);
-
-/// Calls `probe` until `done` accepts what it returns, and returns that.
-/// Panics naming `what`, with the last value seen, if that has not happened
-/// within `within`. The one waiting loop of this file.
-async fn wait_for<T, F, P>(
-    within: Duration,
-    what: &str,
-    mut probe: P,
-    mut done: impl FnMut(&T) -> bool,
-) -> T
-where
-    T: Debug,
-    F: Future<Output = T>,
-    P: FnMut() -> F,
-{
-    let deadline = Instant::now() + within;
-    let mut last = None;
-    loop {
-        match tokio::time::timeout_at(deadline, probe()).await {
-            Ok(seen) if done(&seen) => return seen,
-            Ok(seen) => last = Some(seen),
-            Err(_) => {} // no answer by the deadline: fails below
-        }
-        match &last {
-            _ if Instant::now() < deadline => {}
-            Some(seen) => panic!("{what}: not within {within:?}; last seen: {seen:?}"),
-            None => panic!("{what}: no answer within {within:?}"),
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-fn config(me: u64) -> NodeConfig {
-    let mut c = NodeConfig::new(PeerId(me), "127.0.0.1:0".parse().unwrap());
-    c.engine = Config {
-        sync_interval: Duration::from_millis(20),
-        ..Config::default()
-    };
-    c.backoff_min = Duration::from_millis(10);
-    c.backoff_max = Duration::from_millis(100);
-    c
-}
+use common::{
+    ABSENT, DEADLINE, config, config_with_absent, converged, pair, rogue, wait_for,
+    wait_until_converged,
+};
 
 async fn three() -> Vec<Node<KvState>> {
     let mut nodes = Vec::new();
@@ -83,34 +34,6 @@ async fn three() -> Vec<Node<KvState>> {
         }
     }
     nodes
-}
-
-/// Every node's state. Each read queues behind the updates already sent to
-/// that node, so it includes the node's own writes.
-async fn states(nodes: &[Node<KvState>]) -> Vec<KvState> {
-    let mut states = Vec::new();
-    for n in nodes {
-        states.push(n.handle().read(|s| s.clone()).await);
-    }
-    states
-}
-
-fn all_equal(states: &[KvState]) -> bool {
-    states.windows(2).all(|w| w[0] == w[1])
-}
-
-async fn converged(nodes: &[Node<KvState>]) -> bool {
-    all_equal(&states(nodes).await)
-}
-
-async fn wait_until_converged(nodes: &[Node<KvState>]) {
-    wait_for(
-        DEADLINE,
-        "nodes converge",
-        || states(nodes),
-        |s| all_equal(s),
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,14 +98,6 @@ async fn three_nodes_converge_through_a_partition_and_heal() {
     }
 }
 
-/// Connects as `as_peer` (the handshake frame) and returns the stream.
-async fn rogue(addr: SocketAddr, as_peer: PeerId) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(&8u32.to_be_bytes()).await.unwrap();
-    s.write_all(&as_peer.0.to_be_bytes()).await.unwrap();
-    s
-}
-
 /// Whether the node closed the stream within [`DEADLINE`].
 async fn closed_by_peer(s: &mut TcpStream) -> bool {
     let mut buf = [0u8; 64];
@@ -217,25 +132,11 @@ async fn wait_for_rejections(h: &NodeHandle<KvState>, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_oversized_frames_close_only_that_connection() {
-    // A peer that node 1 knows but that never runs; the rogue connections
-    // below speak as it. Speaking as peer 2 instead would replace peer 2's
-    // live connection, whose redial could then replace the rogue before its
-    // frame was read, so that nothing was rejected. Its id is below node 1's,
-    // so node 1 waits for it to dial in rather than dialing it.
-    let absent = PeerId(0);
-    let mut small = config(1);
+    // The rogue connections below speak as ABSENT (see there).
+    let mut small = config_with_absent(1);
     small.engine.max_message_bytes = 4096;
-    small.peers.push((absent, "127.0.0.1:9".parse().unwrap())); // never dialed
-    let a = Node::start(small, ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
-    let b = Node::start(config(2), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
-    a.handle().add_peer(PeerId(2), b.local_addr());
-    b.handle().add_peer(PeerId(1), a.local_addr());
-    a.handle().update(|s, me| s.add(me, "likes", 1));
-    let nodes = vec![a, b];
+    let nodes = pair(small).await;
+    nodes[0].handle().update(|s, me| s.add(me, "likes", 1));
     wait_until_converged(&nodes).await;
     let h = nodes[0].handle();
     let before = h.read(|s| s.clone()).await;
@@ -257,7 +158,7 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     wait_for_rejections(&h, 1).await;
 
     // Garbage from a connection claiming to be a known peer.
-    let mut g = rogue(h.local_addr(), absent).await;
+    let mut g = rogue(h.local_addr(), ABSENT).await;
     g.write_all(&5u32.to_be_bytes()).await.unwrap();
     g.write_all(b"junk!").await.unwrap();
     assert!(
@@ -267,7 +168,7 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     wait_for_rejections(&h, 2).await;
 
     // A frame announcing more than the limit.
-    let mut big = rogue(h.local_addr(), absent).await;
+    let mut big = rogue(h.local_addr(), ABSENT).await;
     big.write_all(&(1u32 << 20).to_be_bytes()).await.unwrap();
     assert!(
         closed_by_peer(&mut big).await,
@@ -292,4 +193,32 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     for n in nodes {
         let _ = n.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_frame_of_a_connection_is_handled_after_its_opening() {
+    // The handshake and a garbage frame arrive in one segment, so the frame
+    // is readable the moment the connection is. Were it handed to the
+    // engine before the connection was registered, the engine would ignore
+    // it as coming from an unknown connection, and the rogue would stay
+    // open instead of being rejected.
+    let a = Node::start(config_with_absent(1), ReplicaId::random(), KvState::new())
+        .await
+        .unwrap();
+    let h = a.handle();
+    for i in 1..=20 {
+        let mut both = Vec::new();
+        both.extend_from_slice(&8u32.to_be_bytes());
+        both.extend_from_slice(&ABSENT.0.to_be_bytes());
+        both.extend_from_slice(&5u32.to_be_bytes());
+        both.extend_from_slice(b"junk!");
+        let mut s = TcpStream::connect(h.local_addr()).await.unwrap();
+        s.write_all(&both).await.unwrap();
+        assert!(
+            closed_by_peer(&mut s).await,
+            "round {i}: the garbage first frame closes the connection"
+        );
+        wait_for_rejections(&h, i).await;
+    }
+    let _ = a.shutdown().await;
 }

@@ -1,0 +1,365 @@
+//! The engine's own thread: every input of the sync engine goes through it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crdt_sync::{Engine, PeerId, Replicated};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use crate::config::NodeConfig;
+use crate::conn::{self, Conn};
+use crate::inbound::{Inbound, Ticket};
+use crate::metrics::NetMetrics;
+
+/// How many inputs from connections (frames, opens, closes) may wait for
+/// the engine; the inbound byte budget usually binds first.
+pub(crate) const NET_QUEUE: usize = 1024;
+
+/// A closure the application runs on the engine (a write or a read).
+pub(crate) type AppFn<T> = Box<dyn FnOnce(&mut Engine<T>) + Send>;
+
+/// What the application asks of the engine, in the order it asked.
+pub(crate) enum AppInput<T> {
+    Call(AppFn<T>),
+    Metrics(oneshot::Sender<NetMetrics>),
+    Shutdown(oneshot::Sender<T>),
+}
+
+/// What connections tell the engine.
+pub(crate) enum NetInput {
+    /// A connection passed the handshake. The engine decides whether to
+    /// keep it, and only then starts its reader, so no frame can arrive
+    /// before the connection is known. `done` fires (or is dropped) when
+    /// the connection ends.
+    Connected {
+        peer: PeerId,
+        stream: TcpStream,
+        done: Option<oneshot::Sender<()>>,
+    },
+    Frame {
+        peer: PeerId,
+        conn: u64,
+        bytes: Vec<u8>,
+        /// Holds the frame's room in the inbound budget until handled.
+        _ticket: Ticket,
+    },
+    Closed {
+        peer: PeerId,
+        conn: u64,
+        why: Option<io::Error>,
+    },
+}
+
+/// What the application sets without queueing: the latest value counts,
+/// so these never grow with how often they are called.
+pub(crate) struct Control {
+    /// Whether the node is cut off; read by the acceptor and dialers too.
+    pub(crate) isolated: AtomicBool,
+    /// How many times the node was isolated: each time, every connection
+    /// is closed, even if it was reconnected before the engine looked.
+    isolations: AtomicU64,
+    /// Peers added and not yet seen by the engine.
+    new_peers: Mutex<BTreeMap<PeerId, SocketAddr>>,
+    /// Writes [`crate::NodeHandle::update`] dropped on a full queue.
+    pub(crate) updates_dropped: AtomicU64,
+    /// Wakes the engine when any of the above changed.
+    wake: Notify,
+}
+
+impl Control {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            isolated: AtomicBool::new(false),
+            isolations: AtomicU64::new(0),
+            new_peers: Mutex::new(BTreeMap::new()),
+            updates_dropped: AtomicU64::new(0),
+            wake: Notify::new(),
+        })
+    }
+
+    pub(crate) fn add_peer(&self, peer: PeerId, addr: SocketAddr) {
+        self.new_peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(peer)
+            .or_insert(addr);
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn isolate(&self, on: bool) {
+        self.isolated.store(on, Ordering::SeqCst);
+        if on {
+            self.isolations.fetch_add(1, Ordering::SeqCst);
+        }
+        self.wake.notify_one();
+    }
+}
+
+/// The engine and the connections it owns.
+pub(crate) struct Driver<T> {
+    engine: Engine<T>,
+    config: NodeConfig,
+    /// The node's runtime, where connections and dialers run.
+    rt: Handle,
+    net_tx: mpsc::Sender<NetInput>,
+    control: Arc<Control>,
+    inbound: Arc<Inbound>,
+    conns: BTreeMap<PeerId, Conn>,
+    next_conn: u64,
+    dialers: Vec<AbortHandle>,
+    known: BTreeSet<PeerId>,
+    isolations_seen: u64,
+    net: NetMetrics,
+}
+
+/// What woke the engine.
+enum Turn<T> {
+    App(Option<AppInput<T>>),
+    Net(NetInput),
+    Control,
+    Timeout,
+}
+
+impl<T: Replicated + Send + 'static> Driver<T> {
+    pub(crate) fn new(
+        engine: Engine<T>,
+        config: NodeConfig,
+        net_tx: mpsc::Sender<NetInput>,
+        control: Arc<Control>,
+        inbound: Arc<Inbound>,
+    ) -> Self {
+        Self {
+            engine,
+            config,
+            rt: Handle::current(),
+            net_tx,
+            control,
+            inbound,
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            dialers: Vec::new(),
+            known: BTreeSet::new(),
+            isolations_seen: 0,
+            net: NetMetrics::default(),
+        }
+    }
+
+    /// Runs the engine on a thread of its own until shutdown, or until
+    /// every [`crate::NodeHandle`] is gone.
+    ///
+    /// Design note: the engine's work is proportional to what it is asked,
+    /// and one message can ask a lot (an empty digest asks for the whole
+    /// state). On an async worker that work would hold up every task and
+    /// timer of the application's runtime. Bounding the work per turn would
+    /// need the engine to be resumable inside `handle_message`; running it
+    /// on a dedicated thread, with a small single-threaded runtime for its
+    /// own timer, leaves the engine untouched and keeps the application's
+    /// runtime free whatever the engine does. It costs one thread per node
+    /// and a thread hop per message, both small next to a socket read.
+    pub(crate) fn spawn(
+        self,
+        app_rx: mpsc::Receiver<AppInput<T>>,
+        net_rx: mpsc::Receiver<NetInput>,
+    ) -> io::Result<std::thread::JoinHandle<()>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("crdt-net-engine-{}", self.config.me.0))
+            .spawn(move || rt.block_on(self.run(app_rx, net_rx)))
+    }
+
+    async fn run(
+        mut self,
+        mut app_rx: mpsc::Receiver<AppInput<T>>,
+        mut net_rx: mpsc::Receiver<NetInput>,
+    ) {
+        let control = Arc::clone(&self.control);
+        loop {
+            let wake = tokio::time::Instant::from_std(self.engine.poll_timeout());
+            // Branches are polled in random order: a flood of frames cannot
+            // starve the application or the timer.
+            let turn = tokio::select! {
+                input = app_rx.recv() => Turn::App(input),
+                Some(input) = net_rx.recv() => Turn::Net(input),
+                () = control.wake.notified() => Turn::Control,
+                () = tokio::time::sleep_until(wake) => Turn::Timeout,
+            };
+            let now = Instant::now();
+            // Before any input: what the application set before it queued
+            // its next request takes effect before that request.
+            self.apply_control(now);
+            match turn {
+                Turn::App(None) => {
+                    self.stop();
+                    return;
+                }
+                Turn::App(Some(AppInput::Shutdown(reply))) => {
+                    self.stop();
+                    let _ = reply.send(self.engine.into_state());
+                    return;
+                }
+                Turn::App(Some(AppInput::Call(f))) => f(&mut self.engine),
+                Turn::App(Some(AppInput::Metrics(reply))) => {
+                    let _ = reply.send(self.metrics());
+                }
+                Turn::Net(input) => self.handle_net(input, now),
+                Turn::Control => {}
+                Turn::Timeout => self.engine.handle_timeout(now),
+            }
+            self.flush();
+        }
+    }
+
+    fn apply_control(&mut self, now: Instant) {
+        let isolations = self.control.isolations.load(Ordering::SeqCst);
+        if isolations != self.isolations_seen {
+            self.isolations_seen = isolations;
+            self.close_all();
+        }
+        let new_peers = std::mem::take(
+            &mut *self
+                .control
+                .new_peers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for (peer, addr) in new_peers {
+            self.add_peer(peer, addr, now);
+        }
+    }
+
+    fn add_peer(&mut self, peer: PeerId, addr: SocketAddr, now: Instant) {
+        if !self.known.insert(peer) {
+            return;
+        }
+        self.engine.add_peer(peer, now);
+        if self.config.me < peer {
+            let dialer = self.rt.spawn(conn::dial_loop(
+                peer,
+                addr,
+                self.net_tx.clone(),
+                self.config.clone(),
+                Arc::clone(&self.control),
+            ));
+            self.dialers.push(dialer.abort_handle());
+        }
+    }
+
+    fn handle_net(&mut self, input: NetInput, now: Instant) {
+        match input {
+            NetInput::Connected { peer, stream, done } => {
+                if self.control.isolated.load(Ordering::SeqCst) {
+                    return; // dropped: the stream closes
+                }
+                if !self.known.contains(&peer) {
+                    eprintln!(
+                        "crdt-net: refusing a connection from unknown peer {}",
+                        peer.0
+                    );
+                    self.net.connections_rejected += 1;
+                    return;
+                }
+                let id = self.next_conn;
+                self.next_conn += 1;
+                let conn = Conn::start(
+                    &self.rt,
+                    (peer, id),
+                    stream,
+                    self.net_tx.clone(),
+                    Arc::clone(&self.inbound),
+                    &self.config,
+                    done,
+                );
+                if let Some(old) = self.conns.insert(peer, conn) {
+                    old.close();
+                    self.net.connections_closed += 1;
+                }
+                self.net.connections_opened += 1;
+                // Open with a digest exchange so whatever was missed while
+                // disconnected is caught up.
+                self.engine.remove_peer(peer);
+                self.engine.add_peer(peer, now);
+            }
+            NetInput::Frame {
+                peer, conn, bytes, ..
+            } => {
+                if self.conns.get(&peer).is_none_or(|c| c.id() != conn) {
+                    return; // from a connection already replaced or closed
+                }
+                if let Err(e) = self.engine.handle_message(now, peer, &bytes) {
+                    eprintln!("crdt-net: closing connection to peer {}: {e}", peer.0);
+                    self.net.connections_rejected += 1;
+                    self.close(peer);
+                }
+            }
+            NetInput::Closed { peer, conn, why } => {
+                if self.conns.get(&peer).is_some_and(|c| c.id() == conn) {
+                    if let Some(why) = why {
+                        eprintln!("crdt-net: connection to peer {} closed: {why}", peer.0);
+                        if why.kind() == io::ErrorKind::InvalidData {
+                            self.net.connections_rejected += 1; // over the limit
+                        }
+                    }
+                    self.close(peer);
+                }
+            }
+        }
+    }
+
+    fn metrics(&self) -> NetMetrics {
+        let mut m = self.net.clone();
+        m.engine = self.engine.metrics().clone();
+        m.connected_peers = self.conns.len();
+        m.inbound_queued_bytes = self.inbound.queued();
+        m.inbound_queued_bytes_max = self.inbound.high_water();
+        m.inbound_waits = self.inbound.waits();
+        m.updates_dropped = self.control.updates_dropped.load(Ordering::Relaxed);
+        m
+    }
+
+    fn close(&mut self, peer: PeerId) {
+        if let Some(c) = self.conns.remove(&peer) {
+            c.close();
+            self.net.connections_closed += 1;
+        }
+    }
+
+    fn close_all(&mut self) {
+        let peers: Vec<PeerId> = self.conns.keys().copied().collect();
+        for p in peers {
+            self.close(p);
+        }
+    }
+
+    /// Closes every connection and stops dialing.
+    fn stop(&mut self) {
+        self.close_all();
+        for d in &self.dialers {
+            d.abort();
+        }
+    }
+
+    /// Hands outgoing frames to their connections; a frame for a peer that
+    /// is not connected, or whose queue is full, is dropped (the engine
+    /// resends what is not acknowledged).
+    fn flush(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            if let Some(c) = self.conns.get(&t.to)
+                && !c.send(t.bytes, self.config.outbound_queue_bytes)
+            {
+                self.net.outbound_frames_dropped += 1;
+            }
+        }
+        while let Some(event) = self.engine.poll_event() {
+            eprintln!("crdt-net: peer {:?}: {event:?}", self.config.me.0);
+        }
+    }
+}

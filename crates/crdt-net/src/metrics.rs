@@ -1,0 +1,38 @@
+//! What a node reports about itself.
+
+use crdt_sync::Metrics;
+
+/// The engine's metrics plus the transport's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetMetrics {
+    /// The sync engine's counters.
+    pub engine: Metrics,
+    /// Connections established (both directions).
+    pub connections_opened: u64,
+    /// Connections closed, for any reason.
+    pub connections_closed: u64,
+    /// Connections closed because a peer sent bytes that did not decode or a
+    /// frame over the limit, and connections refused at the handshake.
+    pub connections_rejected: u64,
+    /// Peers connected now.
+    pub connected_peers: usize,
+    /// Bytes of received frames not yet handled by the engine, now: frames
+    /// waiting in the inbound queue and frames being read into it, each
+    /// counted as its length plus 64 bytes (see
+    /// [`NodeConfig::inbound_queue_bytes`](crate::NodeConfig::inbound_queue_bytes)).
+    pub inbound_queued_bytes: usize,
+    /// The most [`inbound_queued_bytes`](Self::inbound_queued_bytes) has
+    /// been since the node started: what received input has cost in memory
+    /// at its worst. Never above `inbound_queue_bytes` (or one maximal
+    /// frame, if that is larger), however fast peers send.
+    pub inbound_queued_bytes_max: usize,
+    /// How many times a connection's reader found the inbound queue full and
+    /// stopped reading until the engine caught up (backpressure at work).
+    pub inbound_waits: u64,
+    /// Frames to a peer dropped because its send queue was full (see
+    /// [`NodeConfig::outbound_queue_bytes`](crate::NodeConfig::outbound_queue_bytes)).
+    pub outbound_frames_dropped: u64,
+    /// Writes dropped by [`NodeHandle::update`](crate::NodeHandle::update)
+    /// because the application queue was full.
+    pub updates_dropped: u64,
+}

@@ -1,0 +1,155 @@
+//! Test machinery shared by the socket tests.
+//!
+//! Nothing here sleeps in the hope that something has happened by then:
+//! every wait is [`wait_for`] a condition, with a deadline, so a loaded
+//! machine makes these tests slower, never red.
+#![allow(dead_code)] // each test binary uses its own part of this
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crdt_core::ReplicaId;
+use crdt_net::{KvState, Node, NodeConfig};
+use crdt_sync::{Config, Envelope, Message, PeerId, codec};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long anything here may take before the test fails. Only a failing
+/// test waits this long.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often [`wait_for`] looks again.
+pub(crate) const POLL: Duration = Duration::from_millis(10);
+
+/// A peer that a node under test knows but that never runs; rogue
+/// connections speak as it. Speaking as a live peer instead would replace
+/// that peer's connection, whose redial could then replace the rogue. Its id
+/// is below every node's, so nodes wait for it to dial in rather than
+/// dialing it.
+pub(crate) const ABSENT: PeerId = PeerId(0);
+
+/// Calls `probe` until `done` accepts what it returns, and returns that.
+/// Panics naming `what`, with the last value seen, if that has not happened
+/// within `within`. The one waiting loop of these tests.
+pub(crate) async fn wait_for<T, F, P>(
+    within: Duration,
+    what: &str,
+    mut probe: P,
+    mut done: impl FnMut(&T) -> bool,
+) -> T
+where
+    T: Debug,
+    F: Future<Output = T>,
+    P: FnMut() -> F,
+{
+    let deadline = Instant::now() + within;
+    let mut last = None;
+    loop {
+        match tokio::time::timeout_at(deadline, probe()).await {
+            Ok(seen) if done(&seen) => return seen,
+            Ok(seen) => last = Some(seen),
+            Err(_) => {} // no answer by the deadline: fails below
+        }
+        match &last {
+            _ if Instant::now() < deadline => {}
+            Some(seen) => panic!("{what}: not within {within:?}; last seen: {seen:?}"),
+            None => panic!("{what}: no answer within {within:?}"),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A node's settings for these tests: fast sync rounds and reconnects.
+pub(crate) fn config(me: u64) -> NodeConfig {
+    let mut c = NodeConfig::new(PeerId(me), "127.0.0.1:0".parse().unwrap());
+    c.engine = Config {
+        sync_interval: Duration::from_millis(20),
+        ..Config::default()
+    };
+    c.backoff_min = Duration::from_millis(10);
+    c.backoff_max = Duration::from_millis(100);
+    c
+}
+
+/// [`config`] that also knows [`ABSENT`] (at an address never dialed).
+pub(crate) fn config_with_absent(me: u64) -> NodeConfig {
+    let mut c = config(me);
+    c.peers.push((ABSENT, "127.0.0.1:9".parse().unwrap()));
+    c
+}
+
+/// Two nodes, 1 and 2, peered with each other; `first` is node 1's config.
+pub(crate) async fn pair(first: NodeConfig) -> Vec<Node<KvState>> {
+    let a = Node::start(first, ReplicaId::random(), KvState::new())
+        .await
+        .unwrap();
+    let b = Node::start(config(2), ReplicaId::random(), KvState::new())
+        .await
+        .unwrap();
+    a.handle().add_peer(PeerId(2), b.local_addr());
+    b.handle().add_peer(PeerId(1), a.local_addr());
+    vec![a, b]
+}
+
+/// Every node's state. Each read queues behind the updates already sent to
+/// that node, so it includes the node's own writes.
+pub(crate) async fn states(nodes: &[Node<KvState>]) -> Vec<KvState> {
+    let mut states = Vec::new();
+    for n in nodes {
+        states.push(n.handle().read(|s| s.clone()).await);
+    }
+    states
+}
+
+pub(crate) fn all_equal(states: &[KvState]) -> bool {
+    states.windows(2).all(|w| w[0] == w[1])
+}
+
+pub(crate) async fn converged(nodes: &[Node<KvState>]) -> bool {
+    all_equal(&states(nodes).await)
+}
+
+pub(crate) async fn wait_until_converged(nodes: &[Node<KvState>]) {
+    wait_for(
+        DEADLINE,
+        "nodes converge",
+        || states(nodes),
+        |s| all_equal(s),
+    )
+    .await;
+}
+
+/// Connects as `as_peer` (the handshake frame) and returns the stream.
+pub(crate) async fn rogue(addr: SocketAddr, as_peer: PeerId) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&8u32.to_be_bytes()).await.unwrap();
+    s.write_all(&as_peer.0.to_be_bytes()).await.unwrap();
+    s
+}
+
+/// A whole frame (length and body) carrying `message` from a peer in
+/// incarnation 7 that does not know the receiver's.
+pub(crate) fn frame(message: Message<KvState>) -> Vec<u8> {
+    let body = codec::encode(&Envelope {
+        from_epoch: 7,
+        to_epoch: 0,
+        message,
+    })
+    .unwrap();
+    let mut out = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A store holding one set of `n` members, all written by one replica.
+pub(crate) fn big_set(n: usize) -> KvState {
+    let mut s = KvState::new();
+    let r = ReplicaId::random();
+    for i in 0..n {
+        let _ = s.set_add(r, "members", &format!("member-{i:08}"));
+    }
+    s
+}
