@@ -17,6 +17,7 @@
 //! | [`Causal`] | store + context, with the one causal join, [`Causal::delta_for`] and validation |
 //! | [`InvalidState`], [`DotReuse`], [`InvalidDvvSet`], [`ClockDriftError`] | what bad input from a peer is rejected with |
 //! | `arbitrary` (feature `quickcheck`) | generators for property-testing your own compositions |
+//! | `fuzzing` (feature `arbitrary`) | `arbitrary::Arbitrary` for ids, dots, version vectors and contexts (cargo-fuzz input) |
 //!
 //! # Example: two replicas of an add-wins set converge
 //!
@@ -79,3 +80,7 @@ pub use version_vector::VersionVector;
 
 #[cfg(feature = "quickcheck")]
 pub mod arbitrary;
+
+// `arbitrary::Arbitrary` for ids, dots, version vectors and contexts.
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;

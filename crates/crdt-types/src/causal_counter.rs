@@ -127,8 +127,8 @@ fn check_no_zero(store: &DotFun<i64>) -> Result<(), InvalidState> {
     Ok(())
 }
 
-/// A random mutation of a [`CausalCounter`] (feature `quickcheck`).
-#[cfg(feature = "quickcheck")]
+/// A mutation of a [`CausalCounter`] as data: its
+/// [`laws::Mutate`](crate::laws::Mutate) operation.
 #[derive(Clone, Debug)]
 pub enum CounterOp {
     /// [`CausalCounter::increment`].
@@ -150,8 +150,7 @@ impl quickcheck::Arbitrary for CounterOp {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl crate::testing::Mutate for CausalCounter {
+impl crate::laws::Mutate for CausalCounter {
     type Op = CounterOp;
 
     fn apply(&mut self, replica: ReplicaId, op: &CounterOp) -> Self {

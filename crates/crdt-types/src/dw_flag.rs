@@ -73,8 +73,7 @@ impl View<'_, DwFlag> {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl crate::testing::Mutate for DwFlag {
+impl crate::laws::Mutate for DwFlag {
     /// `true` enables, `false` disables.
     type Op = bool;
 

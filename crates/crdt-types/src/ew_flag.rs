@@ -88,8 +88,7 @@ pub(crate) fn replace_dots(
     assemble(delta, seen)
 }
 
-#[cfg(feature = "quickcheck")]
-impl crate::testing::Mutate for EwFlag {
+impl crate::laws::Mutate for EwFlag {
     /// `true` enables, `false` disables.
     type Op = bool;
 

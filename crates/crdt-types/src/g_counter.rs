@@ -103,8 +103,7 @@ impl Decompose for GCounter {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl crate::testing::Mutate for GCounter {
+impl crate::laws::Mutate for GCounter {
     /// An increment by this amount.
     type Op = u8;
 

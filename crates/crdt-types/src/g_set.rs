@@ -163,10 +163,9 @@ impl<'de, T: Deserialize<'de> + Ord> Deserialize<'de> for GSet<T> {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl<T> crate::testing::Mutate for GSet<T>
+impl<T> crate::laws::Mutate for GSet<T>
 where
-    T: quickcheck::Arbitrary + Ord + fmt::Debug,
+    T: Ord + Clone + fmt::Debug,
 {
     /// Elements to insert, as one batch.
     type Op = Vec<T>;

@@ -29,10 +29,18 @@
 //! and decoding one with serde validates it, so a state from a peer that
 //! breaks an invariant is an error before it can be joined.
 //!
-//! With the `quickcheck` feature, the module `testing` exports `Arbitrary`
-//! for every type and a distributed-trace property
-//! (`testing::check_convergence`) that checks that any `testing::Mutate`
-//! type, including your own compositions, converges.
+//! To test your own types and compositions: the module [`laws`] checks the
+//! join, delta-mutator, sync, encoding and validation laws on any states
+//! and returns a readable [`LawViolation`](laws::LawViolation); with the
+//! `arbitrary` feature, the module `fuzzing` generates valid states of every
+//! type (and of histories and traces) for cargo-fuzz targets; with the
+//! `quickcheck` feature, the module `testing` does the same for quickcheck and
+//! adds a distributed-trace property (`testing::check_convergence`).
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `arbitrary` | `arbitrary::Arbitrary` for every type, `laws::roundtrip` (bincode) |
+//! | `quickcheck` | `quickcheck::Arbitrary` for every type, `testing` |
 //!
 //! # Example
 //!
@@ -78,6 +86,14 @@ mod or_map;
 mod or_set;
 /// `PnCounter`: an up-down counter.
 mod pn_counter;
+
+// Law checks for any replicated type, returning a readable violation.
+pub mod laws;
+
+// Fuzzing support: `arbitrary::Arbitrary` for every type, its operations,
+// histories and traces (documented in the module itself).
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
 
 // Property-testing support: `Arbitrary` states, the `Mutate` trait and the
 // distributed-trace property (documented in the module itself).

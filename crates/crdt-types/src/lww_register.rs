@@ -149,8 +149,7 @@ impl<T: Ord + Clone> Decompose for LwwRegister<T> {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl<T: quickcheck::Arbitrary + Ord + std::fmt::Debug> crate::testing::Mutate for LwwRegister<T> {
+impl<T: Ord + Clone + std::fmt::Debug> crate::laws::Mutate for LwwRegister<T> {
     /// A write of the value with the writer's wall clock reading the given
     /// milliseconds (small, so clocks tie and go backwards often).
     type Op = (u8, T);

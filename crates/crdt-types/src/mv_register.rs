@@ -143,8 +143,8 @@ impl<'a, T: Ord + Clone + Debug> View<'a, MvRegister<T>> {
     }
 }
 
-/// A random mutation of a [`MvRegister`] (feature `quickcheck`).
-#[cfg(feature = "quickcheck")]
+/// A mutation of a [`MvRegister`] as data: its
+/// [`laws::Mutate`](crate::laws::Mutate) operation.
 #[derive(Clone, Debug)]
 pub enum RegisterOp<T> {
     /// [`MvRegister::write`].
@@ -164,8 +164,7 @@ impl<T: quickcheck::Arbitrary> quickcheck::Arbitrary for RegisterOp<T> {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl<T: quickcheck::Arbitrary + Ord + Debug> crate::testing::Mutate for MvRegister<T> {
+impl<T: Ord + Clone + Debug> crate::laws::Mutate for MvRegister<T> {
     type Op = RegisterOp<T>;
 
     fn apply(&mut self, replica: ReplicaId, op: &RegisterOp<T>) -> Self {

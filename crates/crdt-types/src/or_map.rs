@@ -213,8 +213,8 @@ impl<K: Ord + Clone + Debug, V: CausalCrdt> Drop for Lease<'_, K, V> {
     }
 }
 
-/// A random mutation of an [`OrMap`] (feature `quickcheck`).
-#[cfg(feature = "quickcheck")]
+/// A mutation of an [`OrMap`] as data: its
+/// [`laws::Mutate`](crate::laws::Mutate) operation.
 #[derive(Clone, Debug)]
 pub enum MapOp<K, Op> {
     /// [`OrMap::update`] with this mutation of the value.
@@ -236,11 +236,10 @@ impl<K: quickcheck::Arbitrary, Op: quickcheck::Arbitrary> quickcheck::Arbitrary 
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl<K, V> crate::testing::Mutate for OrMap<K, V>
+impl<K, V> crate::laws::Mutate for OrMap<K, V>
 where
-    K: quickcheck::Arbitrary + Ord + Debug,
-    V: crate::testing::Mutate + CausalCrdt,
+    K: Ord + Clone + Debug,
+    V: crate::laws::Mutate + CausalCrdt,
 {
     type Op = MapOp<K, V::Op>;
 

@@ -179,8 +179,8 @@ impl<T: Ord + Clone + Debug> FromIterator<(ReplicaId, T)> for OrSet<T> {
     }
 }
 
-/// A random mutation of an [`OrSet`] (feature `quickcheck`).
-#[cfg(feature = "quickcheck")]
+/// A mutation of an [`OrSet`] as data: its
+/// [`laws::Mutate`](crate::laws::Mutate) operation.
 #[derive(Clone, Debug)]
 pub enum SetOp<T> {
     /// [`OrSet::insert`].
@@ -218,8 +218,7 @@ impl<T: quickcheck::Arbitrary> quickcheck::Arbitrary for SetOp<T> {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl<T: quickcheck::Arbitrary + Ord + Debug> crate::testing::Mutate for OrSet<T> {
+impl<T: Ord + Clone + Debug> crate::laws::Mutate for OrSet<T> {
     type Op = SetOp<T>;
 
     fn apply(&mut self, replica: ReplicaId, op: &SetOp<T>) -> Self {

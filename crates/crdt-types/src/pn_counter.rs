@@ -137,8 +137,7 @@ impl Decompose for PnCounter {
     }
 }
 
-#[cfg(feature = "quickcheck")]
-impl crate::testing::Mutate for PnCounter {
+impl crate::laws::Mutate for PnCounter {
     /// A signed amount to add.
     type Op = i8;
 
