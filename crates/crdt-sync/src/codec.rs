@@ -25,7 +25,7 @@
 use std::error::Error;
 use std::fmt;
 
-use crdt_core::{CausalContext, Dot, InvalidState};
+use crdt_core::{CausalContext, InvalidState};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -76,10 +76,6 @@ pub enum DecodeError {
     Malformed(String),
     /// The body decoded, but the state in it breaks an invariant.
     Invalid(InvalidState),
-    /// The state carries `dot` under the receiving replica's own id, which
-    /// that replica never minted: a forged or corrupted message (accepting
-    /// it would make the replica's later writes reuse dots).
-    UnmintedOwnDot(Dot),
 }
 
 impl fmt::Display for DecodeError {
@@ -100,10 +96,6 @@ impl fmt::Display for DecodeError {
             }
             Self::Malformed(why) => write!(f, "malformed message body: {why}"),
             Self::Invalid(e) => write!(f, "message carries an invalid state: {e}"),
-            Self::UnmintedOwnDot(dot) => write!(
-                f,
-                "message carries {dot:?} under this replica's own id, which it never minted"
-            ),
         }
     }
 }

@@ -66,6 +66,17 @@ pub enum Event {
         /// How far ahead of the local clock the timestamp was.
         ahead_ms: u64,
     },
+    /// A payload from `peer` carried `dot` under this replica's own id,
+    /// above what it had minted (a forged dot, or its own write from before
+    /// a restore from a stale snapshot). It was adopted: joined, with every
+    /// later write of this replica minted after it (under a fresh id if the
+    /// counter was near its maximum). See [`Metrics::own_dots_adopted`].
+    UnmintedOwnDotAdopted {
+        /// The sender.
+        peer: PeerId,
+        /// The highest such dot in the payload.
+        dot: Dot,
+    },
     /// A message to `peer` is larger than [`Config::max_message_bytes`]
     /// even after splitting (a single irreducible part) or coarsening (a
     /// digest); it was not sent. Raise the limit on both sides.
@@ -247,10 +258,12 @@ impl<T: Replicated> Engine<T> {
     /// [`Engine::restore`] with a caller-chosen replica id; the caller
     /// asserts that `replica` never minted a dot the snapshot lacks. The
     /// engine still starts a new incarnation, so peers catch it up. If the
-    /// assertion is false, peers holding the newer dots of `replica` have
-    /// their messages refused with [`DecodeError::UnmintedOwnDot`] (the
-    /// engine accepts no dot under its own id above what it minted), which
-    /// is loud, where reusing those dots would diverge silently.
+    /// assertion is false, the newer dots of `replica` that peers send back
+    /// are adopted ([`Event::UnmintedOwnDotAdopted`]) and later writes are
+    /// minted after them; but a write made *before* they arrive reuses a
+    /// dot, and the two values of that dot resolve by the kernel's
+    /// deterministic rule, not as two writes. A durable store that records
+    /// every minted dot before it is sent avoids this.
     pub fn restore_as(
         replica: ReplicaId,
         snapshot: T,
@@ -369,17 +382,44 @@ impl<T: Replicated> Engine<T> {
     }
 
     fn ship_local(&mut self, delta: T) {
-        record_minted::<T>(&mut self.minted, self.replica, delta.digest().as_ref());
+        self.note_minted(&delta);
+        self.buffer_delta(delta, None);
+        self.last_local = self.seq;
+    }
+
+    /// Records the dots `state` holds under this replica's ids as minted;
+    /// past [`MINT_LIMIT`] the engine continues under a fresh id, so no
+    /// counter ever saturates.
+    fn note_minted(&mut self, state: &T) {
+        record_minted::<T>(&mut self.minted, self.replica, state.digest().as_ref());
         if self
             .minted
             .get(&self.replica)
             .is_some_and(|&n| n > MINT_LIMIT)
         {
-            // Never let a counter saturate: continue under a fresh id.
             self.replica = ReplicaId::random();
         }
-        self.buffer_delta(delta, None);
-        self.last_local = self.seq;
+    }
+
+    /// A received payload carries dots under this replica's own ids above
+    /// what it minted (`dot` the first): forged, or this replica's own
+    /// writes from before a restore from a stale snapshot. They are adopted
+    /// as if minted here: joined like any write, and every later mint comes
+    /// after them, so no dot is ever reused (and a forged counter near the
+    /// maximum moves the engine to a fresh id).
+    ///
+    /// Design note: refusing such payloads (the first answer to forged
+    /// counters) left honest replicas apart for good: a forged dot of B
+    /// given to A reached B again inside every delta A sent, B refused each
+    /// one, and A and B never converged. Removing the dots instead would
+    /// delete real writes after a stale restore. Adopting converges in both
+    /// cases; a forged write under B's id is then exactly as visible as a
+    /// forged write under any other id, which only authentication prevents.
+    fn adopt_own_dots(&mut self, from: PeerId, dot: Dot, state: &T) {
+        self.metrics.own_dots_adopted += 1;
+        self.events
+            .push_back(Event::UnmintedOwnDotAdopted { peer: from, dot });
+        self.note_minted(state);
     }
 
     /// Takes in bytes that arrived from `from`. Bad bytes are an error and
@@ -404,12 +444,6 @@ impl<T: Replicated> Engine<T> {
                 return Err(e);
             }
         };
-        if let Message::Delta(p) | Message::CatchUp(p) | Message::State(p) = &envelope.message
-            && let Some(dot) = self.unminted_own_dot(&p.state)
-        {
-            self.metrics.messages_rejected += 1;
-            return Err(DecodeError::UnmintedOwnDot(dot));
-        }
         if !self.peers.contains_key(&from) {
             self.add_peer(from, now);
         }
@@ -600,6 +634,9 @@ impl<T: Replicated> Engine<T> {
             self.metrics.deltas_applied += 1;
             if concurrent {
                 self.metrics.concurrent_deltas += 1;
+            }
+            if let Some(dot) = self.unminted_own_dot(&fresh) {
+                self.adopt_own_dots(from, dot, &fresh);
             }
             self.state.join(&fresh);
             if self.config.mode == Mode::Delta {

@@ -46,6 +46,9 @@ pub struct Metrics {
     pub peer_restarts: u64,
     /// Local writes refused (a dot minted under another id, or reused).
     pub local_writes_refused: u64,
+    /// Received payloads carrying dots under this replica's own id that it
+    /// had not minted, adopted (see [`crate::Event::UnmintedOwnDotAdopted`]).
+    pub own_dots_adopted: u64,
     /// Received payloads refused because a timestamp in them was more than
     /// [`crate::Config::max_clock_drift`] ahead of the local wall clock.
     pub clock_drift_refused: u64,

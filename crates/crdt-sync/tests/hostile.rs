@@ -1,12 +1,12 @@
 //! Forged messages through the public path (`Engine::handle_message`): a dot
-//! under the receiver's own id it never minted, a part count of `u32::MAX`,
+//! under the receiver's own id it never minted (adopted, never reused), a part count of `u32::MAX`,
 //! contexts of whole counter ranges. Each is refused or absorbed without
 //! harm, and the honest replicas still converge.
 
 use std::time::{Duration, Instant};
 
 use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet};
-use crdt_sync::{Config, DecodeError, Engine, Envelope, Message, Payload, PeerId, codec};
+use crdt_sync::{Config, Engine, Envelope, Event, Message, Payload, PeerId, codec};
 use crdt_types::{CausalCrdt, OrSet, ReplicaId};
 
 type E = Engine<OrSet<u64>>;
@@ -69,27 +69,60 @@ fn delta_bytes(state: OrSet<u64>, parts: u32) -> Vec<u8> {
 }
 
 #[test]
-fn a_forged_dot_under_the_receivers_own_id_is_rejected() {
+fn a_forged_dot_under_the_receivers_own_id_is_adopted_and_never_reused() {
     let (mut a, mut b, mut t) = pair();
     sync(&mut a, &mut b, &mut t, 3);
-    let before = b.state().clone();
+    let before = b.replica();
     let forged = Dot::new(b.replica(), u64::MAX).unwrap();
-    let err = b
-        .handle_message(t, PeerId(1), &delta_bytes(forged_set(5, forged), 1))
-        .unwrap_err();
-    assert!(
-        matches!(err, DecodeError::UnmintedOwnDot(d) if d == forged),
-        "{err}"
+    b.handle_message(t, PeerId(1), &delta_bytes(forged_set(5, forged), 1))
+        .unwrap();
+    assert_eq!(b.metrics().own_dots_adopted, 1);
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| matches!(
+        e,
+        Event::UnmintedOwnDotAdopted { peer: PeerId(1), dot } if dot == forged
+    )));
+    // The counter is exhausted: B continues under a fresh id, and its later
+    // writes are neither discarded as seen nor lost at the next exchange.
+    assert_ne!(
+        b.replica(),
+        before,
+        "a saturated id is not minted under again"
     );
-    assert_eq!(b.state(), &before, "nothing applied");
-    // B keeps minting normally, and its writes reach A.
     b.update(|s, me| s.insert(me, 1)).unwrap();
     b.update(|s, me| s.insert(me, 2)).unwrap();
     sync(&mut a, &mut b, &mut t, 10);
     assert_eq!(a.state(), b.state());
-    assert_eq!(a.state().len(), 2);
+    assert!([1, 2, 5].iter().all(|x| a.state().contains(x)));
     assert!(a.is_synced() && b.is_synced());
-    assert_eq!(b.metrics().messages_rejected, 1);
+}
+
+/// Found by the `engine_bytes` fuzz target's reasoning: a forged dot of B
+/// handed to A comes back to B inside A's deltas. When B refused such
+/// payloads, A and B never converged; now B adopts the dot and both agree.
+#[test]
+fn a_forged_dot_of_a_replica_relayed_back_to_it_still_converges() {
+    for counter in [1_000, u64::MAX] {
+        let (mut a, mut b, mut t) = pair();
+        a.update(|s, me| s.insert(me, 10)).unwrap();
+        b.update(|s, me| s.insert(me, 20)).unwrap();
+        sync(&mut a, &mut b, &mut t, 3);
+        let forged = Dot::new(b.replica(), counter).unwrap();
+        // A believes it came from B (the only peer A has).
+        a.handle_message(t, PeerId(2), &delta_bytes(forged_set(7, forged), 1))
+            .unwrap();
+        assert!(a.state().contains(&7));
+        sync(&mut a, &mut b, &mut t, 20);
+        assert_eq!(a.state(), b.state(), "counter {counter}");
+        assert!(a.is_synced() && b.is_synced(), "counter {counter}");
+        assert_eq!(b.metrics().own_dots_adopted, 1, "counter {counter}");
+        // B's next write is new everywhere: no dot is reused.
+        b.update(|s, me| s.insert(me, 30)).unwrap();
+        sync(&mut a, &mut b, &mut t, 10);
+        assert!(a.state().contains(&30), "counter {counter}");
+        assert_eq!(a.state(), b.state());
+        let joined = a.state().as_causal().clone();
+        assert!(joined.clone().checked_join(b.state().as_causal()).is_ok());
+    }
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! Hostile bytes into live engines: three honest engines in a full mesh hold
+//! real state (a map of sets with nested removes, pre-filled) and sync over a
+//! lossy, reordering network, while the input also hands them bytes claimed
+//! to come from one of their peers: arbitrary bytes, honest messages with
+//! bytes overwritten, spliced or truncated, and honest messages replayed to
+//! the wrong engine. Every call must return (an `Err` is fine) without a
+//! panic, an allocation beyond `-rss_limit_mb` or a stall beyond `-timeout`.
+//!
+//! Afterwards the forger stops and the network heals: with honest messages
+//! only (no state joined by hand) every engine must report `is_synced()`
+//! and all must hold the same state. Forged messages may legitimately add
+//! writes (without authentication a forged write is indistinguishable from
+//! a relayed one); they must never leave honest replicas apart.
+//!
+//! Run as the README says: `cargo +nightly fuzz run engine_bytes --
+//! -rss_limit_mb=512 -timeout=2`.
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use arbitrary::Arbitrary;
+use crdt_core::ReplicaId;
+use crdt_sync::{Config, Engine, PeerId};
+use crdt_types::{OrMap, OrSet};
+use libfuzzer_sys::fuzz_target;
+
+type State = OrMap<u8, OrSet<u16>>;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    /// An honest write: insert `x` into the set under `key`.
+    Insert { at: u8, key: u8, x: u16 },
+    /// An honest remove of one element.
+    RemoveElement { at: u8, key: u8, x: u16 },
+    /// An honest remove of a whole key.
+    RemoveKey { at: u8, key: u8 },
+    /// Time passes; every engine runs its timers.
+    Tick(u8),
+    /// The network delivers, loses or duplicates an honest message.
+    Deliver(u8),
+    Drop(u8),
+    Duplicate(u8),
+    /// Arbitrary bytes to engine `to`, claimed to come from one of its peers.
+    Raw { to: u8, from: u8, bytes: Vec<u8> },
+    /// An in-flight honest message, with bytes overwritten, to any engine
+    /// under any peer id.
+    Tamper { k: u8, to: u8, from: u8, edits: Vec<(u16, u8)> },
+    /// The head of one honest message and the tail of another.
+    Splice { a: u8, b: u8, cut: u16, to: u8, from: u8 },
+    /// An honest message cut short.
+    Truncate { k: u8, len: u16, to: u8 },
+    /// An honest message replayed to another engine, claimed by `from`.
+    Replay { k: u8, to: u8, from: u8 },
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    /// How much state each engine holds before the schedule (up to 255
+    /// elements each).
+    prefill: u8,
+    /// The message limit, from the smallest accepted to the default.
+    limit: u8,
+    ops: Vec<Op>,
+}
+
+const N: usize = 3;
+
+fn config(limit: u8) -> Config {
+    Config {
+        sync_interval: Duration::from_millis(10),
+        max_buffered_deltas: 32,
+        ack_timeout: Duration::from_millis(200),
+        max_message_bytes: match limit % 3 {
+            0 => 256,
+            1 => 1024,
+            _ => 1 << 20,
+        },
+        ..Config::default()
+    }
+}
+
+/// An honest message in flight: sender, receiver, bytes.
+type Flight = (usize, usize, Vec<u8>);
+
+fn collect(engines: &mut [Engine<State>], flights: &mut Vec<Flight>) {
+    for (i, e) in engines.iter_mut().enumerate() {
+        while let Some(t) = e.poll_transmit() {
+            flights.push((i, t.to.0 as usize, t.bytes));
+        }
+    }
+}
+
+/// Engine `to` and a peer id it knows (any other engine: a full mesh).
+fn target(to: u8, from: u8) -> (usize, PeerId) {
+    let to = usize::from(to) % N;
+    let from = (to + 1 + usize::from(from) % (N - 1)) % N;
+    (to, PeerId(from as u64))
+}
+
+fn pick(flights: &[Flight], k: u8) -> Option<&Vec<u8>> {
+    (!flights.is_empty()).then(|| &flights[usize::from(k) % flights.len()].2)
+}
+
+fuzz_target!(|input: Input| {
+    let Input { prefill, limit, ops } = input;
+    let mut now = Instant::now();
+    let mut engines: Vec<Engine<State>> = (0..N)
+        .map(|i| {
+            let me = ReplicaId::from_u128(i as u128 + 1);
+            let mut state = State::new();
+            for x in 0..u16::from(prefill) {
+                let _ = state.update((x % 7) as u8, |s| s.insert(me, x * 3 + i as u16));
+            }
+            Engine::new(me, state, config(limit), now).expect("a valid config")
+        })
+        .collect();
+    for (i, e) in engines.iter_mut().enumerate() {
+        for j in (0..N).filter(|&j| j != i) {
+            e.add_peer(PeerId(j as u64), now);
+        }
+    }
+    let mut flights: Vec<Flight> = Vec::new();
+    for op in ops.into_iter().take(300) {
+        match op {
+            Op::Insert { at, key, x } => engines[usize::from(at) % N]
+                .update(|s, me| s.update(key % 8, |set| set.insert(me, x % 64)))
+                .expect("honest writes are accepted"),
+            Op::RemoveElement { at, key, x } => engines[usize::from(at) % N]
+                .update(|s, _| s.update(key % 8, |set| set.remove(&(x % 64))))
+                .expect("honest removes are accepted"),
+            Op::RemoveKey { at, key } => engines[usize::from(at) % N]
+                .update(|s, _| s.remove(&(key % 8)))
+                .expect("honest removes are accepted"),
+            Op::Tick(d) => {
+                now += Duration::from_millis(u64::from(d % 64) + 1);
+                for e in &mut engines {
+                    e.handle_timeout(now);
+                }
+            }
+            Op::Deliver(k) if !flights.is_empty() => {
+                let (from, to, bytes) = flights.remove(usize::from(k) % flights.len());
+                let _ = engines[to].handle_message(now, PeerId(from as u64), &bytes);
+            }
+            Op::Drop(k) if !flights.is_empty() => {
+                flights.remove(usize::from(k) % flights.len());
+            }
+            Op::Duplicate(k) if !flights.is_empty() => {
+                let f = flights[usize::from(k) % flights.len()].clone();
+                flights.push(f);
+            }
+            Op::Deliver(_) | Op::Drop(_) | Op::Duplicate(_) => {}
+            Op::Raw { to, from, bytes } => {
+                let (to, from) = target(to, from);
+                let _ = engines[to].handle_message(now, from, &bytes);
+            }
+            Op::Tamper { k, to, from, edits } => {
+                if let Some(bytes) = pick(&flights, k) {
+                    let mut bytes = bytes.clone();
+                    for (pos, byte) in edits.into_iter().take(16) {
+                        if !bytes.is_empty() {
+                            let i = usize::from(pos) % bytes.len();
+                            bytes[i] = byte;
+                        }
+                    }
+                    let (to, from) = target(to, from);
+                    let _ = engines[to].handle_message(now, from, &bytes);
+                }
+            }
+            Op::Splice { a, b, cut, to, from } => {
+                if let (Some(x), Some(y)) = (pick(&flights, a), pick(&flights, b)) {
+                    let cut_x = usize::from(cut) % (x.len() + 1);
+                    let cut_y = usize::from(cut) % (y.len() + 1);
+                    let mut bytes = x[..cut_x].to_vec();
+                    bytes.extend_from_slice(&y[cut_y..]);
+                    let (to, from) = target(to, from);
+                    let _ = engines[to].handle_message(now, from, &bytes);
+                }
+            }
+            Op::Truncate { k, len, to } => {
+                if let Some(bytes) = pick(&flights, k) {
+                    let bytes = bytes[..usize::from(len) % (bytes.len() + 1)].to_vec();
+                    let (to, from) = target(to, 0);
+                    let _ = engines[to].handle_message(now, from, &bytes);
+                }
+            }
+            Op::Replay { k, to, from } => {
+                if let Some(bytes) = pick(&flights, k) {
+                    let bytes = bytes.clone();
+                    let (to, from) = target(to, from);
+                    let _ = engines[to].handle_message(now, from, &bytes);
+                }
+            }
+        }
+        collect(&mut engines, &mut flights);
+        assert!(flights.len() < 100_000);
+    }
+
+    // The forger stops; the network heals. Honest messages only, every one
+    // delivered, timers run; a long enough ending for any periodic repair.
+    for _ in 0..800 {
+        now += Duration::from_millis(100);
+        for e in &mut engines {
+            e.handle_timeout(now);
+        }
+        collect(&mut engines, &mut flights);
+        while !flights.is_empty() {
+            let (from, to, bytes) = flights.remove(0);
+            engines[to]
+                .handle_message(now, PeerId(from as u64), &bytes)
+                .expect("engines only send valid messages");
+            collect(&mut engines, &mut flights);
+        }
+        if engines.iter().all(Engine::is_synced)
+            && engines.iter().all(|e| e.state() == engines[0].state())
+        {
+            break;
+        }
+    }
+    for (i, e) in engines.iter().enumerate() {
+        assert!(e.is_synced(), "engine {i} never reports is_synced()");
+        assert_eq!(e.state(), engines[0].state(), "engine {i} diverged from engine 0");
+    }
+});
