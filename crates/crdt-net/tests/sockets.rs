@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use common::{
-    ABSENT, DEADLINE, config, config_with_absent, converged, pair, rogue, wait_for,
+    ABSENT, DEADLINE, config, config_with_absent, converged, metrics, pair, rogue, wait_for,
     wait_until_converged,
 };
 
@@ -40,8 +40,8 @@ async fn three() -> Vec<Node<KvState>> {
 async fn three_nodes_converge_through_a_partition_and_heal() {
     let nodes = three().await;
     let h: Vec<_> = nodes.iter().map(Node::handle).collect();
-    h[0].update(|s, me| s.add(me, "likes", 1));
-    h[1].update(|s, me| s.add(me, "likes", 1));
+    h[0].update(|s, me| s.add(me, "likes", 1)).unwrap();
+    h[1].update(|s, me| s.add(me, "likes", 1)).unwrap();
     wait_until_converged(&nodes).await;
 
     // No wait is needed for the isolation to take effect: node 3 handles its
@@ -50,31 +50,37 @@ async fn three_nodes_converge_through_a_partition_and_heal() {
     // after the isolation too (those writes are made after it was queued).
     h[2].isolate(true);
     // Both sides keep writing, including concurrent puts to one key.
-    h[0].update(|s, me| s.put(me, "bio", "left".into(), &Default::default()));
-    h[2].update(|s, me| s.put(me, "bio", "right".into(), &Default::default()));
-    h[1].update(|s, me| s.set_add(me, "wishlist", "tent"));
-    h[2].update(|s, me| s.add(me, "likes", 5));
+    h[0].update(|s, me| s.put(me, "bio", "left".into(), &Default::default()))
+        .unwrap();
+    h[2].update(|s, me| s.put(me, "bio", "right".into(), &Default::default()))
+        .unwrap();
+    h[1].update(|s, me| s.set_add(me, "wishlist", "tent"))
+        .unwrap();
+    h[2].update(|s, me| s.add(me, "likes", 5)).unwrap();
     // Nodes 1 and 2 still sync: once they agree, the rounds that carried
     // their writes to each other have run, and would have reached node 3
     // too had the isolation leaked.
     wait_until_converged(&nodes[..2]).await;
     assert_eq!(
-        h[0].read(|s| s.get("bio").0).await,
+        h[0].read(|s| s.get("bio").0).await.unwrap(),
         ["left"],
         "node 1 has its own put and not the isolated node's"
     );
     assert_eq!(
-        h[1].read(|s| s.count("likes")).await,
+        h[1].read(|s| s.count("likes")).await.unwrap(),
         2,
         "node 2 has the two +1s and not the isolated node's +5"
     );
     assert_eq!(
-        h[2].read(|s| s.get("bio").0).await,
+        h[2].read(|s| s.get("bio").0).await.unwrap(),
         ["right"],
         "the isolated node has its own put and not node 1's"
     );
     assert!(
-        h[2].read(|s| s.members("wishlist")).await.is_empty(),
+        h[2].read(|s| s.members("wishlist"))
+            .await
+            .unwrap()
+            .is_empty(),
         "the isolated node must not see the majority's set add"
     );
     assert!(
@@ -84,15 +90,18 @@ async fn three_nodes_converge_through_a_partition_and_heal() {
 
     h[2].isolate(false);
     wait_until_converged(&nodes).await;
-    let (mut bio, _) = h[1].read(|s| s.get("bio")).await;
+    let (mut bio, _) = h[1].read(|s| s.get("bio")).await.unwrap();
     bio.sort();
     assert_eq!(
         bio,
         ["left", "right"],
         "concurrent puts survive as siblings"
     );
-    assert_eq!(h[0].read(|s| s.count("likes")).await, 7);
-    assert_eq!(h[2].read(|s| s.members("wishlist")).await, ["tent"]);
+    assert_eq!(h[0].read(|s| s.count("likes")).await.unwrap(), 7);
+    assert_eq!(
+        h[2].read(|s| s.members("wishlist")).await.unwrap(),
+        ["tent"]
+    );
     for n in nodes {
         let _ = n.shutdown().await;
     }
@@ -120,7 +129,7 @@ async fn wait_for_rejections(h: &NodeHandle<KvState>, n: u64) {
     let m = wait_for(
         DEADLINE,
         &format!("connections_rejected reaches {n}"),
-        || h.metrics(),
+        || metrics(h),
         |m| m.connections_rejected >= n,
     )
     .await;
@@ -136,14 +145,17 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     let mut small = config_with_absent(1);
     small.engine.max_message_bytes = 4096;
     let nodes = pair(small).await;
-    nodes[0].handle().update(|s, me| s.add(me, "likes", 1));
+    nodes[0]
+        .handle()
+        .update(|s, me| s.add(me, "likes", 1))
+        .unwrap();
     wait_until_converged(&nodes).await;
     let h = nodes[0].handle();
-    let before = h.read(|s| s.clone()).await;
+    let before = h.read(|s| s.clone()).await.unwrap();
     let opened_before = wait_for(
         DEADLINE,
         "node 1 is connected to peer 2",
-        || h.metrics(),
+        || metrics(&h),
         |m| m.connected_peers == 1,
     )
     .await
@@ -177,8 +189,12 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     wait_for_rejections(&h, 3).await;
 
     // Every rogue frame has been handled by now (each was counted).
-    assert_eq!(h.read(|s| s.clone()).await, before, "state untouched");
-    let m = h.metrics().await;
+    assert_eq!(
+        h.read(|s| s.clone()).await.unwrap(),
+        before,
+        "state untouched"
+    );
+    let m = h.metrics().await.unwrap();
     assert_eq!(
         m.connections_opened,
         opened_before + 2,
@@ -187,9 +203,12 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     );
 
     // The well-behaved peer carries on.
-    nodes[1].handle().update(|s, me| s.add(me, "likes", 1));
+    nodes[1]
+        .handle()
+        .update(|s, me| s.add(me, "likes", 1))
+        .unwrap();
     wait_until_converged(&nodes).await;
-    assert_eq!(h.read(|s| s.count("likes")).await, 2);
+    assert_eq!(h.read(|s| s.count("likes")).await.unwrap(), 2);
     for n in nodes {
         let _ = n.shutdown().await;
     }

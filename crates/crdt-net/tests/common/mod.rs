@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crdt_core::ReplicaId;
-use crdt_net::{KvState, Node, NodeConfig};
+use crdt_net::{KvState, NetMetrics, Node, NodeConfig, NodeHandle};
 use crdt_sync::{Config, Envelope, Message, PeerId, codec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -99,9 +99,14 @@ pub(crate) async fn pair(first: NodeConfig) -> Vec<Node<KvState>> {
 pub(crate) async fn states(nodes: &[Node<KvState>]) -> Vec<KvState> {
     let mut states = Vec::new();
     for n in nodes {
-        states.push(n.handle().read(|s| s.clone()).await);
+        states.push(n.handle().read(|s| s.clone()).await.unwrap());
     }
     states
+}
+
+/// A node's metrics (the node must be running).
+pub(crate) async fn metrics(h: &NodeHandle<KvState>) -> NetMetrics {
+    h.metrics().await.expect("the node is running")
 }
 
 pub(crate) fn all_equal(states: &[KvState]) -> bool {
