@@ -26,9 +26,10 @@ use crate::node::ShutdownReport;
 /// the engine; the inbound byte budget usually binds first.
 pub(crate) const NET_QUEUE: usize = 1024;
 
-/// A closure the application runs on the engine (a write or a read); it
-/// returns whether it changed the state.
-pub(crate) type AppFn<T> = Box<dyn FnOnce(&mut Engine<T>) -> bool + Send>;
+/// A closure the application runs on the engine (a write or a read); a
+/// write notes its change on the watch before it answers, so that a
+/// subscriber has the change by the time the writer hears it is done.
+pub(crate) type AppFn<T> = Box<dyn FnOnce(&mut Engine<T>, &watch::Sender<ChangeCount>) + Send>;
 
 /// What the application asks of the engine, in the order it asked.
 pub(crate) enum AppInput<T> {
@@ -276,11 +277,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         app_rx: &mut mpsc::Receiver<AppInput<T>>,
     ) {
         match input {
-            AppInput::Call(f) => {
-                if f(&mut self.engine) {
-                    self.changes.send_modify(|c| c.local += 1);
-                }
-            }
+            AppInput::Call(f) => f(&mut self.engine, &self.changes),
             AppInput::Metrics(reply) => {
                 let _ = reply.send(self.metrics());
             }

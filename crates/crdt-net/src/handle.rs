@@ -141,11 +141,9 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         &self,
         mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static,
     ) -> Result<(), NodeError> {
-        let call = Box::new(move |e: &mut Engine<T>| match apply(e, mutate) {
-            Ok(changed) => changed,
-            Err(err) => {
+        let call = Box::new(move |e: &mut Engine<T>, changes: &Changes| {
+            if let Err(err) = apply(e, changes, mutate) {
                 eprintln!("crdt-net: local write refused: {err}");
-                false
             }
         });
         match self.app.try_send(AppInput::Call(call)) {
@@ -169,15 +167,11 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static,
     ) -> Result<(), NodeError> {
         let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |e: &mut Engine<T>| {
-            let verdict = apply(e, mutate);
-            let changed = verdict == Ok(true);
-            let _ = tx.send(verdict);
-            changed
+        let call = Box::new(move |e: &mut Engine<T>, changes: &Changes| {
+            let _ = tx.send(apply(e, changes, mutate));
         });
         self.request(AppInput::Call(call), rx)
             .await?
-            .map(drop)
             .map_err(NodeError::Refused)
     }
 
@@ -188,9 +182,8 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         f: impl FnOnce(&T) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
         let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |e: &mut Engine<T>| {
+        let call = Box::new(move |e: &mut Engine<T>, _: &Changes| {
             let _ = tx.send(f(e.state()));
-            false
         });
         self.request(AppInput::Call(call), rx).await
     }
@@ -287,17 +280,24 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     }
 }
 
-/// Runs a write on the engine: whether it changed the state (its delta was
-/// not empty), or why the engine refused it.
+/// What subscribers watch.
+type Changes = watch::Sender<ChangeCount>;
+
+/// Runs a write on the engine and, if it changed the state (its delta was
+/// not empty), tells subscribers; or says why the engine refused it.
 fn apply<T: Replicated>(
     engine: &mut Engine<T>,
+    changes: &Changes,
     mutate: impl FnOnce(&mut T, ReplicaId) -> T,
-) -> Result<bool, crdt_sync::LocalWriteError> {
+) -> Result<(), crdt_sync::LocalWriteError> {
     let mut changed = false;
     engine.update(|state, me| {
         let delta = mutate(state, me);
         changed = !delta.is_bottom();
         delta
     })?;
-    Ok(changed)
+    if changed {
+        changes.send_modify(|c| c.local += 1);
+    }
+    Ok(())
 }

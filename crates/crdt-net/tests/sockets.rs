@@ -241,3 +241,40 @@ async fn the_first_frame_of_a_connection_is_handled_after_its_opening() {
     }
     let _ = a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_restarted_on_a_new_port_is_reconnected_and_syncs() {
+    // Node 1 dials node 2 (the smaller id dials). It used to keep dialing
+    // node 2's first address forever: a restarted node 2 on another port
+    // was never reconnected, even after `add_peer` with the new address.
+    let nodes = pair(config(1)).await;
+    let (a, b) = (nodes[0].handle(), nodes[1].handle());
+    b.update(|s, me| s.set_add(me, "tags", "before")).unwrap();
+    wait_until_converged(&nodes).await;
+
+    // Node 2 comes back on another port, empty, under a fresh replica id.
+    // It starts before the old one stops, so the port is surely another.
+    let restarted = Node::start(config(2), ReplicaId::random(), KvState::new())
+        .await
+        .unwrap();
+    assert_ne!(restarted.local_addr(), b.local_addr());
+    restarted.handle().add_peer(PeerId(1), a.local_addr());
+    let mut nodes = nodes;
+    let _ = nodes.pop().unwrap().shutdown().await;
+    a.add_peer(PeerId(2), restarted.local_addr());
+
+    // Writes on both sides, and what node 1 had from before, meet.
+    let b = restarted.handle();
+    a.update(|s, me| s.set_add(me, "tags", "from-1")).unwrap();
+    b.update(|s, me| s.set_add(me, "tags", "from-2")).unwrap();
+    nodes.push(restarted);
+    wait_until_converged(&nodes).await;
+    assert_eq!(
+        b.read(|s| s.members("tags")).await.unwrap(),
+        ["before", "from-1", "from-2"]
+    );
+    assert_eq!(metrics(&a).await.connected_peers, 1);
+    for n in nodes {
+        let _ = n.shutdown().await;
+    }
+}
