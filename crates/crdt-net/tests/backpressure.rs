@@ -10,15 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use crdt_net::{KvState, Node, NodeError};
+use crdt_net::NodeError;
 use crdt_sync::{Message, Payload};
-use crdt_types::ReplicaId;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use common::{
-    ABSENT, DEADLINE, big_set, config, config_with_absent, frame, pair, rogue, wait_until_converged,
+    ABSENT, DEADLINE, big_set, config, config_with_absent, frame, pair, rogue, shutdown_all, start,
+    wait_until_converged,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,18 +82,14 @@ async fn a_flooding_peer_is_slowed_by_tcp_and_costs_at_most_the_inbound_budget()
         m.inbound_queued_bytes_max > 0 && m.inbound_waits > 0,
         "the rogue's reader waited for the engine: {m:?}"
     );
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_request_queue_makes_write_wait_and_update_drop() {
     let mut c = config(1);
     c.app_queue = 4;
-    let node = Node::start(c, ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let node = start(c).await;
     let h = node.handle();
 
     // A write that holds the engine until released.

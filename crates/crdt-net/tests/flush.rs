@@ -11,10 +11,12 @@ use std::future::Future;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crdt_net::{KvState, Node, NodeError, NodeHandle};
-use crdt_types::ReplicaId;
+use crdt_net::{KvState, NodeError, NodeHandle};
 
-use common::{ABSENT, DEADLINE, config, config_with_absent, metrics, pair, rogue, wait_for};
+use common::{
+    ABSENT, DEADLINE, config, config_with_absent, metrics, pair, rogue, shutdown_all, start,
+    wait_for,
+};
 
 /// Waits until `h` has an open connection to `n` peers.
 async fn wait_connected(h: &NodeHandle<KvState>, n: usize) {
@@ -74,16 +76,12 @@ async fn wait_synced_returns_once_the_peers_have_every_write() {
     b.write(|s, me| s.add(me, "n", 100)).await.unwrap();
     b.flush().await.unwrap();
     assert_eq!(a.read(|s| s.count("n")).await.unwrap(), 120);
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_synced_times_out_naming_the_live_peer_behind() {
-    let node = Node::start(config_with_absent(1), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let node = start(config_with_absent(1)).await;
     let h = node.handle();
     // No live peer (ABSENT is known but never connected): nothing to wait for.
     h.write(|s, me| s.add(me, "n", 1)).await.unwrap();

@@ -8,23 +8,18 @@ mod common;
 
 use crdt_net::{KvState, Node, NodeHandle};
 use crdt_sync::PeerId;
-use crdt_types::ReplicaId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use common::{
-    ABSENT, DEADLINE, config, config_with_absent, converged, metrics, pair, rogue, wait_for,
-    wait_until_converged,
+    ABSENT, DEADLINE, config, config_with_absent, converged, metrics, pair, rogue, shutdown_all,
+    start, wait_for, wait_until_converged,
 };
 
 async fn three() -> Vec<Node<KvState>> {
     let mut nodes = Vec::new();
     for i in 1..=3 {
-        nodes.push(
-            Node::start(config(i), ReplicaId::random(), KvState::new())
-                .await
-                .unwrap(),
-        );
+        nodes.push(start(config(i)).await);
     }
     for (i, n) in nodes.iter().enumerate() {
         for (j, m) in nodes.iter().enumerate() {
@@ -102,9 +97,7 @@ async fn three_nodes_converge_through_a_partition_and_heal() {
         h[2].read(|s| s.members("wishlist")).await.unwrap(),
         ["tent"]
     );
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }
 
 /// Whether the node closed the stream within [`DEADLINE`].
@@ -209,9 +202,7 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
         .unwrap();
     wait_until_converged(&nodes).await;
     assert_eq!(h.read(|s| s.count("likes")).await.unwrap(), 2);
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,9 +212,7 @@ async fn the_first_frame_of_a_connection_is_handled_after_its_opening() {
     // engine before the connection was registered, the engine would ignore
     // it as coming from an unknown connection, and the rogue would stay
     // open instead of being rejected.
-    let a = Node::start(config_with_absent(1), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let a = start(config_with_absent(1)).await;
     let h = a.handle();
     for i in 1..=20 {
         let mut both = Vec::new();
@@ -254,9 +243,7 @@ async fn a_peer_restarted_on_a_new_port_is_reconnected_and_syncs() {
 
     // Node 2 comes back on another port, empty, under a fresh replica id.
     // It starts before the old one stops, so the port is surely another.
-    let restarted = Node::start(config(2), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let restarted = start(config(2)).await;
     assert_ne!(restarted.local_addr(), b.local_addr());
     restarted.handle().add_peer(PeerId(1), a.local_addr());
     let mut nodes = nodes;
@@ -274,7 +261,5 @@ async fn a_peer_restarted_on_a_new_port_is_reconnected_and_syncs() {
         ["before", "from-1", "from-2"]
     );
     assert_eq!(metrics(&a).await.connected_peers, 1);
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }

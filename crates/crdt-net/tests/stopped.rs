@@ -3,16 +3,13 @@
 
 mod common;
 
-use crdt_net::{KvState, Node, NodeError};
-use crdt_types::ReplicaId;
+use crdt_net::NodeError;
 
-use common::{DEADLINE, config};
+use common::{DEADLINE, config, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_to_a_stopped_node_fail_with_stopped() {
-    let node = Node::start(config(1), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let node = start(config(1)).await;
     let h = node.handle();
     let mut changes = h.subscribe();
     h.write(|s, me| s.add(me, "n", 1)).await.unwrap();

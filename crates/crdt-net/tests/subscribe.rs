@@ -5,11 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use crdt_net::{KvState, Node};
-use crdt_types::ReplicaId;
 use tokio::time::timeout;
 
-use common::{DEADLINE, config, pair};
+use common::{DEADLINE, config, pair, shutdown_all, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_see_local_and_remote_changes() {
@@ -40,16 +38,12 @@ async fn subscribers_see_local_and_remote_changes() {
         }
     }
     assert_eq!(a.read(|s| s.count("likes")).await.unwrap(), 2);
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_neither_blocks_the_node_nor_queues_changes() {
-    let node = Node::start(config(1), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let node = start(config(1)).await;
     let h = node.handle();
     let mut idle = h.subscribe();
 

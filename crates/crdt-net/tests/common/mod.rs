@@ -81,14 +81,24 @@ pub(crate) fn config_with_absent(me: u64) -> NodeConfig {
     c
 }
 
+/// A node with an empty store and a fresh replica id.
+pub(crate) async fn start(config: NodeConfig) -> Node<KvState> {
+    Node::start(config, ReplicaId::random(), KvState::new())
+        .await
+        .expect("the node starts")
+}
+
+/// Shuts every node down, in order.
+pub(crate) async fn shutdown_all(nodes: Vec<Node<KvState>>) {
+    for n in nodes {
+        let _ = n.shutdown().await;
+    }
+}
+
 /// Two nodes, 1 and 2, peered with each other; `first` is node 1's config.
 pub(crate) async fn pair(first: NodeConfig) -> Vec<Node<KvState>> {
-    let a = Node::start(first, ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
-    let b = Node::start(config(2), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let a = start(first).await;
+    let b = start(config(2)).await;
     a.handle().add_peer(PeerId(2), b.local_addr());
     b.handle().add_peer(PeerId(1), a.local_addr());
     vec![a, b]
