@@ -9,7 +9,7 @@
 //! | [`NodeError`], [`PeerBehind`] | why a request to a node failed (stopped, refused, peers behind at a flush) |
 //! | [`Subscription`], [`ChangeCount`] | change notifications ([`NodeHandle::subscribe`]) |
 //! | [`ShutdownReport`] | the final state, and whether the last flush completed |
-//! | [`KvState`] | a key-value store: multi-value registers with get/put contexts, counters, sets |
+//! | [`KvState`], [`KvValue`] | a key-value store: multi-value registers of any ordered serde type with get/put contexts, counters, sets |
 //!
 //! Frames are a big-endian `u32` length and the engine's encoded message. The
 //! first frame of a connection is the dialer's `PeerId` (8 bytes). A frame
@@ -56,6 +56,6 @@ pub use changes::{ChangeCount, Subscription};
 pub use config::NodeConfig;
 pub use error::{NodeError, PeerBehind};
 pub use handle::NodeHandle;
-pub use kv::KvState;
+pub use kv::{KvState, KvValue};
 pub use metrics::NetMetrics;
 pub use node::{Node, ShutdownReport};
