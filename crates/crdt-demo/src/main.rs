@@ -106,6 +106,11 @@ fn replica(id: u64) -> ExitCode {
                         h.update(move |s, _| s.set_remove("wishlist", &item))?;
                     }
                     ["ISOLATE", on] => h.isolate(*on == "1"),
+                    ["FLUSH"] => match h.flush().await {
+                        Ok(()) => println!("FLUSHED every live peer has acknowledged every write"),
+                        Err(NodeError::Stopped) => return Err(NodeError::Stopped),
+                        Err(e) => println!("FLUSHED {e}"),
+                    },
                     ["DIGEST"] => {
                         let digest = h.read(|s| fnv(&format!("{s:?}"))).await?;
                         println!("DIGEST {digest:016x}");
@@ -209,6 +214,12 @@ impl Replica {
 
     fn ask(&mut self, line: &str, prefix: &str) -> String {
         self.send(line);
+        self.reply(prefix)
+    }
+
+    /// The rest of the next line that starts with `prefix` (empty if the
+    /// replica has gone).
+    fn reply(&mut self, prefix: &str) -> String {
         let mut reply = String::new();
         loop {
             reply.clear();
@@ -358,6 +369,14 @@ fn parent() -> ExitCode {
         "  conflicts seen: {concurrent} concurrent deltas, {siblings} registers with siblings before resolving"
     );
     println!("  total run time: {:.1} s", started.elapsed().as_secs_f64());
+    // Flush while every replica is still up (a replica's shutdown flushes
+    // too, but would wait for a peer that already quit).
+    for r in rs.iter_mut() {
+        r.send("FLUSH");
+    }
+    for (i, r) in rs.iter_mut().enumerate() {
+        println!("  replica {} flushed: {}", i + 1, r.reply("FLUSHED "));
+    }
     for r in rs.iter_mut() {
         r.send("QUIT");
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crdt_sync::{Engine, PeerId, Replicated};
+use crdt_sync::{Engine, Mode, PeerId, Replicated};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -242,19 +242,23 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             // its next request takes effect before that request.
             self.apply_control(now);
             match turn {
-                // Every request queued before the shutdown was handled.
-                Turn::App(None) if self.shutting_down => app_open = false,
                 Turn::App(None) => {
                     self.stop(); // every handle is gone
                     return;
                 }
-                Turn::App(Some(input)) => self.handle_app(input, now, &mut app_rx),
+                Turn::App(Some(input)) => {
+                    self.handle_app(input, now, &mut app_rx);
+                    // After a shutdown request nothing more is taken: what
+                    // was queued after it fails with `NodeError::Stopped`.
+                    app_open = !self.shutting_down;
+                }
                 Turn::Net(input) => self.handle_net(input, now),
                 Turn::Control => {}
                 Turn::Timeout => {
                     if now >= self.engine.poll_timeout() {
                         self.engine.handle_timeout(now);
-                        self.waiters.refreshed(&self.engine.metrics().peers);
+                        self.waiters
+                            .refreshed(&self.engine.metrics().peers, self.sequence());
                     }
                 }
             }
@@ -286,8 +290,6 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                     .add(self.live(), now, deadline, Reply::Flush(reply));
             }
             AppInput::Shutdown { deadline, reply } => {
-                // Requests already queued are still handled (and flushed);
-                // new ones fail with `NodeError::Stopped`.
                 app_rx.close();
                 self.shutting_down = true;
                 self.waiters
@@ -296,9 +298,23 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         }
     }
 
-    /// The live peers: those with an open connection.
-    fn live(&self) -> BTreeSet<PeerId> {
-        self.conns.keys().copied().collect()
+    /// The live peers (those with an open connection) and the sequence
+    /// they must acknowledge: what a flush taken now waits for.
+    fn live(&self) -> (BTreeSet<PeerId>, u64) {
+        (self.conns.keys().copied().collect(), self.sequence())
+    }
+
+    /// The engine's sequence: how many delta-intervals it has buffered,
+    /// counted here as it counts them (see [`Waiters`]): local writes whose
+    /// delta was not empty and, in delta mode, received deltas it applied.
+    /// In state mode received states are not buffered (and nothing is
+    /// acknowledged, so only a node with no writes completes a flush).
+    fn sequence(&self) -> u64 {
+        let c = *self.changes.borrow();
+        match self.config.engine.mode {
+            Mode::Delta => c.local + c.remote,
+            _ => c.local,
+        }
     }
 
     /// Answers the flushes that are done; returns the shutdown's, if it is.
@@ -415,7 +431,8 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                         if fresh > 0 {
                             self.changes.send_modify(|c| c.remote += fresh);
                         }
-                        self.waiters.refreshed(&self.engine.metrics().peers);
+                        self.waiters
+                            .refreshed(&self.engine.metrics().peers, self.sequence());
                     }
                     Err(e) => {
                         eprintln!("crdt-net: closing connection to peer {}: {e}", peer.0);

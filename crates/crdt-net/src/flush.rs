@@ -11,26 +11,37 @@ use crdt_sync::{PeerId, PeerLag};
 
 use crate::error::{NodeError, PeerBehind};
 
-/// The calls waiting for acknowledgements, each with the peers it still
-/// waits for.
+/// The calls waiting for acknowledgements, each with the sequence number
+/// it waits for and the peers that have not reached it yet.
 ///
-/// Design note: the engine's acknowledgement lag
-/// ([`crdt_sync::Metrics::peers`]) is the source of truth, but it is
-/// computed when the engine handles a message or a timer, not when the
-/// application writes: right after a write it still shows the peers as in
-/// sync. So a waiter looks only at lag refreshed after it was registered
-/// ([`Waiters::refreshed`], called by the driver after
-/// [`crdt_sync::Engine::handle_message`] and
-/// [`crdt_sync::Engine::handle_timeout`]), which counts every write queued
-/// before it. A peer whose lag shows nothing unacknowledged (and no reset)
-/// then has everything written before the call, whatever comes later, so it
-/// is crossed off for good. Per-call state is a set of peers, so a waiter
-/// costs `O(peers)` and any number of calls may wait at once.
+/// Design note: the engine numbers the delta-intervals it buffers (local
+/// writes and received deltas that carried something new) and tracks, per
+/// peer, the highest one acknowledged; its metrics show the difference,
+/// [`crdt_sync::PeerLag::unacked_sequences`]. The driver counts the same
+/// intervals itself (a local write whose delta is not empty, a received
+/// delta the engine applied; see `Driver::sequence`), so a peer's
+/// acknowledged sequence is `sequence - unacked_sequences`. A call waits
+/// for the sequence as it was when the engine took the request: everything
+/// written before it, and nothing after, so a flush completes under a
+/// steady stream of later writes, and a peer that left after acknowledging
+/// it is not waited for. The lag is computed when the engine handles a
+/// message or a timer, not when the application writes (right after a
+/// write it is stale), so waiters look at it only right after those calls
+/// ([`Waiters::refreshed`]). Were the count ever off, it could only be
+/// short (a peer would look further behind, and a flush would wait longer)
+/// unless it counted an interval the engine did not buffer, which the test
+/// `the_nodes_count_of_delta_intervals_matches_the_engines` guards
+/// against. The alternative, waiting
+/// until a peer shows nothing unacknowledged at all, also waited for
+/// writes made after the call: it never completed while peers kept
+/// writing, and it waited for peers that had left.
 pub(crate) struct Waiters<R> {
     list: Vec<Waiter<R>>,
 }
 
 struct Waiter<R> {
+    /// The sequence each peer must have acknowledged.
+    target: u64,
     pending: BTreeSet<PeerId>,
     started: Instant,
     deadline: Instant,
@@ -42,16 +53,17 @@ impl<R> Waiters<R> {
         Self { list: Vec::new() }
     }
 
-    /// Waits, until `deadline`, for each of `peers` to acknowledge
-    /// everything written so far.
+    /// Waits, until `deadline`, for each of `peers` to acknowledge the
+    /// delta-intervals up to `target` (the sequence now).
     pub(crate) fn add(
         &mut self,
-        peers: BTreeSet<PeerId>,
+        (peers, target): (BTreeSet<PeerId>, u64),
         now: Instant,
         deadline: Instant,
         reply: R,
     ) {
         self.list.push(Waiter {
+            target,
             pending: peers,
             started: now,
             deadline,
@@ -59,14 +71,13 @@ impl<R> Waiters<R> {
         });
     }
 
-    /// Crosses off the peers that `lag` (just refreshed by the engine)
-    /// shows with nothing unacknowledged.
-    pub(crate) fn refreshed(&mut self, lag: &BTreeMap<PeerId, PeerLag>) {
+    /// Crosses off the peers that `lag`, just refreshed by the engine at
+    /// sequence `sequence`, shows as having acknowledged their waiter's
+    /// target.
+    pub(crate) fn refreshed(&mut self, lag: &BTreeMap<PeerId, PeerLag>, sequence: u64) {
         for w in &mut self.list {
-            w.pending.retain(|p| {
-                !lag.get(p)
-                    .is_some_and(|l| l.unacked_sequences == 0 && !l.reset)
-            });
+            let behind = |l: &PeerLag| sequence.saturating_sub(l.unacked_sequences) < w.target;
+            w.pending.retain(|p| lag.get(p).is_none_or(behind));
         }
     }
 
@@ -129,21 +140,24 @@ mod tests {
     }
 
     #[test]
-    fn a_waiter_settles_once_every_peer_showed_nothing_unacknowledged() {
+    fn a_waiter_settles_once_every_peer_acknowledged_its_target() {
         let t = Instant::now();
         let mut w = Waiters::new();
+        // At sequence 5: peer 1 has acknowledged 5, peer 2 only 1.
         w.add(
-            [PeerId(1), PeerId(2)].into(),
+            ([PeerId(1), PeerId(2)].into(), 5),
             t,
             t + Duration::from_secs(1),
             "a",
         );
         let mut seen = BTreeMap::from([(PeerId(1), lag(0)), (PeerId(2), lag(4))]);
-        w.refreshed(&seen);
+        w.refreshed(&seen, 5);
         assert!(w.settle(t, &seen, |_| true).is_empty(), "peer 2 is behind");
-        // Peer 1 falls behind again (a later write): it was crossed off.
-        seen = BTreeMap::from([(PeerId(1), lag(1)), (PeerId(2), lag(0))]);
-        w.refreshed(&seen);
+        // Three later writes (sequence 8): peer 2 acknowledged up to 6, which
+        // covers the target; peer 1 has not acknowledged the later writes,
+        // but it was crossed off and they are not waited for.
+        seen = BTreeMap::from([(PeerId(1), lag(3)), (PeerId(2), lag(2))]);
+        w.refreshed(&seen, 8);
         let done = w.settle(t, &seen, |_| true);
         assert_eq!(done, vec![("a", Ok(()))]);
         assert!(w.next_deadline().is_none());
@@ -153,11 +167,14 @@ mod tests {
     fn a_waiter_past_its_deadline_names_the_peers_behind() {
         let t = Instant::now();
         let mut w = Waiters::new();
-        w.add([PeerId(3)].into(), t, t + Duration::from_millis(50), ());
-        let mut reset = lag(0);
-        reset.reset = true;
-        let seen = BTreeMap::from([(PeerId(3), reset)]);
-        w.refreshed(&seen);
+        w.add(
+            ([PeerId(3)].into(), 2),
+            t,
+            t + Duration::from_millis(50),
+            (),
+        );
+        let seen = BTreeMap::from([(PeerId(3), lag(3))]);
+        w.refreshed(&seen, 4);
         assert!(w.settle(t, &seen, |_| false).is_empty());
         let later = t + Duration::from_millis(50);
         let done = w.settle(later, &seen, |_| false);
@@ -165,7 +182,7 @@ mod tests {
             waited: Duration::from_millis(50),
             behind: vec![PeerBehind {
                 peer: PeerId(3),
-                lag: Some(reset),
+                lag: Some(lag(3)),
                 connected: false,
             }],
         };
@@ -176,7 +193,7 @@ mod tests {
     fn a_waiter_for_no_peers_settles_at_once() {
         let t = Instant::now();
         let mut w = Waiters::new();
-        w.add(BTreeSet::new(), t, t, 7);
+        w.add((BTreeSet::new(), 9), t, t, 7);
         assert_eq!(w.settle(t, &BTreeMap::new(), |_| true), vec![(7, Ok(()))]);
     }
 }

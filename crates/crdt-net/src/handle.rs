@@ -55,8 +55,11 @@ use crate::node::ShutdownReport;
 /// ha.add_peer(PeerId(2), b.local_addr());
 /// hb.add_peer(PeerId(1), a.local_addr());
 /// let mut changes = hb.subscribe();
-/// while ha.metrics().await.unwrap().connected_peers == 0 {
-///     tokio::time::sleep(std::time::Duration::from_millis(10)).await; // wait for the connection
+/// for _ in 0..1000 {
+///     if ha.metrics().await.unwrap().connected_peers == 1 {
+///         break; // connected: peer 2 is live
+///     }
+///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
 /// }
 ///
 /// ha.write(|kv, me| kv.add(me, "likes", 1)).await.unwrap();

@@ -57,8 +57,8 @@ impl<T: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'stat
 /// use crdt_core::{Lattice, ReplicaId};
 /// use crdt_net::KvState;
 /// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
-/// let mut x: KvState = KvState::new();
-/// let mut y: KvState = KvState::new();
+/// let mut x = KvState::new();
+/// let mut y = KvState::new();
 /// let (_, ctx) = x.get("bio");
 /// let d1 = x.put(a, "bio", "likes tea".into(), &ctx);
 /// let d2 = y.put(b, "bio", "likes coffee".into(), &ctx); // concurrent
@@ -72,7 +72,7 @@ impl<T: Ord + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'stat
 /// assert_eq!(y.get("bio").0, ["likes both"]);
 ///
 /// // Any ordered serde type as values; keys of each kind.
-/// let mut ages = KvState::<u32>::new();
+/// let mut ages = KvState::<u32>::default();
 /// let _ = ages.put(a, "ada", 36, &Default::default());
 /// let _ = ages.add(a, "visits", 2);
 /// assert_eq!(ages.keys().collect::<Vec<_>>(), ["ada"]);
@@ -108,13 +108,17 @@ fn tagged(replica: ReplicaId, map: u8) -> ReplicaId {
     ReplicaId::from_u128(v | (u128::from(map) << 120))
 }
 
-impl<V: KvValue> KvState<V> {
-    /// The empty store.
+impl KvState {
+    /// The empty store of string values. For another value type use
+    /// `KvState::<V>::default()` (as with `HashMap::new`, the default type
+    /// parameter applies to `new` only).
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<V: KvValue> KvState<V> {
     /// The values of `key` (several if puts were concurrent) and the context
     /// to hand back to [`KvState::put`].
     #[must_use]
@@ -409,7 +413,7 @@ mod tests {
     #[test]
     fn typed_values_keep_concurrent_puts_as_siblings_until_resolved() {
         let (a, b) = ids();
-        let (mut x, mut y) = (KvState::<Profile>::new(), KvState::<Profile>::new());
+        let (mut x, mut y) = (KvState::<Profile>::default(), KvState::<Profile>::default());
         let d1 = x.put(a, "me", profile("Ada", 36), &CausalContext::new());
         let d2 = y.put(b, "me", profile("Ada L.", 37), &CausalContext::new());
         x.join(&d2);
@@ -428,7 +432,7 @@ mod tests {
     #[test]
     fn keys_list_each_kind_sorted_and_deleted_keys_leave() {
         let (a, _) = ids();
-        let mut s = KvState::<u64>::new();
+        let mut s = KvState::<u64>::default();
         let none = CausalContext::new();
         for key in ["b", "a", "c"] {
             let _ = s.put(a, key, 1, &none);
@@ -452,7 +456,7 @@ mod tests {
     #[test]
     fn delete_counter_zeroes_it_everywhere_and_a_concurrent_increment_survives() {
         let (a, b) = ids();
-        let (mut x, mut y): (KvState, KvState) = (KvState::new(), KvState::new());
+        let (mut x, mut y) = (KvState::new(), KvState::new());
         let d = x.add(a, "likes", 5);
         y.join(&d);
         let d = y.add(b, "likes", 2);
@@ -483,7 +487,7 @@ mod tests {
     #[test]
     fn delete_set_removes_every_seen_member_and_a_concurrent_add_survives() {
         let (a, b) = ids();
-        let (mut x, mut y): (KvState, KvState) = (KvState::new(), KvState::new());
+        let (mut x, mut y) = (KvState::new(), KvState::new());
         for m in ["tent", "stove", "map"] {
             let d = x.set_add(a, "wishlist", m);
             y.join(&d);
@@ -500,7 +504,7 @@ mod tests {
     #[test]
     fn deletes_reach_a_peer_that_was_away_through_its_digest() {
         let (a, _) = ids();
-        let mut x: KvState = KvState::new();
+        let mut x = KvState::new();
         let _ = x.add(a, "likes", 3);
         let _ = x.set_add(a, "tags", "t");
         let _ = x.put(a, "bio", "hi".to_string(), &CausalContext::new());

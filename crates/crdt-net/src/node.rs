@@ -113,12 +113,15 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
         self.handle.local_addr()
     }
 
-    /// Stops the node and returns its state: takes no new requests (they
-    /// fail with [`NodeError::Stopped`]), handles those already queued,
-    /// waits up to [`NodeConfig::flush_timeout`] for every live peer to
+    /// Stops the node and returns its state: handles the requests queued
+    /// before this call and no later ones (those fail with
+    /// [`NodeError::Stopped`]), waits up to [`NodeConfig::flush_timeout`] for every live peer to
     /// acknowledge every write (as [`NodeHandle::flush`] does), then closes
     /// every connection. Whether the flush completed is in
-    /// [`ShutdownReport::flushed`]; the node stops either way.
+    /// [`ShutdownReport::flushed`]; the node stops either way. A peer that
+    /// stopped first without acknowledging this node's last writes counts
+    /// as behind, so when a whole cluster stops, flush every node
+    /// ([`NodeHandle::flush`]) while all are up, then shut them down.
     ///
     /// [`NodeError::Stopped`] if the engine had already stopped (a closure
     /// passed to the handle panicked on the engine's thread).

@@ -144,3 +144,74 @@ async fn wait_synced_times_out_naming_the_live_peer_behind() {
     }
     let _ = node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_count_of_delta_intervals_matches_the_engines() {
+    // A flush waits for a peer to acknowledge the engine's sequence as the
+    // node counts it (local writes that changed something, received deltas
+    // the engine applied). ABSENT never acknowledges anything, so the
+    // engine's lag for it is the engine's own sequence: the two must agree,
+    // or flushes would end early (count too high) or late (too low).
+    let nodes = pair(config_with_absent(1)).await;
+    let (a, b) = (nodes[0].handle(), nodes[1].handle());
+    let changes = a.subscribe();
+    for i in 0..30 {
+        a.update(move |s, me| s.add(me, "n", i % 3)).unwrap(); // +0 changes nothing
+        a.update(|s, _| s.set_remove("tags", "absent")).unwrap(); // nor does this
+        b.update(move |s, me| s.set_add(me, "tags", &format!("t{}", i % 10)))
+            .unwrap();
+    }
+    common::wait_until_converged(&nodes).await;
+    let sequence = || {
+        let c = changes.latest();
+        c.local + c.remote
+    };
+    let m = wait_for(
+        DEADLINE,
+        "the engine's lag for the silent peer equals the node's count",
+        || metrics(&a),
+        |m| m.engine.peers.get(&ABSENT).map(|l| l.unacked_sequences) == Some(sequence()),
+    )
+    .await;
+    assert!(
+        m.engine.deltas_applied > 0 && changes.latest().local == 20,
+        "both kinds were counted: {:?}, {m:?}",
+        changes.latest()
+    );
+    shutdown_all(nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_completes_while_the_peer_keeps_writing() {
+    // A flush waits for what was written before it, not for the peer's
+    // stream of later writes (each of which this node buffers and relays).
+    let nodes = pair(config(1)).await;
+    let (a, b) = (nodes[0].handle(), nodes[1].handle());
+    wait_connected(&a, 1).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let stop = std::sync::Arc::clone(&stop);
+        async move {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                b.write(move |s, me| s.set_add(me, "stream", &i.to_string()))
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+            i
+        }
+    });
+    for round in 1..=10 {
+        a.write(|s, me| s.add(me, "n", 1)).await.unwrap();
+        a.wait_synced(DEADLINE)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = writer.await.unwrap();
+    assert!(written > 0);
+    assert_eq!(nodes[1].handle().read(|s| s.count("n")).await.unwrap(), 10);
+    shutdown_all(nodes).await;
+}

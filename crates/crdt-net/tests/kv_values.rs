@@ -38,7 +38,7 @@ fn encoded<V: KvValue>(state: &KvState<V>) -> Vec<u8> {
 fn equal_typed_stores_encode_to_equal_bytes_and_decode_back() {
     let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
     let none = CausalContext::new();
-    let (mut x, mut y) = (KvState::new(), KvState::new());
+    let (mut x, mut y) = (KvState::default(), KvState::default());
     let deltas = vec![
         x.put(a, "theme", Setting::Theme("dark".into()), &none),
         y.put(b, "theme", Setting::Theme("light".into()), &none),
@@ -48,8 +48,8 @@ fn equal_typed_stores_encode_to_equal_bytes_and_decode_back() {
         y.set_add(b, "tags", "beta"),
     ];
     // One replica takes every delta in order, another in reverse.
-    let mut forward = KvState::new();
-    let mut backward = KvState::new();
+    let mut forward = KvState::default();
+    let mut backward = KvState::default();
     for d in &deltas {
         forward.join(d);
     }
@@ -78,7 +78,7 @@ fn equal_typed_stores_encode_to_equal_bytes_and_decode_back() {
         ]
     );
     // Bytes that are not a store of this value type are an error, not a panic.
-    let mut other: KvState = KvState::new();
+    let mut other = KvState::new();
     let _ = other.put(a, "theme", "x".repeat(40), &none);
     let strings = encoded(&other);
     assert!(codec::decode::<KvState<Setting>>(&strings, strings.len()).is_err());
@@ -86,7 +86,13 @@ fn equal_typed_stores_encode_to_equal_bytes_and_decode_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_sync_typed_values() {
-    let start = |id| Node::start(config(id), ReplicaId::random(), KvState::<Setting>::new());
+    let start = |id| {
+        Node::start(
+            config(id),
+            ReplicaId::random(),
+            KvState::<Setting>::default(),
+        )
+    };
     let (a, b) = (start(1).await.unwrap(), start(2).await.unwrap());
     a.handle().add_peer(PeerId(2), b.local_addr());
     b.handle().add_peer(PeerId(1), a.local_addr());
