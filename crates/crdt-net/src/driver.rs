@@ -36,15 +36,16 @@ pub(crate) enum AppInput<T> {
     Call(AppFn<T>),
     Metrics(oneshot::Sender<NetMetrics>),
     /// Answer once every live peer has acknowledged everything written
-    /// before this request, or at `deadline`.
+    /// before this request, or at the deadline: `window` is when the caller
+    /// started waiting and its deadline.
     Flush {
-        deadline: Instant,
+        window: (Instant, Instant),
         reply: oneshot::Sender<Result<(), NodeError>>,
     },
     /// Take no new requests, flush (until `deadline`), stop and hand back
     /// the state.
     Shutdown {
-        deadline: Instant,
+        window: (Instant, Instant),
         reply: ShutdownReply<T>,
     },
 }
@@ -247,7 +248,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                     return;
                 }
                 Turn::App(Some(input)) => {
-                    self.handle_app(input, now, &mut app_rx);
+                    self.handle_app(input, &mut app_rx);
                     // After a shutdown request nothing more is taken: what
                     // was queued after it fails with `NodeError::Stopped`.
                     app_open = !self.shutting_down;
@@ -274,26 +275,20 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         }
     }
 
-    fn handle_app(
-        &mut self,
-        input: AppInput<T>,
-        now: Instant,
-        app_rx: &mut mpsc::Receiver<AppInput<T>>,
-    ) {
+    fn handle_app(&mut self, input: AppInput<T>, app_rx: &mut mpsc::Receiver<AppInput<T>>) {
         match input {
             AppInput::Call(f) => f(&mut self.engine, &self.changes),
             AppInput::Metrics(reply) => {
                 let _ = reply.send(self.metrics());
             }
-            AppInput::Flush { deadline, reply } => {
-                self.waiters
-                    .add(self.live(), now, deadline, Reply::Flush(reply));
+            AppInput::Flush { window, reply } => {
+                self.waiters.add(self.live(), window, Reply::Flush(reply));
             }
-            AppInput::Shutdown { deadline, reply } => {
+            AppInput::Shutdown { window, reply } => {
                 app_rx.close();
                 self.shutting_down = true;
                 self.waiters
-                    .add(self.live(), now, deadline, Reply::Shutdown(reply));
+                    .add(self.live(), window, Reply::Shutdown(reply));
             }
         }
     }

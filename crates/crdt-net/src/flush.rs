@@ -54,18 +54,18 @@ impl<R> Waiters<R> {
     }
 
     /// Waits, until `deadline`, for each of `peers` to acknowledge the
-    /// delta-intervals up to `target` (the sequence now).
+    /// delta-intervals up to `target` (the sequence now); the caller has
+    /// waited since `started` (its request may have waited in the queue).
     pub(crate) fn add(
         &mut self,
         (peers, target): (BTreeSet<PeerId>, u64),
-        now: Instant,
-        deadline: Instant,
+        (started, deadline): (Instant, Instant),
         reply: R,
     ) {
         self.list.push(Waiter {
             target,
             pending: peers,
-            started: now,
+            started,
             deadline,
             reply,
         });
@@ -146,8 +146,7 @@ mod tests {
         // At sequence 5: peer 1 has acknowledged 5, peer 2 only 1.
         w.add(
             ([PeerId(1), PeerId(2)].into(), 5),
-            t,
-            t + Duration::from_secs(1),
+            (t, t + Duration::from_secs(1)),
             "a",
         );
         let mut seen = BTreeMap::from([(PeerId(1), lag(0)), (PeerId(2), lag(4))]);
@@ -169,8 +168,7 @@ mod tests {
         let mut w = Waiters::new();
         w.add(
             ([PeerId(3)].into(), 2),
-            t,
-            t + Duration::from_millis(50),
+            (t, t + Duration::from_millis(50)),
             (),
         );
         let seen = BTreeMap::from([(PeerId(3), lag(3))]);
@@ -193,7 +191,7 @@ mod tests {
     fn a_waiter_for_no_peers_settles_at_once() {
         let t = Instant::now();
         let mut w = Waiters::new();
-        w.add((BTreeSet::new(), 9), t, t, 7);
+        w.add((BTreeSet::new(), 9), (t, t), 7);
         assert_eq!(w.settle(t, &BTreeMap::new(), |_| true), vec![(7, Ok(()))]);
     }
 }

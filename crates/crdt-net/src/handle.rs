@@ -220,7 +220,10 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         let (reply, rx) = oneshot::channel();
         let queued = tokio::time::timeout_at(
             deadline.into(),
-            self.app.send(AppInput::Flush { deadline, reply }),
+            self.app.send(AppInput::Flush {
+                window: (started, deadline),
+                reply,
+            }),
         )
         .await;
         match queued {
@@ -266,10 +269,10 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     /// Queues the shutdown after every request already queued, flushing
     /// for at most the flush timeout.
     pub(crate) async fn request_shutdown(&self) -> Result<ShutdownReport<T>, NodeError> {
-        let deadline = Instant::now() + self.flush_timeout.min(LONGEST_WAIT);
+        let started = Instant::now();
+        let window = (started, started + self.flush_timeout.min(LONGEST_WAIT));
         let (reply, rx) = oneshot::channel();
-        self.request(AppInput::Shutdown { deadline, reply }, rx)
-            .await
+        self.request(AppInput::Shutdown { window, reply }, rx).await
     }
 
     /// Queues `input` (waiting for room) and waits for its answer on `rx`.

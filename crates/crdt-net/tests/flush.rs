@@ -110,6 +110,7 @@ async fn wait_synced_times_out_naming_the_live_peer_behind() {
     // A live peer that disconnects stays waited for, and is reported so.
     let before = metrics(&h).await.connections_closed;
     let wait = Duration::from_millis(1500);
+    let asked = Instant::now();
     let flush = h.wait_synced(wait);
     tokio::pin!(flush);
     // One poll queues the request (the queue has room); the metrics request
@@ -127,7 +128,7 @@ async fn wait_synced_times_out_naming_the_live_peer_behind() {
     .await;
     let seen = Instant::now();
     let err = flush.await.unwrap_err();
-    let NodeError::NotSynced { waited, behind } = &err else {
+    let NodeError::NotSynced { behind, .. } = &err else {
         panic!("expected NotSynced, got {err:?}");
     };
     assert_eq!(
@@ -138,7 +139,7 @@ async fn wait_synced_times_out_naming_the_live_peer_behind() {
     assert_eq!(behind[0].peer, ABSENT);
     // The engine saw the close before the deadline unless this machine was
     // so loaded that noticing it took longer than the whole wait.
-    if seen.elapsed() < *waited {
+    if seen < asked + wait {
         assert!(!behind[0].connected, "{err} ({closed_at:?})");
         assert!(err.to_string().contains("disconnected"), "{err}");
     }
