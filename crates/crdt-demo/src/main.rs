@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crdt_net::{KvState, Node, NodeConfig};
+use crdt_net::{KvState, Node, NodeConfig, NodeError};
 use crdt_sync::{Config, PeerId};
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
 
@@ -64,86 +64,101 @@ fn replica(id: u64) -> ExitCode {
         let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                ["PEER", peer, port] => {
-                    if let (Ok(peer), Ok(port)) = (peer.parse(), port.parse::<u16>()) {
-                        h.add_peer(PeerId(peer), ([127, 0, 0, 1], port).into());
+            if words == ["QUIT"] {
+                break;
+            }
+            let handled: Result<(), NodeError> = async {
+                match words.as_slice() {
+                    ["PEER", peer, port] => {
+                        if let (Ok(peer), Ok(port)) = (peer.parse(), port.parse::<u16>()) {
+                            h.add_peer(PeerId(peer), ([127, 0, 0, 1], port).into());
+                        }
                     }
-                }
-                ["LIKE", post] => {
-                    let key = format!("likes:{post}");
-                    h.update(move |s, me| s.add(me, &key, 1));
-                }
-                ["COMMENT", post] => {
-                    let key = format!("comments:{post}");
-                    h.update(move |s, me| s.add(me, &key, 1));
-                }
-                ["PROFILE", field, value @ ..] => {
-                    let (field, value) = (field.to_string(), value.join(" "));
-                    h.update(move |s, me| {
-                        let (_, seen) = s.get(&field);
-                        s.put(me, &field, value, &seen)
-                    });
-                }
-                ["RESOLVE", field] => {
-                    let field = field.to_string();
-                    h.update(move |s, me| {
-                        let (mut values, seen) = s.get(&field);
-                        values.sort();
-                        s.put(me, &field, values.join(" / "), &seen)
-                    });
-                }
-                ["WISH", item] => {
-                    let item = item.to_string();
-                    h.update(move |s, me| s.set_add(me, "wishlist", &item));
-                }
-                ["UNWISH", item] => {
-                    let item = item.to_string();
-                    h.update(move |s, _| s.set_remove("wishlist", &item));
-                }
-                ["ISOLATE", on] => h.isolate(*on == "1"),
-                ["DIGEST"] => {
-                    let digest = h.read(|s| fnv(&format!("{s:?}"))).await;
-                    println!("DIGEST {digest:016x}");
-                }
-                ["METRICS"] => {
-                    let m = h.metrics().await;
-                    let siblings = h.read(|s| s.conflicts()).await;
-                    println!(
-                        "METRICS {} {} {} {}",
-                        m.engine.bytes_out,
-                        m.engine.messages_out,
-                        m.engine.concurrent_deltas,
-                        siblings
-                    );
-                }
-                ["SHOW"] => {
-                    let text = h
-                        .read(|s| {
-                            let mut out = Vec::new();
-                            for post in ["post1", "post2"] {
-                                out.push(format!(
-                                    "{post}: {} likes, {} comments",
-                                    s.count(&format!("likes:{post}")),
-                                    s.count(&format!("comments:{post}"))
-                                ));
-                            }
-                            for field in ["name", "bio"] {
-                                let (mut v, _) = s.get(field);
-                                v.sort();
-                                out.push(format!("profile {field}: {v:?}"));
-                            }
-                            out.push(format!("wishlist: {:?}", s.members("wishlist")));
-                            out
-                        })
-                        .await;
-                    for l in text {
-                        println!("SHOW {l}");
+                    ["LIKE", post] => {
+                        let key = format!("likes:{post}");
+                        h.update(move |s, me| s.add(me, &key, 1))?;
                     }
-                    println!("END");
+                    ["COMMENT", post] => {
+                        let key = format!("comments:{post}");
+                        h.update(move |s, me| s.add(me, &key, 1))?;
+                    }
+                    ["PROFILE", field, value @ ..] => {
+                        let (field, value) = (field.to_string(), value.join(" "));
+                        h.update(move |s, me| {
+                            let (_, seen) = s.get(&field);
+                            s.put(me, &field, value, &seen)
+                        })?;
+                    }
+                    ["RESOLVE", field] => {
+                        let field = field.to_string();
+                        h.update(move |s, me| {
+                            let (mut values, seen) = s.get(&field);
+                            values.sort();
+                            s.put(me, &field, values.join(" / "), &seen)
+                        })?;
+                    }
+                    ["WISH", item] => {
+                        let item = item.to_string();
+                        h.update(move |s, me| s.set_add(me, "wishlist", &item))?;
+                    }
+                    ["UNWISH", item] => {
+                        let item = item.to_string();
+                        h.update(move |s, _| s.set_remove("wishlist", &item))?;
+                    }
+                    ["ISOLATE", on] => h.isolate(*on == "1"),
+                    ["FLUSH"] => match h.flush().await {
+                        Ok(()) => println!("FLUSHED every live peer has acknowledged every write"),
+                        Err(NodeError::Stopped) => return Err(NodeError::Stopped),
+                        Err(e) => println!("FLUSHED {e}"),
+                    },
+                    ["DIGEST"] => {
+                        let digest = h.read(|s| fnv(&format!("{s:?}"))).await?;
+                        println!("DIGEST {digest:016x}");
+                    }
+                    ["METRICS"] => {
+                        let m = h.metrics().await?;
+                        let siblings = h.read(|s| s.conflicts()).await?;
+                        println!(
+                            "METRICS {} {} {} {}",
+                            m.engine.bytes_out,
+                            m.engine.messages_out,
+                            m.engine.concurrent_deltas,
+                            siblings
+                        );
+                    }
+                    ["SHOW"] => {
+                        let text = h
+                            .read(|s| {
+                                let mut out = Vec::new();
+                                for post in ["post1", "post2"] {
+                                    out.push(format!(
+                                        "{post}: {} likes, {} comments",
+                                        s.count(&format!("likes:{post}")),
+                                        s.count(&format!("comments:{post}"))
+                                    ));
+                                }
+                                for field in ["name", "bio"] {
+                                    let (mut v, _) = s.get(field);
+                                    v.sort();
+                                    out.push(format!("profile {field}: {v:?}"));
+                                }
+                                out.push(format!("wishlist: {:?}", s.members("wishlist")));
+                                out
+                            })
+                            .await?;
+                        for l in text {
+                            println!("SHOW {l}");
+                        }
+                        println!("END");
+                    }
+                    _ => eprintln!("replica {id}: unknown command {line:?}"),
                 }
-                ["QUIT"] => break,
-                _ => eprintln!("replica {id}: unknown command {line:?}"),
+                Ok(())
+            }
+            .await;
+            if let Err(e) = handled {
+                eprintln!("replica {id}: {line:?} failed: {e}");
+                return ExitCode::FAILURE;
             }
         }
         let _ = node.shutdown().await;
@@ -199,6 +214,12 @@ impl Replica {
 
     fn ask(&mut self, line: &str, prefix: &str) -> String {
         self.send(line);
+        self.reply(prefix)
+    }
+
+    /// The rest of the next line that starts with `prefix` (empty if the
+    /// replica has gone).
+    fn reply(&mut self, prefix: &str) -> String {
         let mut reply = String::new();
         loop {
             reply.clear();
@@ -348,6 +369,14 @@ fn parent() -> ExitCode {
         "  conflicts seen: {concurrent} concurrent deltas, {siblings} registers with siblings before resolving"
     );
     println!("  total run time: {:.1} s", started.elapsed().as_secs_f64());
+    // Flush while every replica is still up (a replica's shutdown flushes
+    // too, but would wait for a peer that already quit).
+    for r in rs.iter_mut() {
+        r.send("FLUSH");
+    }
+    for (i, r) in rs.iter_mut().enumerate() {
+        println!("  replica {} flushed: {}", i + 1, r.reply("FLUSHED "));
+    }
     for r in rs.iter_mut() {
         r.send("QUIT");
     }

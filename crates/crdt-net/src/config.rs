@@ -60,6 +60,10 @@ pub struct NodeConfig {
     /// The most application requests (writes, reads, metrics) waiting for
     /// the engine. Default: 1024.
     pub app_queue: usize,
+    /// How long [`NodeHandle::flush`](crate::NodeHandle::flush) and
+    /// [`Node::shutdown`](crate::Node::shutdown) wait for the live peers to
+    /// acknowledge every write. Default: 5 s.
+    pub flush_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -79,6 +83,7 @@ impl NodeConfig {
             inbound_queue_bytes: 8 << 20,
             outbound_queue_bytes: 8 << 20,
             app_queue: 1024,
+            flush_timeout: Duration::from_secs(5),
         }
     }
 

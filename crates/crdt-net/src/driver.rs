@@ -7,29 +7,56 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crdt_sync::{Engine, PeerId, Replicated};
+use crdt_sync::{Engine, Mode, PeerId, Replicated};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
+use crate::changes::ChangeCount;
 use crate::config::NodeConfig;
 use crate::conn::{self, Conn};
+use crate::error::NodeError;
+use crate::flush::Waiters;
 use crate::inbound::{Inbound, Ticket};
 use crate::metrics::NetMetrics;
+use crate::node::ShutdownReport;
 
 /// How many inputs from connections (frames, opens, closes) may wait for
 /// the engine; the inbound byte budget usually binds first.
 pub(crate) const NET_QUEUE: usize = 1024;
 
-/// A closure the application runs on the engine (a write or a read).
-pub(crate) type AppFn<T> = Box<dyn FnOnce(&mut Engine<T>) + Send>;
+/// A closure the application runs on the engine (a write or a read); a
+/// write notes its change on the watch before it answers, so that a
+/// subscriber has the change by the time the writer hears it is done.
+pub(crate) type AppFn<T> = Box<dyn FnOnce(&mut Engine<T>, &watch::Sender<ChangeCount>) + Send>;
 
 /// What the application asks of the engine, in the order it asked.
 pub(crate) enum AppInput<T> {
     Call(AppFn<T>),
     Metrics(oneshot::Sender<NetMetrics>),
-    Shutdown(oneshot::Sender<T>),
+    /// Answer once every live peer has acknowledged everything written
+    /// before this request, or at the deadline: `window` is when the caller
+    /// started waiting and its deadline.
+    Flush {
+        window: (Instant, Instant),
+        reply: oneshot::Sender<Result<(), NodeError>>,
+    },
+    /// Take no new requests, flush (until `deadline`), stop and hand back
+    /// the state.
+    Shutdown {
+        window: (Instant, Instant),
+        reply: ShutdownReply<T>,
+    },
+}
+
+/// Where the report of a shutdown goes.
+type ShutdownReply<T> = oneshot::Sender<ShutdownReport<T>>;
+
+/// Who waits for a flush.
+enum Reply<T> {
+    Flush(oneshot::Sender<Result<(), NodeError>>),
+    Shutdown(ShutdownReply<T>),
 }
 
 /// What connections tell the engine.
@@ -65,7 +92,7 @@ pub(crate) struct Control {
     /// How many times the node was isolated: each time, every connection
     /// is closed, even if it was reconnected before the engine looked.
     isolations: AtomicU64,
-    /// Peers added and not yet seen by the engine.
+    /// Peers added (or given a new address) and not yet seen by the engine.
     new_peers: Mutex<BTreeMap<PeerId, SocketAddr>>,
     /// Writes [`crate::NodeHandle::update`] dropped on a full queue.
     pub(crate) updates_dropped: AtomicU64,
@@ -88,8 +115,7 @@ impl Control {
         self.new_peers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(peer)
-            .or_insert(addr);
+            .insert(peer, addr);
         self.wake.notify_one();
     }
 
@@ -113,10 +139,22 @@ pub(crate) struct Driver<T> {
     inbound: Arc<Inbound>,
     conns: BTreeMap<PeerId, Conn>,
     next_conn: u64,
-    dialers: Vec<AbortHandle>,
-    known: BTreeSet<PeerId>,
+    known: BTreeMap<PeerId, Known>,
     isolations_seen: u64,
     net: NetMetrics,
+    /// Calls waiting for acknowledgements.
+    waiters: Waiters<Reply<T>>,
+    /// Whether a shutdown is under way (no new requests are taken).
+    shutting_down: bool,
+    /// What subscribers watch.
+    changes: watch::Sender<ChangeCount>,
+}
+
+/// A peer the node syncs with.
+struct Known {
+    addr: SocketAddr,
+    /// The task keeping a connection to it up, if this node is the dialer.
+    dialer: Option<AbortHandle>,
 }
 
 /// What woke the engine.
@@ -134,6 +172,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         net_tx: mpsc::Sender<NetInput>,
         control: Arc<Control>,
         inbound: Arc<Inbound>,
+        changes: watch::Sender<ChangeCount>,
     ) -> Self {
         Self {
             engine,
@@ -144,10 +183,12 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             inbound,
             conns: BTreeMap::new(),
             next_conn: 1,
-            dialers: Vec::new(),
-            known: BTreeSet::new(),
+            known: BTreeMap::new(),
             isolations_seen: 0,
             net: NetMetrics::default(),
+            waiters: Waiters::new(),
+            shutting_down: false,
+            changes,
         }
     }
 
@@ -182,12 +223,17 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         mut net_rx: mpsc::Receiver<NetInput>,
     ) {
         let control = Arc::clone(&self.control);
+        let mut app_open = true;
         loop {
-            let wake = tokio::time::Instant::from_std(self.engine.poll_timeout());
+            let mut wake = self.engine.poll_timeout();
+            if let Some(deadline) = self.waiters.next_deadline() {
+                wake = wake.min(deadline);
+            }
+            let wake = tokio::time::Instant::from_std(wake);
             // Branches are polled in random order: a flood of frames cannot
             // starve the application or the timer.
             let turn = tokio::select! {
-                input = app_rx.recv() => Turn::App(input),
+                input = app_rx.recv(), if app_open => Turn::App(input),
                 Some(input) = net_rx.recv() => Turn::Net(input),
                 () = control.wake.notified() => Turn::Control,
                 () = tokio::time::sleep_until(wake) => Turn::Timeout,
@@ -198,24 +244,90 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             self.apply_control(now);
             match turn {
                 Turn::App(None) => {
-                    self.stop();
+                    self.stop(); // every handle is gone
                     return;
                 }
-                Turn::App(Some(AppInput::Shutdown(reply))) => {
-                    self.stop();
-                    let _ = reply.send(self.engine.into_state());
-                    return;
-                }
-                Turn::App(Some(AppInput::Call(f))) => f(&mut self.engine),
-                Turn::App(Some(AppInput::Metrics(reply))) => {
-                    let _ = reply.send(self.metrics());
+                Turn::App(Some(input)) => {
+                    self.handle_app(input, &mut app_rx);
+                    // After a shutdown request nothing more is taken: what
+                    // was queued after it fails with `NodeError::Stopped`.
+                    app_open = !self.shutting_down;
                 }
                 Turn::Net(input) => self.handle_net(input, now),
                 Turn::Control => {}
-                Turn::Timeout => self.engine.handle_timeout(now),
+                Turn::Timeout => {
+                    if now >= self.engine.poll_timeout() {
+                        self.engine.handle_timeout(now);
+                        self.waiters
+                            .refreshed(&self.engine.metrics().peers, self.sequence());
+                    }
+                }
             }
-            self.flush();
+            self.ship();
+            if let Some((reply, flushed)) = self.settle(now) {
+                self.stop();
+                let _ = reply.send(ShutdownReport {
+                    state: self.engine.into_state(),
+                    flushed,
+                });
+                return;
+            }
         }
+    }
+
+    fn handle_app(&mut self, input: AppInput<T>, app_rx: &mut mpsc::Receiver<AppInput<T>>) {
+        match input {
+            AppInput::Call(f) => f(&mut self.engine, &self.changes),
+            AppInput::Metrics(reply) => {
+                let _ = reply.send(self.metrics());
+            }
+            AppInput::Flush { window, reply } => {
+                self.waiters.add(self.live(), window, Reply::Flush(reply));
+            }
+            AppInput::Shutdown { window, reply } => {
+                app_rx.close();
+                self.shutting_down = true;
+                self.waiters
+                    .add(self.live(), window, Reply::Shutdown(reply));
+            }
+        }
+    }
+
+    /// The live peers (those with an open connection) and the sequence
+    /// they must acknowledge: what a flush taken now waits for.
+    fn live(&self) -> (BTreeSet<PeerId>, u64) {
+        (self.conns.keys().copied().collect(), self.sequence())
+    }
+
+    /// The engine's sequence: how many delta-intervals it has buffered,
+    /// counted here as it counts them (see [`Waiters`]): local writes whose
+    /// delta was not empty and, in delta mode, received deltas it applied.
+    /// In state mode received states are not buffered (and nothing is
+    /// acknowledged, so only a node with no writes completes a flush).
+    fn sequence(&self) -> u64 {
+        let c = *self.changes.borrow();
+        match self.config.engine.mode {
+            Mode::Delta => c.local + c.remote,
+            _ => c.local,
+        }
+    }
+
+    /// Answers the flushes that are done; returns the shutdown's, if it is.
+    fn settle(&mut self, now: Instant) -> Option<(ShutdownReply<T>, Result<(), NodeError>)> {
+        let conns = &self.conns;
+        let done = self.waiters.settle(now, &self.engine.metrics().peers, |p| {
+            conns.contains_key(&p)
+        });
+        let mut shutdown = None;
+        for (reply, verdict) in done {
+            match reply {
+                Reply::Flush(tx) => {
+                    let _ = tx.send(verdict);
+                }
+                Reply::Shutdown(tx) => shutdown = Some((tx, verdict)),
+            }
+        }
+        shutdown
     }
 
     fn apply_control(&mut self, now: Instant) {
@@ -236,20 +348,31 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         }
     }
 
+    /// Adds a peer, or moves a known one to a new address: its old dialer
+    /// stops and a new one dials the new address (the connection it makes
+    /// replaces the current one, if any).
     fn add_peer(&mut self, peer: PeerId, addr: SocketAddr, now: Instant) {
-        if !self.known.insert(peer) {
+        if self.known.get(&peer).is_some_and(|k| k.addr == addr) {
             return;
         }
-        self.engine.add_peer(peer, now);
-        if self.config.me < peer {
-            let dialer = self.rt.spawn(conn::dial_loop(
-                peer,
-                addr,
-                self.net_tx.clone(),
-                self.config.clone(),
-                Arc::clone(&self.control),
-            ));
-            self.dialers.push(dialer.abort_handle());
+        let dialer = (self.config.me < peer).then(|| {
+            self.rt
+                .spawn(conn::dial_loop(
+                    peer,
+                    addr,
+                    self.net_tx.clone(),
+                    self.config.clone(),
+                    Arc::clone(&self.control),
+                ))
+                .abort_handle()
+        });
+        match self.known.insert(peer, Known { addr, dialer }) {
+            Some(old) => {
+                if let Some(d) = old.dialer {
+                    d.abort();
+                }
+            }
+            None => self.engine.add_peer(peer, now),
         }
     }
 
@@ -259,7 +382,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 if self.control.isolated.load(Ordering::SeqCst) {
                     return; // dropped: the stream closes
                 }
-                if !self.known.contains(&peer) {
+                if !self.known.contains_key(&peer) {
                     eprintln!(
                         "crdt-net: refusing a connection from unknown peer {}",
                         peer.0
@@ -294,10 +417,23 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 if self.conns.get(&peer).is_none_or(|c| c.id() != conn) {
                     return; // from a connection already replaced or closed
                 }
-                if let Err(e) = self.engine.handle_message(now, peer, &bytes) {
-                    eprintln!("crdt-net: closing connection to peer {}: {e}", peer.0);
-                    self.net.connections_rejected += 1;
-                    self.close(peer);
+                let applied = self.engine.metrics().deltas_applied;
+                // Where a received delta is applied and acknowledged: the
+                // engine joins it and queues the `Ack` within this call.
+                match self.engine.handle_message(now, peer, &bytes) {
+                    Ok(()) => {
+                        let fresh = self.engine.metrics().deltas_applied.saturating_sub(applied);
+                        if fresh > 0 {
+                            self.changes.send_modify(|c| c.remote += fresh);
+                        }
+                        self.waiters
+                            .refreshed(&self.engine.metrics().peers, self.sequence());
+                    }
+                    Err(e) => {
+                        eprintln!("crdt-net: closing connection to peer {}: {e}", peer.0);
+                        self.net.connections_rejected += 1;
+                        self.close(peer);
+                    }
                 }
             }
             NetInput::Closed { peer, conn, why } => {
@@ -342,7 +478,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
     /// Closes every connection and stops dialing.
     fn stop(&mut self) {
         self.close_all();
-        for d in &self.dialers {
+        for d in self.known.values().filter_map(|k| k.dialer.as_ref()) {
             d.abort();
         }
     }
@@ -350,7 +486,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
     /// Hands outgoing frames to their connections; a frame for a peer that
     /// is not connected, or whose queue is full, is dropped (the engine
     /// resends what is not acknowledged).
-    fn flush(&mut self) {
+    fn ship(&mut self) {
         while let Some(t) = self.engine.poll_transmit() {
             if let Some(c) = self.conns.get(&t.to)
                 && !c.send(t.bytes, self.config.outbound_queue_bytes)

@@ -1,17 +1,20 @@
 //! The application's side of a node.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use crdt_core::ReplicaId;
-use crdt_sync::{Engine, LocalWriteError, PeerId, Replicated};
+use crdt_sync::{Engine, PeerId, Replicated};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::changes::{ChangeCount, Subscription};
 use crate::driver::{AppInput, Control};
+use crate::error::NodeError;
 use crate::metrics::NetMetrics;
+use crate::node::ShutdownReport;
 
 /// A cheap, cloneable handle to a running node.
 ///
@@ -25,18 +28,57 @@ use crate::metrics::NetMetrics;
 ///   write, and says whether it was refused: backpressure, and nothing is
 ///   lost. This is the one to use when every write matters.
 /// * [`NodeHandle::update`] never waits, for callers that cannot: if the
-///   queue is full the write is dropped, logged and counted in
-///   [`NetMetrics::updates_dropped`]. Memory stays bounded either way.
+///   queue is full the write is dropped, counted in
+///   [`NetMetrics::updates_dropped`], and [`NodeError::QueueFull`] says so.
+///   Memory stays bounded either way.
 ///
-/// [`NodeHandle::read`] and [`NodeHandle::metrics`] wait for room like
-/// `write`. [`NodeHandle::add_peer`] and [`NodeHandle::isolate`] are settings
-/// rather than requests: they never wait, are never dropped, and take effect
-/// before any request queued after them.
+/// [`NodeHandle::read`], [`NodeHandle::metrics`] and
+/// [`NodeHandle::wait_synced`] wait for room like `write`.
+/// [`NodeHandle::add_peer`] and [`NodeHandle::isolate`] are settings rather
+/// than requests: they never wait, are never dropped, and take effect before
+/// any request queued after them. Every request to a stopped node fails with
+/// [`NodeError::Stopped`].
+///
+/// Two nodes on loopback: a write on one, [`NodeHandle::flush`] until the
+/// other has acknowledged it, and the other reads it.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use crdt_net::{KvState, Node, NodeConfig, NodeError};
+/// use crdt_sync::PeerId;
+/// use crdt_types::ReplicaId;
+///
+/// let local = "127.0.0.1:0".parse().unwrap();
+/// let start = |id| Node::start(NodeConfig::new(PeerId(id), local), ReplicaId::random(), KvState::new());
+/// let (a, b) = (start(1).await.unwrap(), start(2).await.unwrap());
+/// let (ha, hb) = (a.handle(), b.handle());
+/// ha.add_peer(PeerId(2), b.local_addr());
+/// hb.add_peer(PeerId(1), a.local_addr());
+/// let mut changes = hb.subscribe();
+/// for _ in 0..1000 {
+///     if ha.metrics().await.unwrap().connected_peers == 1 {
+///         break; // connected: peer 2 is live
+///     }
+///     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+/// }
+///
+/// ha.write(|kv, me| kv.add(me, "likes", 1)).await.unwrap();
+/// ha.flush().await.unwrap(); // peer 2 has acknowledged the write
+/// assert!(changes.changed().await.unwrap().remote >= 1);
+/// assert_eq!(hb.read(|kv| kv.count("likes")).await.unwrap(), 1);
+///
+/// let _ = b.shutdown().await.unwrap();
+/// assert_eq!(hb.read(|kv| kv.count("likes")).await, Err(NodeError::Stopped));
+/// # let _ = a.shutdown().await;
+/// # });
+/// ```
 pub struct NodeHandle<T> {
     app: mpsc::Sender<AppInput<T>>,
     control: Arc<Control>,
+    changes: watch::Receiver<ChangeCount>,
     local_addr: SocketAddr,
     replica: ReplicaId,
+    flush_timeout: Duration,
 }
 
 impl<T> Clone for NodeHandle<T> {
@@ -44,52 +86,33 @@ impl<T> Clone for NodeHandle<T> {
         Self {
             app: self.app.clone(),
             control: Arc::clone(&self.control),
+            changes: self.changes.clone(),
             local_addr: self.local_addr,
             replica: self.replica,
+            flush_timeout: self.flush_timeout,
         }
     }
 }
 
-/// Why [`NodeHandle::write`] did not apply a write.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// The engine refused the write (nothing of it was applied or shipped).
-    Refused(LocalWriteError),
-    /// The node has stopped.
-    Stopped,
-}
-
-impl fmt::Display for WriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Refused(e) => write!(f, "write refused: {e}"),
-            Self::Stopped => f.write_str("the node has stopped; the write was not applied"),
-        }
-    }
-}
-
-impl std::error::Error for WriteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Refused(e) => Some(e),
-            Self::Stopped => None,
-        }
-    }
-}
+/// The longest wait honoured; longer ones are cut to this (a year), so a
+/// deadline never overflows a clock.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl<T: Replicated + Send + 'static> NodeHandle<T> {
     pub(crate) fn new(
         app: mpsc::Sender<AppInput<T>>,
         control: Arc<Control>,
+        changes: watch::Receiver<ChangeCount>,
         local_addr: SocketAddr,
-        replica: ReplicaId,
+        (replica, flush_timeout): (ReplicaId, Duration),
     ) -> Self {
         Self {
             app,
             control,
+            changes,
             local_addr,
             replica,
+            flush_timeout,
         }
     }
 
@@ -106,79 +129,133 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     }
 
     /// Runs a mutator on the node's state and ships its delta, without
-    /// waiting: `h.update(|set, me| set.insert(me, x))`. A write the engine
+    /// waiting: `h.update(|set, me| set.insert(me, x))`. `Ok` means the
+    /// write was queued, not that it was applied: a write the engine
     /// refuses (see [`crdt_sync::LocalWriteError`]) changes nothing and is
-    /// logged.
+    /// logged, and a node stopping at the same moment may never apply it.
+    /// Use [`NodeHandle::write`] to know.
     ///
-    /// If [`NodeConfig::app_queue`](crate::NodeConfig::app_queue) requests
-    /// already wait for the engine, the write is dropped: it is logged (the
-    /// 1st, 2nd, 4th, 8th... time) and counted in
-    /// [`NetMetrics::updates_dropped`]. Use [`NodeHandle::write`] to wait for
-    /// room instead.
-    pub fn update(&self, mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static) {
-        let call = Box::new(move |e: &mut Engine<T>| {
-            if let Err(err) = e.update(mutate) {
+    /// [`NodeError::QueueFull`] if
+    /// [`NodeConfig::app_queue`](crate::NodeConfig::app_queue) requests
+    /// already wait for the engine: the write is dropped and counted in
+    /// [`NetMetrics::updates_dropped`]. [`NodeError::Stopped`] if the node
+    /// has stopped.
+    pub fn update(
+        &self,
+        mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static,
+    ) -> Result<(), NodeError> {
+        let call = Box::new(move |e: &mut Engine<T>, changes: &Changes| {
+            if let Err(err) = apply(e, changes, mutate) {
                 eprintln!("crdt-net: local write refused: {err}");
             }
         });
-        if let Err(TrySendError::Full(_)) = self.app.try_send(AppInput::Call(call)) {
-            let dropped = self.control.updates_dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                eprintln!(
-                    "crdt-net: write dropped, the node's request queue is full \
-                     ({dropped} dropped so far); NodeHandle::write waits instead"
-                );
+        match self.app.try_send(AppInput::Call(call)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                self.control.updates_dropped.fetch_add(1, Ordering::Relaxed);
+                Err(NodeError::QueueFull)
             }
+            Err(TrySendError::Closed(_)) => Err(NodeError::Stopped),
         }
     }
 
     /// Runs a mutator on the node's state and ships its delta, waiting for
     /// room in the request queue and then for the engine to apply it: once
-    /// this returns `Ok`, reads see the write. Refused writes change nothing.
+    /// this returns `Ok`, reads see the write (use [`NodeHandle::flush`] to
+    /// wait until peers have it too). [`NodeError::Refused`] if the engine
+    /// refused it (nothing changed), [`NodeError::Stopped`] if the node has
+    /// stopped.
     pub async fn write(
         &self,
         mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static,
-    ) -> Result<(), WriteError> {
+    ) -> Result<(), NodeError> {
         let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |e: &mut Engine<T>| {
-            let _ = tx.send(e.update(mutate));
+        let call = Box::new(move |e: &mut Engine<T>, changes: &Changes| {
+            let _ = tx.send(apply(e, changes, mutate));
         });
-        self.app
-            .send(AppInput::Call(call))
-            .await
-            .map_err(|_| WriteError::Stopped)?;
-        match rx.await {
-            Ok(verdict) => verdict.map_err(WriteError::Refused),
-            Err(_) => Err(WriteError::Stopped),
-        }
+        self.request(AppInput::Call(call), rx)
+            .await?
+            .map_err(NodeError::Refused)
     }
 
-    /// Reads the state (`R::default()` if the node has stopped).
-    pub async fn read<R: Default + Send + 'static>(
+    /// Reads the state: `h.read(|s| s.len())`. Sees every write queued
+    /// before it. [`NodeError::Stopped`] if the node has stopped.
+    pub async fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&T) -> R + Send + 'static,
-    ) -> R {
+    ) -> Result<R, NodeError> {
         let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |e: &mut Engine<T>| {
+        let call = Box::new(move |e: &mut Engine<T>, _: &Changes| {
             let _ = tx.send(f(e.state()));
         });
-        if self.app.send(AppInput::Call(call)).await.is_err() {
-            return R::default();
-        }
-        rx.await.unwrap_or_default()
+        self.request(AppInput::Call(call), rx).await
     }
 
-    /// The node's metrics now.
-    pub async fn metrics(&self) -> NetMetrics {
+    /// The node's metrics now. [`NodeError::Stopped`] if the node has
+    /// stopped.
+    pub async fn metrics(&self) -> Result<NetMetrics, NodeError> {
         let (tx, rx) = oneshot::channel();
-        if self.app.send(AppInput::Metrics(tx)).await.is_err() {
-            return NetMetrics::default();
-        }
-        rx.await.unwrap_or_default()
+        self.request(AppInput::Metrics(tx), rx).await
     }
 
-    /// Adds a peer to sync with (the first address given for a peer
-    /// counts).
+    /// Waits until every live peer has acknowledged everything written
+    /// before this call (by any handle of this node), or `timeout` passes.
+    ///
+    /// A *live* peer is one with an open connection when the engine takes
+    /// this request (queued behind the writes before it). Each of those is
+    /// waited for until it acknowledges, even if its connection drops and
+    /// comes back; peers that were not connected are not waited for (they
+    /// are caught up by digest when they connect). A peer has acknowledged
+    /// a write when the engine holds its acknowledgement of a delta (or
+    /// catch-up) that includes it; an acknowledgement is sent once the
+    /// peer has applied the delta. With no live peer this returns `Ok` at
+    /// once.
+    ///
+    /// [`NodeError::NotSynced`] names the peers still behind at the
+    /// timeout, with their lag and whether they were connected;
+    /// [`NodeError::Stopped`] if the node stopped first.
+    pub async fn wait_synced(&self, timeout: Duration) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let deadline = started + timeout.min(LONGEST_WAIT);
+        let (reply, rx) = oneshot::channel();
+        let queued = tokio::time::timeout_at(
+            deadline.into(),
+            self.app.send(AppInput::Flush {
+                window: (started, deadline),
+                reply,
+            }),
+        )
+        .await;
+        match queued {
+            Err(_) => Err(NodeError::NotSynced {
+                waited: started.elapsed(),
+                behind: Vec::new(),
+            }),
+            Ok(Err(_)) => Err(NodeError::Stopped),
+            Ok(Ok(())) => rx.await.unwrap_or(Err(NodeError::Stopped)),
+        }
+    }
+
+    /// [`NodeHandle::wait_synced`] with
+    /// [`NodeConfig::flush_timeout`](crate::NodeConfig::flush_timeout).
+    pub async fn flush(&self) -> Result<(), NodeError> {
+        self.wait_synced(self.flush_timeout).await
+    }
+
+    /// Change notifications: the returned [`Subscription`] reports every
+    /// local write and every received delta that changes the state from
+    /// now on, coalesced when the subscriber is slower than the changes
+    /// (see [`Subscription`]). Works on a stopped node too: it then reports
+    /// [`NodeError::Stopped`].
+    #[must_use]
+    pub fn subscribe(&self) -> Subscription {
+        Subscription::new(self.changes.clone())
+    }
+
+    /// Adds a peer to sync with, or gives a known peer a new address (a
+    /// peer restarted on another port): the node stops dialing the old
+    /// address and dials the new one. Of each pair of peers the one with
+    /// the smaller id dials, so the address matters only on that side.
     pub fn add_peer(&self, peer: PeerId, addr: SocketAddr) {
         self.control.add_peer(peer, addr);
     }
@@ -189,10 +266,44 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         self.control.isolate(isolated);
     }
 
-    /// Queues a shutdown after every request already queued.
-    pub(crate) async fn request_shutdown(&self) -> Option<T> {
-        let (tx, rx) = oneshot::channel();
-        self.app.send(AppInput::Shutdown(tx)).await.ok()?;
-        rx.await.ok()
+    /// Queues the shutdown after every request already queued, flushing
+    /// for at most the flush timeout.
+    pub(crate) async fn request_shutdown(&self) -> Result<ShutdownReport<T>, NodeError> {
+        let started = Instant::now();
+        let window = (started, started + self.flush_timeout.min(LONGEST_WAIT));
+        let (reply, rx) = oneshot::channel();
+        self.request(AppInput::Shutdown { window, reply }, rx).await
     }
+
+    /// Queues `input` (waiting for room) and waits for its answer on `rx`.
+    async fn request<R>(
+        &self,
+        input: AppInput<T>,
+        rx: oneshot::Receiver<R>,
+    ) -> Result<R, NodeError> {
+        self.app.send(input).await.map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+}
+
+/// What subscribers watch.
+type Changes = watch::Sender<ChangeCount>;
+
+/// Runs a write on the engine and, if it changed the state (its delta was
+/// not empty), tells subscribers; or says why the engine refused it.
+fn apply<T: Replicated>(
+    engine: &mut Engine<T>,
+    changes: &Changes,
+    mutate: impl FnOnce(&mut T, ReplicaId) -> T,
+) -> Result<(), crdt_sync::LocalWriteError> {
+    let mut changed = false;
+    engine.update(|state, me| {
+        let delta = mutate(state, me);
+        changed = !delta.is_bottom();
+        delta
+    })?;
+    if changed {
+        changes.send_modify(|c| c.local += 1);
+    }
+    Ok(())
 }

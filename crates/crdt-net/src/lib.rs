@@ -6,8 +6,10 @@
 //! | [`Node`], [`NodeHandle`] | one replica: its engine (on a thread of its own), a listener, a dialer per peer |
 //! | [`NodeConfig`] | peers, timeouts, reconnect backoff, queue bounds, the engine's settings |
 //! | [`NetMetrics`] | the engine's metrics plus connection and queue counters |
-//! | [`WriteError`] | why [`NodeHandle::write`] did not apply a write |
-//! | [`KvState`] | a key-value store: multi-value registers with get/put contexts, counters, sets |
+//! | [`NodeError`], [`PeerBehind`] | why a request to a node failed (stopped, refused, peers behind at a flush) |
+//! | [`Subscription`], [`ChangeCount`] | change notifications ([`NodeHandle::subscribe`]) |
+//! | [`ShutdownReport`] | the final state, and whether the last flush completed |
+//! | [`KvState`], [`KvValue`] | a key-value store: multi-value registers of any ordered serde type with get/put contexts, counters, sets |
 //!
 //! Frames are a big-endian `u32` length and the engine's encoded message. The
 //! first frame of a connection is the dialer's `PeerId` (8 bytes). A frame
@@ -25,12 +27,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+/// Change notifications.
+mod changes;
 /// The settings of a node.
 mod config;
 /// Connections: listener, dialers, readers and writers.
 mod conn;
 /// The engine's thread and what it receives.
 mod driver;
+/// Why a request to a node failed.
+mod error;
+/// Waiting for peers' acknowledgements.
+mod flush;
 /// Length-prefixed frames.
 mod frame;
 /// The application's side of a node.
@@ -44,8 +52,10 @@ mod metrics;
 /// A replica node.
 mod node;
 
+pub use changes::{ChangeCount, Subscription};
 pub use config::NodeConfig;
-pub use handle::{NodeHandle, WriteError};
-pub use kv::KvState;
+pub use error::{NodeError, PeerBehind};
+pub use handle::NodeHandle;
+pub use kv::{KvState, KvValue};
 pub use metrics::NetMetrics;
-pub use node::Node;
+pub use node::{Node, ShutdownReport};

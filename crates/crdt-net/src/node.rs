@@ -7,12 +7,14 @@ use std::time::Instant;
 use crdt_core::ReplicaId;
 use crdt_sync::{Engine, Replicated};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
+use crate::changes::ChangeCount;
 use crate::config::NodeConfig;
 use crate::conn::accept_loop;
 use crate::driver::{Control, Driver, NET_QUEUE};
+use crate::error::NodeError;
 use crate::handle::NodeHandle;
 use crate::inbound::Inbound;
 
@@ -41,9 +43,10 @@ use crate::inbound::Inbound;
 /// let node = Node::start(config, ReplicaId::random(), OrSet::<String>::new()).await?;
 /// let h = node.handle();
 /// h.write(|set, me| set.insert(me, "milk".to_string())).await.unwrap();
-/// let n = h.read(|set| set.len()).await;
-/// let final_state = node.shutdown().await;
-/// # let _ = (n, final_state); Ok(()) }
+/// let n = h.read(|set| set.len()).await.unwrap();
+/// let stopped = node.shutdown().await.unwrap();
+/// assert_eq!(stopped.state.len(), n);
+/// # Ok(()) }
 /// ```
 pub struct Node<T> {
     handle: NodeHandle<T>,
@@ -68,6 +71,7 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
         let local_addr = listener.local_addr()?;
         let (app_tx, app_rx) = mpsc::channel(config.app_queue);
         let (net_tx, net_rx) = mpsc::channel(NET_QUEUE);
+        let (changes_tx, changes_rx) = watch::channel(ChangeCount::default());
         let control = Control::new();
         let inbound = Inbound::new(config.inbound_queue_bytes);
         for &(peer, addr) in &config.peers {
@@ -79,11 +83,19 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
             net_tx.clone(),
             control.clone(),
             inbound,
+            changes_tx,
         );
         let engine_thread = driver.spawn(app_rx, net_rx)?;
+        let flush_timeout = config.flush_timeout;
         let acceptor = tokio::spawn(accept_loop(listener, net_tx, config, control.clone()));
         Ok(Self {
-            handle: NodeHandle::new(app_tx, control, local_addr, replica),
+            handle: NodeHandle::new(
+                app_tx,
+                control,
+                changes_rx,
+                local_addr,
+                (replica, flush_timeout),
+            ),
             engine_thread,
             acceptor: acceptor.abort_handle(),
         })
@@ -101,13 +113,35 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
         self.handle.local_addr()
     }
 
-    /// Stops the node (closing every connection, after every request
-    /// already queued) and returns its state.
-    pub async fn shutdown(self) -> T {
+    /// Stops the node and returns its state: handles the requests queued
+    /// before this call and no later ones (those fail with
+    /// [`NodeError::Stopped`]), waits up to [`NodeConfig::flush_timeout`] for every live peer to
+    /// acknowledge every write (as [`NodeHandle::flush`] does), then closes
+    /// every connection. Whether the flush completed is in
+    /// [`ShutdownReport::flushed`]; the node stops either way. A peer that
+    /// stopped first without acknowledging this node's last writes counts
+    /// as behind, so when a whole cluster stops, flush every node
+    /// ([`NodeHandle::flush`]) while all are up, then shut them down.
+    ///
+    /// [`NodeError::Stopped`] if the engine had already stopped (a closure
+    /// passed to the handle panicked on the engine's thread).
+    pub async fn shutdown(self) -> Result<ShutdownReport<T>, NodeError> {
+        let report = self.handle.request_shutdown().await;
         self.acceptor.abort();
-        let state = self.handle.request_shutdown().await;
         let thread = self.engine_thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        state.unwrap_or_default()
+        report
     }
+}
+
+/// What [`Node::shutdown`] hands back.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ShutdownReport<T> {
+    /// The node's final state (save it to restart from it).
+    pub state: T,
+    /// Whether every live peer acknowledged every write before the node
+    /// stopped: [`NodeError::NotSynced`] names the peers that had not
+    /// within [`NodeConfig::flush_timeout`].
+    pub flushed: Result<(), NodeError>,
 }

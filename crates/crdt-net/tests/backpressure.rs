@@ -10,15 +10,15 @@ mod common;
 
 use std::time::Duration;
 
-use crdt_net::{KvState, Node};
+use crdt_net::NodeError;
 use crdt_sync::{Message, Payload};
-use crdt_types::ReplicaId;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use common::{
-    ABSENT, DEADLINE, big_set, config, config_with_absent, frame, pair, rogue, wait_until_converged,
+    ABSENT, DEADLINE, big_set, config, config_with_absent, frame, pair, rogue, shutdown_all, start,
+    wait_until_converged,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +28,7 @@ async fn a_flooding_peer_is_slowed_by_tcp_and_costs_at_most_the_inbound_budget()
     first.inbound_queue_bytes = BUDGET;
     let nodes = pair(first).await;
     let h = nodes[0].handle();
-    h.update(|s, me| s.add(me, "likes", 1));
+    h.update(|s, me| s.add(me, "likes", 1)).unwrap();
     wait_until_converged(&nodes).await;
 
     // Valid frames, so that the connection stays open: a delta of about
@@ -56,14 +56,17 @@ async fn a_flooding_peer_is_slowed_by_tcp_and_costs_at_most_the_inbound_budget()
 
     // The honest peer still converges with node 1, through the rest of the
     // flood (what the kernel buffered) and its close.
-    nodes[1].handle().update(|s, me| s.add(me, "likes", 1));
+    nodes[1]
+        .handle()
+        .update(|s, me| s.add(me, "likes", 1))
+        .unwrap();
     wait_until_converged(&nodes).await;
-    assert_eq!(h.read(|s| s.count("likes")).await, 2);
-    assert_eq!(h.read(|s| s.members("members").len()).await, 2500);
+    assert_eq!(h.read(|s| s.count("likes")).await.unwrap(), 2);
+    assert_eq!(h.read(|s| s.members("members").len()).await.unwrap(), 2500);
 
     // Whatever the flood's pace, node 1 never held more than its budget of
     // received input, and it got there by making the rogue's reader wait.
-    let m = h.metrics().await;
+    let m = h.metrics().await.unwrap();
     eprintln!(
         "flood: {sent} bytes sent in 1.5 s; queued input peaked at {} bytes; \
          the reader waited {} times",
@@ -79,18 +82,14 @@ async fn a_flooding_peer_is_slowed_by_tcp_and_costs_at_most_the_inbound_budget()
         m.inbound_queued_bytes_max > 0 && m.inbound_waits > 0,
         "the rogue's reader waited for the engine: {m:?}"
     );
-    for n in nodes {
-        let _ = n.shutdown().await;
-    }
+    shutdown_all(nodes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_request_queue_makes_write_wait_and_update_drop() {
     let mut c = config(1);
     c.app_queue = 4;
-    let node = Node::start(c, ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let node = start(c).await;
     let h = node.handle();
 
     // A write that holds the engine until released.
@@ -100,7 +99,8 @@ async fn a_full_request_queue_makes_write_wait_and_update_drop() {
         let _ = started_tx.send(());
         let _ = release_rx.recv();
         s.add(me, "n", 1)
-    });
+    })
+    .unwrap();
     timeout(DEADLINE, started_rx)
         .await
         .expect("the engine takes the first write")
@@ -108,10 +108,14 @@ async fn a_full_request_queue_makes_write_wait_and_update_drop() {
 
     // Four writes fill the queue; the next three are dropped.
     for _ in 0..4 {
-        h.update(|s, me| s.add(me, "n", 1));
+        h.update(|s, me| s.add(me, "n", 1)).unwrap();
     }
     for _ in 0..3 {
-        h.update(|s, me| s.add(me, "n", 100));
+        assert_eq!(
+            h.update(|s, me| s.add(me, "n", 100)),
+            Err(NodeError::QueueFull),
+            "a write that finds the queue full is dropped and says so"
+        );
     }
     let waiting = tokio::spawn({
         let h = h.clone();
@@ -130,10 +134,10 @@ async fn a_full_request_queue_makes_write_wait_and_update_drop() {
         .unwrap()
         .expect("the write is applied");
     assert_eq!(
-        h.read(|s| s.count("n")).await,
+        h.read(|s| s.count("n")).await.unwrap(),
         6,
         "the held write, the four queued and the waiting one; none of the dropped"
     );
-    assert_eq!(h.metrics().await.updates_dropped, 3);
+    assert_eq!(h.metrics().await.unwrap().updates_dropped, 3);
     let _ = node.shutdown().await;
 }

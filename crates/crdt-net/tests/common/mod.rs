@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crdt_core::ReplicaId;
-use crdt_net::{KvState, Node, NodeConfig};
+use crdt_net::{KvState, NetMetrics, Node, NodeConfig, NodeHandle};
 use crdt_sync::{Config, Envelope, Message, PeerId, codec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -81,14 +81,24 @@ pub(crate) fn config_with_absent(me: u64) -> NodeConfig {
     c
 }
 
+/// A node with an empty store and a fresh replica id.
+pub(crate) async fn start(config: NodeConfig) -> Node<KvState> {
+    Node::start(config, ReplicaId::random(), KvState::new())
+        .await
+        .expect("the node starts")
+}
+
+/// Shuts every node down, in order.
+pub(crate) async fn shutdown_all(nodes: Vec<Node<KvState>>) {
+    for n in nodes {
+        let _ = n.shutdown().await;
+    }
+}
+
 /// Two nodes, 1 and 2, peered with each other; `first` is node 1's config.
 pub(crate) async fn pair(first: NodeConfig) -> Vec<Node<KvState>> {
-    let a = Node::start(first, ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
-    let b = Node::start(config(2), ReplicaId::random(), KvState::new())
-        .await
-        .unwrap();
+    let a = start(first).await;
+    let b = start(config(2)).await;
     a.handle().add_peer(PeerId(2), b.local_addr());
     b.handle().add_peer(PeerId(1), a.local_addr());
     vec![a, b]
@@ -99,9 +109,14 @@ pub(crate) async fn pair(first: NodeConfig) -> Vec<Node<KvState>> {
 pub(crate) async fn states(nodes: &[Node<KvState>]) -> Vec<KvState> {
     let mut states = Vec::new();
     for n in nodes {
-        states.push(n.handle().read(|s| s.clone()).await);
+        states.push(n.handle().read(|s| s.clone()).await.unwrap());
     }
     states
+}
+
+/// A node's metrics (the node must be running).
+pub(crate) async fn metrics(h: &NodeHandle<KvState>) -> NetMetrics {
+    h.metrics().await.expect("the node is running")
 }
 
 pub(crate) fn all_equal(states: &[KvState]) -> bool {
