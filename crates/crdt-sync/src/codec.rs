@@ -213,15 +213,7 @@ pub fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeError> {
 /// oversized or foreign bytes. Total like [`decode`]: never a panic, and
 /// what it allocates is bounded by a small multiple of `bytes.len()`.
 pub fn decode_state<T: Replicated>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
-    if bytes.len() > limit {
-        return Err(DecodeError::TooLarge {
-            len: bytes.len(),
-            limit,
-        });
-    }
-    if bytes.len() >= 2 && bytes[..2] != MAGIC {
-        return Err(DecodeError::BadMagic);
-    }
+    check_len_and_magic(bytes, limit)?;
     if bytes.len() >= 3 && bytes[2] != STATE_MARK {
         return Err(DecodeError::NotAState);
     }
@@ -271,15 +263,7 @@ pub(crate) fn state_len<T: Serialize>(state: &T) -> usize {
 
 /// Decodes one message of at most `limit` bytes; see the module docs.
 pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, DecodeError> {
-    if bytes.len() > limit {
-        return Err(DecodeError::TooLarge {
-            len: bytes.len(),
-            limit,
-        });
-    }
-    if bytes.len() >= 2 && bytes[..2] != MAGIC {
-        return Err(DecodeError::BadMagic);
-    }
+    check_len_and_magic(bytes, limit)?;
     if bytes.len() >= 3 && bytes[2] != VERSION {
         return Err(DecodeError::UnknownVersion(bytes[2]));
     }
@@ -324,6 +308,20 @@ pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, 
         to_epoch,
         message,
     })
+}
+
+/// Refuses input over `limit` and input that does not start with [`MAGIC`].
+fn check_len_and_magic(bytes: &[u8], limit: usize) -> Result<(), DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    if bytes.len() >= 2 && bytes[..2] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    Ok(())
 }
 
 fn body_of<B: DeserializeOwned>(body: &[u8]) -> Result<B, DecodeError> {
