@@ -196,6 +196,18 @@ pub(crate) fn run(shared: &Shared, mut next_seq: Seq) {
             || sync_due.is_some_and(|at| Instant::now() >= at);
         match commit(shared, &batch, next_seq, durable) {
             Ok(stats) => {
+                // Statistics first: a caller answered next sees its write counted.
+                {
+                    let mut s = lock(&shared.stats);
+                    s.commits += 1;
+                    s.appends += stats.appends;
+                    s.log_entries = s.log_entries + stats.appends - stats.folded_entries;
+                    s.log_bytes = s.log_bytes + stats.appended_bytes - stats.folded_bytes;
+                    if let Some(len) = stats.snapshot_bytes {
+                        s.snapshot_bytes = len;
+                        s.compactions += 1;
+                    }
+                }
                 let mut seq = next_seq;
                 for job in &batch {
                     let result = if let Job::Append { .. } = job {
@@ -211,17 +223,6 @@ pub(crate) fn run(shared: &Shared, mut next_seq: Seq) {
                     (false, Some(delay)) => sync_due.or_else(|| Some(Instant::now() + delay)),
                     _ => None,
                 };
-                {
-                    let mut s = lock(&shared.stats);
-                    s.commits += 1;
-                    s.appends += stats.appends;
-                    s.log_entries = s.log_entries + stats.appends - stats.folded_entries;
-                    s.log_bytes = s.log_bytes + stats.appended_bytes - stats.folded_bytes;
-                    if let Some(len) = stats.snapshot_bytes {
-                        s.snapshot_bytes = len;
-                        s.compactions += 1;
-                    }
-                }
                 if shared.options.background_compaction && shared.over_threshold() {
                     lock(&shared.compact).0 = true;
                     shared.compact_wanted.notify_all();
