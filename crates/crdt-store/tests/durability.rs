@@ -150,7 +150,12 @@ fn compaction_folds_the_log_and_keeps_the_state() {
 fn background_compaction_runs_past_the_threshold() {
     let dir = TestDir::new("bg");
     let path = dir.file("b.redb");
-    let options = Options::default().with_compact_min_log_bytes(4096);
+    // Durability does not matter here: relaxed keeps the test quick.
+    let options = Options::default()
+        .with_compact_min_log_bytes(4096)
+        .with_durability(Durability::Relaxed {
+            max_delay: Duration::from_millis(10),
+        });
     let (store, opened) = open(&path, options.clone());
     let me = opened.replica();
     let mut set = opened.into_state();
@@ -242,4 +247,40 @@ fn a_store_of_another_type_is_an_error() {
     store.close().unwrap();
     let r = Store::<GCounter>::open(&path, Options::default());
     assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+}
+
+#[test]
+fn a_ticket_is_a_future_that_wakes_its_task() {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let dir = TestDir::new("future");
+    let (store, opened) = open(&dir.file("f.redb"), Options::default());
+    let me = opened.replica();
+    let mut set = opened.into_state();
+    let mut ticket = store.submit_local(&set.insert(me, 1)).unwrap();
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let seq = loop {
+        match std::pin::Pin::new(&mut ticket).poll(&mut cx) {
+            Poll::Ready(r) => break r.unwrap(),
+            Poll::Pending => {
+                // Pending means a wake-up will come: wait for it.
+                while !flag.0.swap(false, Ordering::SeqCst) {
+                    assert!(std::time::Instant::now() < deadline, "never woken");
+                    std::thread::yield_now();
+                }
+            }
+        }
+    };
+    assert_eq!(seq, 1);
 }
