@@ -284,3 +284,44 @@ fn a_ticket_is_a_future_that_wakes_its_task() {
     };
     assert_eq!(seq, 1);
 }
+
+/// The state a crash now would leave: the file copied while the store is
+/// open, then opened.
+fn crash_image(dir: &TestDir, path: &std::path::Path) -> Set {
+    let copy = dir.file("image.redb");
+    let _ = std::fs::remove_file(&copy);
+    std::fs::write(&copy, std::fs::read(path).unwrap()).unwrap();
+    let (_s, opened) = open(&copy, Options::default());
+    opened.into_state()
+}
+
+#[test]
+fn relaxed_writes_become_durable_within_max_delay() {
+    let dir = TestDir::new("relaxed-timer");
+    let relaxed =
+        |delay| Options::default().with_durability(Durability::Relaxed { max_delay: delay });
+    // With an hour's delay, a crash now loses the acknowledged writes:
+    // they are committed, not yet durable.
+    let slow = dir.file("slow.redb");
+    let (store, opened) = open(&slow, relaxed(Duration::from_secs(3600)));
+    let mut set = opened.into_state();
+    for x in 0..10 {
+        store.append_local(&set.insert(store.replica(), x)).unwrap();
+    }
+    assert!(crash_image(&dir, &slow).is_empty());
+    store.sync().unwrap();
+    assert_eq!(crash_image(&dir, &slow), set);
+    drop(store);
+
+    // With 50 ms, they become durable on their own.
+    let fast = dir.file("fast.redb");
+    let (store, opened) = open(&fast, relaxed(Duration::from_millis(50)));
+    let mut set = opened.into_state();
+    for x in 0..10 {
+        store.append_local(&set.insert(store.replica(), x)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while crash_image(&dir, &fast) != set {
+        assert!(std::time::Instant::now() < deadline, "never made durable");
+    }
+}
