@@ -82,7 +82,8 @@
 //! the folded entries) that the committer runs like any other commit. The
 //! cost is amortised (compaction happens after the log has doubled the
 //! data), and writers wait at most for the one commit that writes the new
-//! snapshot.
+//! snapshot. The price: while it runs, the fold holds a second decoded copy
+//! of the state (the application holds the first).
 //!
 //! *Identity.* The replica id is stored once. Local deltas also raise the
 //! minted counters, in the same commit; opening checks that the state holds
