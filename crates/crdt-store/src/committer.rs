@@ -52,6 +52,15 @@ impl Job {
     }
 }
 
+/// A job dropped unanswered (its batch was in flight when the committer
+/// panicked) answers [`StoreError::Closed`]; after an answer this does
+/// nothing (the first answer stands).
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.slot().complete(Err(StoreError::Closed));
+    }
+}
+
 #[derive(Debug, Default)]
 struct Queue {
     jobs: VecDeque<Job>,
@@ -181,8 +190,24 @@ impl Shared {
     }
 }
 
+/// Whatever way the committer ends (closing, an I/O error, a panic), every
+/// queued and later append is answered with [`StoreError::Closed`] rather
+/// than left waiting.
+struct Stopped<'a>(&'a Shared);
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        let mut q = lock(&self.0.queue);
+        q.stopped = true;
+        for job in q.jobs.drain(..) {
+            job.slot().complete(Err(StoreError::Closed));
+        }
+    }
+}
+
 /// The committer's loop; returns when the store closes.
 pub(crate) fn run(shared: &Shared, mut next_seq: Seq) {
+    let _answer_the_rest = Stopped(shared);
     let relaxed = match shared.options.durability {
         Durability::Immediate => None,
         Durability::Relaxed { max_delay } => Some(max_delay),
@@ -201,8 +226,10 @@ pub(crate) fn run(shared: &Shared, mut next_seq: Seq) {
                     let mut s = lock(&shared.stats);
                     s.commits += 1;
                     s.appends += stats.appends;
-                    s.log_entries = s.log_entries + stats.appends - stats.folded_entries;
-                    s.log_bytes = s.log_bytes + stats.appended_bytes - stats.folded_bytes;
+                    s.log_entries =
+                        (s.log_entries + stats.appends).saturating_sub(stats.folded_entries);
+                    s.log_bytes =
+                        (s.log_bytes + stats.appended_bytes).saturating_sub(stats.folded_bytes);
                     if let Some(len) = stats.snapshot_bytes {
                         s.snapshot_bytes = len;
                         s.compactions += 1;
@@ -237,12 +264,8 @@ pub(crate) fn run(shared: &Shared, mut next_seq: Seq) {
                     continue;
                 }
                 // After an I/O error redb refuses every later write: stop
-                // here, answer what is queued, and refuse what comes.
-                let mut q = lock(&shared.queue);
-                q.stopped = true;
-                for job in q.jobs.drain(..) {
-                    job.slot().complete(Err(StoreError::Closed));
-                }
+                // here; `Stopped` answers what is queued and refuses what
+                // comes.
                 return;
             }
         }

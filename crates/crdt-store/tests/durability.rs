@@ -203,7 +203,7 @@ fn tickets_resolve_in_order_and_can_be_polled() {
 }
 
 #[test]
-fn a_closed_store_refuses_appends() {
+fn a_store_is_in_use_until_closed() {
     let dir = TestDir::new("closed");
     let path = dir.file("x.redb");
     let (store, _) = open(&path, Options::default());
