@@ -176,6 +176,12 @@ impl<T: Replicated + 'static> Store<T> {
     /// Appends a delta this replica made (minted under [`Store::replica`])
     /// and blocks until it is committed: when this returns `Ok`, the write
     /// is acknowledged. Concurrent appends share one commit.
+    ///
+    /// Ship the delta to peers only after this returned `Ok`. If it failed,
+    /// the delta is not on disk while the in-memory state holds its dot: do
+    /// not ship it, and reopen the store (restarting the engine from the
+    /// [`Opened`] state) before writing on, so the dot is minted again only
+    /// for a write no peer has seen.
     pub fn append_local(&self, delta: &T) -> Result<Seq, StoreError> {
         self.submit_local(delta)?.wait()
     }
