@@ -172,14 +172,36 @@ fn recovery(root: &Path) {
     let (store, opened) = Store::<Set>::open(&path, options.clone()).unwrap();
     let from_log = t.elapsed();
     assert_eq!(opened.state().len() as u64, n);
-    store.compact().unwrap();
+    // Compact while a writer goes on: how long does a write wait?
+    let mut set = opened.state().clone();
+    let (worst, writes, compaction) = std::thread::scope(|s| {
+        let compactor = s.spawn(|| {
+            let t = Instant::now();
+            store.compact().unwrap();
+            t.elapsed()
+        });
+        let (mut worst, mut writes) = (Duration::ZERO, 0);
+        while !compactor.is_finished() {
+            let d = set.insert(me_store, u64::MAX - writes);
+            let t = Instant::now();
+            store.append_local(&d).unwrap();
+            worst = worst.max(t.elapsed());
+            writes += 1;
+        }
+        (worst, writes, compactor.join().unwrap())
+    });
+    println!(
+        "| writes during the compaction of 1M elements ({:.2} s) | {writes} writes, the slowest {:.0} ms |",
+        compaction.as_secs_f64(),
+        ms(worst)
+    );
     let snapshot_bytes = store.stats().snapshot_bytes;
     store.close().unwrap();
     drop(opened);
     let t = Instant::now();
     let (store, opened) = Store::<Set>::open(&path, options).unwrap();
     let from_snapshot = t.elapsed();
-    assert_eq!(opened.state().len() as u64, n);
+    assert_eq!(opened.state().len() as u64, n + writes);
     store.close().unwrap();
     println!(
         "| recovery (open) of 1M elements | {:.2} s from a snapshot ({} bytes, file {} bytes), {:.2} s from a log of 1,000 deltas |",
