@@ -2,9 +2,12 @@
 //! allocation past the limit, and whatever decodes is valid and survives a
 //! round trip. (Bytes are not required to be canonical: bincode accepts a
 //! varint written longer than needed, so only values, not bytes, round-trip.)
+//! Some types are also decoded through `codec::decode_state`, behind the
+//! bare-state header (what `crdt-store` reads back from disk).
 #![no_main]
 
 use crdt_core::{CausalContext, DvvSet, VersionVector};
+use crdt_sync::{Replicated, codec};
 use crdt_types::{
     CausalCounter, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap, OrSet, PnCounter,
 };
@@ -32,17 +35,43 @@ fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
     }
 }
 
+/// `bytes` behind the bare-state header, through `codec::decode_state`:
+/// whatever decodes is valid and survives a round trip.
+fn check_framed<T: Replicated + PartialEq>(bytes: &[u8]) {
+    let mut framed = vec![0xCD, 0x7A, codec::STATE_MARK, codec::STATE_VERSION];
+    framed.extend_from_slice(bytes);
+    if let Ok(state) = codec::decode_state::<T>(&framed, LIMIT) {
+        assert!(
+            state.validate().is_ok(),
+            "an invalid state passed decode_state"
+        );
+        let again = codec::encode_state(&state).expect("re-encode");
+        let back =
+            codec::decode_state::<T>(&again, usize::MAX).expect("a re-encoded state decodes");
+        assert_eq!(back, state, "a state does not survive a round trip");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&kind, bytes)) = data.split_first() else {
         return;
     };
     match kind % 13 {
-        0 => check::<OrSet<u64>>(bytes, |s| s.validate().is_ok()),
+        0 => {
+            check::<OrSet<u64>>(bytes, |s| s.validate().is_ok());
+            check_framed::<OrSet<u64>>(bytes);
+        }
         1 => check::<MvRegister<u64>>(bytes, |s| s.validate().is_ok()),
-        2 => check::<OrMap<u8, OrSet<u8>>>(bytes, |s| s.validate().is_ok()),
+        2 => {
+            check::<OrMap<u8, OrSet<u8>>>(bytes, |s| s.validate().is_ok());
+            check_framed::<OrMap<u8, OrSet<u8>>>(bytes);
+        }
         3 => check::<OrMap<u8, MvRegister<u8>>>(bytes, |s| s.validate().is_ok()),
         4 => check::<PnCounter>(bytes, |s| s.validate().is_ok()),
-        5 => check::<GCounter>(bytes, |s| s.validate().is_ok()),
+        5 => {
+            check::<GCounter>(bytes, |s| s.validate().is_ok());
+            check_framed::<GCounter>(bytes);
+        }
         6 => check::<CausalCounter>(bytes, |s| s.validate().is_ok()),
         7 => check::<EwFlag>(bytes, |s| s.validate().is_ok()),
         8 => check::<DwFlag>(bytes, |s| s.validate().is_ok()),

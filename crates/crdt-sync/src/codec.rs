@@ -21,6 +21,19 @@
 //! refused before any decoding, and decoding never pre-allocates on the word
 //! of a length prefix, so what it allocates is bounded by a small multiple of
 //! the input length. A decoded state is validated before it is returned.
+//!
+//! Bare states (a snapshot on disk, a state saved by an application) have
+//! their own small header, so that they are never mistaken for a message and
+//! their format can evolve on its own:
+//!
+//! ```text
+//! +------+------+------+---------------+------------------+
+//! | 0xCD | 0x7A | 0x53 | state version | body (bincode 2) |
+//! +------+------+------+---------------+------------------+
+//! ```
+//!
+//! [`encode_state`] writes it and [`decode_state`] reads it, with the same
+//! guarantees as [`decode`]: total, bounded by a caller's limit, validated.
 
 use std::error::Error;
 use std::fmt;
@@ -46,6 +59,16 @@ pub const HEADER_LEN: usize = 12;
 /// after the fixed header.
 pub(crate) const PAYLOAD_HEADER_MAX: usize = 10 + 5 + 5;
 
+/// The byte after [`MAGIC`] that marks a bare state ([`encode_state`]):
+/// `'S'`. A message has its format version there, never this value.
+pub const STATE_MARK: u8 = 0x53;
+
+/// The format version of bare states this build writes and reads.
+pub const STATE_VERSION: u8 = 1;
+
+/// The header of a bare state: [`MAGIC`], [`STATE_MARK`], [`STATE_VERSION`].
+pub const STATE_HEADER_LEN: usize = 4;
+
 /// A hard cap for bincode itself, above any sane configured limit.
 const BINCODE_CAP: usize = 1 << 30;
 
@@ -63,6 +86,11 @@ pub enum DecodeError {
     BadMagic,
     /// A format version this build cannot read.
     UnknownVersion(u8),
+    /// A bare state ([`decode_state`]) in a format version this build
+    /// cannot read (written by a newer build).
+    UnknownStateVersion(u8),
+    /// [`decode_state`] was given bytes that are a message, not a bare state.
+    NotAState,
     /// A message kind this build does not know.
     UnknownKind(u8),
     /// The message is longer than the configured limit.
@@ -82,11 +110,17 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Truncated => f.write_str("message is truncated"),
-            Self::BadMagic => f.write_str("not a crdt-sync message (bad magic bytes)"),
+            Self::BadMagic => f.write_str("not crdt-sync data (bad magic bytes)"),
             Self::UnknownVersion(v) => write!(
                 f,
                 "message format version {v} is not supported (this build reads version {VERSION})"
             ),
+            Self::UnknownStateVersion(v) => write!(
+                f,
+                "state format version {v} is not supported (this build reads version {STATE_VERSION}); \
+                 it was written by a newer build"
+            ),
+            Self::NotAState => f.write_str("these bytes are a sync message, not a saved state"),
             Self::UnknownKind(k) => write!(f, "unknown message kind {k}"),
             Self::TooLarge { len, limit } => {
                 write!(
@@ -152,19 +186,53 @@ fn header(kind: MessageKind, from_epoch: u32, to_epoch: u32) -> Vec<u8> {
     out
 }
 
-/// The encoding of a state alone (for splitting: a payload message is its
-/// header followed by these bytes).
-pub(crate) fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeError> {
+/// Encodes a bare state (for a snapshot on disk, or anything an
+/// application saves) behind its own versioned header; see the module docs.
+/// [`decode_state`] reads it back.
+pub fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.push(STATE_MARK);
+    out.push(STATE_VERSION);
+    bincode::serde::encode_into_std_write(state, &mut out, config())
+        .map_err(|e| EncodeError(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decodes a bare state of at most `limit` bytes written by
+/// [`encode_state`], and validates it ([`Replicated::validate`]): a state
+/// that breaks an invariant is an error, as are truncated, corrupted,
+/// oversized or foreign bytes. Total like [`decode`]: never a panic, and
+/// what it allocates is bounded by a small multiple of `bytes.len()`.
+pub fn decode_state<T: Replicated>(bytes: &[u8], limit: usize) -> Result<T, DecodeError> {
+    check_len_and_magic(bytes, limit)?;
+    if bytes.len() >= 3 && bytes[2] != STATE_MARK {
+        return Err(DecodeError::NotAState);
+    }
+    if bytes.len() < STATE_HEADER_LEN {
+        return Err(DecodeError::Truncated);
+    }
+    if bytes[3] != STATE_VERSION {
+        return Err(DecodeError::UnknownStateVersion(bytes[3]));
+    }
+    let state: T = body_of(&bytes[STATE_HEADER_LEN..])?;
+    state.validate().map_err(DecodeError::Invalid)?;
+    Ok(state)
+}
+
+/// The encoding of a state alone, without a header (for splitting: a
+/// payload message is its header followed by these bytes).
+pub(crate) fn encode_body<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeError> {
     bincode::serde::encode_to_vec(state, config()).map_err(|e| EncodeError(e.to_string()))
 }
 
-/// A state alone, as [`encode_state`] wrote it (for tests of splitting).
+/// A state alone, as [`encode_body`] wrote it (for tests of splitting).
 #[cfg(test)]
-pub(crate) fn decode_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+pub(crate) fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     body_of(bytes)
 }
 
-/// One payload message from a state already encoded with [`encode_state`]:
+/// One payload message from a state already encoded with [`encode_body`]:
 /// the same bytes [`encode`] writes for that payload.
 pub(crate) fn frame_payload(
     kind: MessageKind,
@@ -182,20 +250,12 @@ pub(crate) fn frame_payload(
 
 /// The encoded size of a state alone (for metrics).
 pub(crate) fn state_len<T: Serialize>(state: &T) -> usize {
-    encode_state(state).map_or(usize::MAX, |b| b.len())
+    encode_body(state).map_or(usize::MAX, |b| b.len())
 }
 
 /// Decodes one message of at most `limit` bytes; see the module docs.
 pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, DecodeError> {
-    if bytes.len() > limit {
-        return Err(DecodeError::TooLarge {
-            len: bytes.len(),
-            limit,
-        });
-    }
-    if bytes.len() >= 2 && bytes[..2] != MAGIC {
-        return Err(DecodeError::BadMagic);
-    }
+    check_len_and_magic(bytes, limit)?;
     if bytes.len() >= 3 && bytes[2] != VERSION {
         return Err(DecodeError::UnknownVersion(bytes[2]));
     }
@@ -240,6 +300,20 @@ pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, 
         to_epoch,
         message,
     })
+}
+
+/// Refuses input over `limit` and input that does not start with [`MAGIC`].
+fn check_len_and_magic(bytes: &[u8], limit: usize) -> Result<(), DecodeError> {
+    if bytes.len() > limit {
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    if bytes.len() >= 2 && bytes[..2] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    Ok(())
 }
 
 fn body_of<B: DeserializeOwned>(body: &[u8]) -> Result<B, DecodeError> {

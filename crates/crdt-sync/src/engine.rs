@@ -868,7 +868,7 @@ impl<T: Replicated> Engine<T> {
         let id = self.next_id;
         self.next_id += 1;
         let epochs = (self.epoch, to_epoch);
-        let Ok(whole) = codec::encode_state(&state) else {
+        let Ok(whole) = codec::encode_body(&state) else {
             return;
         };
         let pieces = if whole.len() <= budget {

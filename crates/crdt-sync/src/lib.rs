@@ -5,7 +5,7 @@
 //! | [`Engine`] | a replica's sans-IO sync engine (`handle_*`, `poll_*`) |
 //! | [`Replicated`] | what a state type needs to be synced (all `crdt-types` types have it) |
 //! | [`Config`], [`Mode`] | settings with documented defaults |
-//! | [`Message`], [`codec`] | the wire format: versioned envelope, strict total decoding |
+//! | [`Message`], [`codec`] | the wire format: versioned envelope, strict total decoding; bare states for storage ([`codec::encode_state`] / [`codec::decode_state`]) |
 //! | [`Metrics`], [`Event`] | what an application can watch |
 //! | [`sim`] | a deterministic, seeded network simulator, with harsh schedules ([`sim::harsh`]) |
 //! | [`Envelope`] | a message with both ends' incarnations (restarts are detected from it) |

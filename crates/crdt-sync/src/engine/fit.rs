@@ -13,7 +13,7 @@ pub(super) fn split_to_fit<T: Replicated>(state: T, budget: usize) -> Result<Vec
     let mut out = Vec::new();
     let mut pending = vec![state];
     while let Some(piece) = pending.pop() {
-        let bytes = codec::encode_state(&piece).map_err(|_| usize::MAX)?;
+        let bytes = codec::encode_body(&piece).map_err(|_| usize::MAX)?;
         if bytes.len() <= budget {
             out.push(bytes);
             continue;
@@ -144,7 +144,7 @@ mod tests {
         let mut back = OrSet::new();
         for p in &pieces {
             assert!(p.len() <= 500);
-            let piece: OrSet<u64> = codec::decode_state(p).expect("a piece decodes");
+            let piece: OrSet<u64> = codec::decode_body(p).expect("a piece decodes");
             back.join(&piece);
         }
         assert_eq!(back, s);
