@@ -41,6 +41,7 @@
 //! |---|---|
 //! | `arbitrary` | `arbitrary::Arbitrary` for every type, `laws::roundtrip` (bincode) |
 //! | `quickcheck` | `quickcheck::Arbitrary` for every type, `testing` |
+//! | `derive` | `#[derive(Crdt)]` for structs of replicated fields (crate `crdt-derive`) |
 //!
 //! # Example
 //!
@@ -68,6 +69,8 @@
 mod causal;
 /// `CausalCounter`: a resettable counter.
 mod causal_counter;
+/// `Crdt`: what every replicated type is (and what `#[derive(Crdt)]` makes).
+mod crdt;
 /// `DwFlag`: a disable-wins flag.
 mod dw_flag;
 /// `EwFlag`: an enable-wins flag.
@@ -102,6 +105,7 @@ pub mod testing;
 
 pub use causal::{CausalCrdt, View};
 pub use causal_counter::CausalCounter;
+pub use crdt::Crdt;
 pub use dw_flag::DwFlag;
 pub use ew_flag::EwFlag;
 pub use g_counter::GCounter;
@@ -112,4 +116,11 @@ pub use or_map::OrMap;
 pub use or_set::OrSet;
 pub use pn_counter::PnCounter;
 
-pub use crdt_core::{Decompose, InvalidState, Lattice, ReplicaId};
+pub use crdt_core::{
+    Decompose, HybridClock, HybridTimestamp, InvalidState, Lattice, ReplicaId, VersionVector,
+};
+
+/// `#[derive(Crdt)]` (feature `derive`): a replicated struct from
+/// replicated fields. See the crate documentation, section "Your own types".
+#[cfg(feature = "derive")]
+pub use crdt_derive::Crdt;
