@@ -1,5 +1,8 @@
 //! The list of types every property test runs on.
 
+#[allow(dead_code)] // not every test file uses every item
+pub(crate) mod post;
+
 /// Expands to one module per type, each with a test `$check` that runs
 /// `$check::<Type>()`.
 macro_rules! for_every_type {
@@ -19,6 +22,7 @@ macro_rules! for_every_type {
             map_of_counters: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::CausalCounter>,
             map_of_ew_flags: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::EwFlag>,
             map_of_dw_flags: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::DwFlag>,
+            derived_post: crate::common::post::Post,
             map_of_maps: crdt_types::OrMap<
                 crdt_types::testing::Tiny,
                 crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::MvRegister<crdt_types::testing::Tiny>>,
