@@ -6,28 +6,14 @@
 //! prints the bytes of each digest, answer and full state.
 
 use std::fmt::Debug;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crdt_core::{HybridClock, Lattice, VersionVector};
-use crdt_sync::{Config, Engine, Envelope, Message, Payload, PeerId, Replicated, codec};
+use crdt_sync::{Config, Engine, Message, PeerId, Replicated, codec};
 use crdt_types::{GCounter, GSet, LwwRegister, PnCounter, ReplicaId};
 
-fn envelope<T>(message: Message<T>) -> Envelope<T> {
-    Envelope {
-        from_epoch: 1,
-        to_epoch: 2,
-        message,
-    }
-}
-
-fn payload<T>(state: T) -> Payload<T> {
-    Payload {
-        id: 1,
-        part: 0,
-        parts: 1,
-        state,
-    }
-}
+mod common;
+use common::{envelope, payload, pump};
 
 /// `ahead` answers the digest of `behind`: the answer must bring `behind`
 /// level and be smaller than `ahead`'s full state. Returns the bytes of
@@ -75,18 +61,7 @@ fn engines_catch_up_by_digest<T: Replicated>(name: &str, ahead: T, behind: T) {
     let mut b = Engine::new(ReplicaId::from_u128(102), behind, Config::default(), now).unwrap();
     a.add_peer(PeerId(2), now);
     b.add_peer(PeerId(1), now);
-    let mut t = now;
-    for _ in 0..20 {
-        t += Duration::from_millis(100);
-        a.handle_timeout(t);
-        b.handle_timeout(t);
-        while let Some(m) = a.poll_transmit() {
-            b.handle_message(t, PeerId(1), &m.bytes).unwrap();
-        }
-        while let Some(m) = b.poll_transmit() {
-            a.handle_message(t, PeerId(2), &m.bytes).unwrap();
-        }
-    }
+    let _ = pump(&mut a, &mut b, now);
     assert_eq!(a.state(), b.state(), "{name}: engines differ");
     assert!(a.is_synced() && b.is_synced(), "{name}: not synced");
     for (side, e) in [("a", &a), ("b", &b)] {

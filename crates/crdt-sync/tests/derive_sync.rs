@@ -3,16 +3,17 @@
 //! answers exactly what a peer lacks; local writes pass the engine's
 //! minting checks.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crdt_core::{HybridClock, Lattice};
-use crdt_sync::{
-    Config, Engine, Envelope, LocalWriteError, Message, Payload, PeerId, Replicated, codec,
-};
+use crdt_sync::{Config, Engine, LocalWriteError, Message, PeerId, Replicated, codec};
 use crdt_types::{
     CausalCounter, Crdt, GSet, LwwRegister, MvRegister, OrMap, OrSet, PnCounter, ReplicaId,
 };
 use serde::{Deserialize, Serialize};
+
+mod common;
+use common::{envelope, payload, pump};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Crdt)]
 #[crdt(sync)]
@@ -44,23 +45,6 @@ where
     owner: LwwRegister<T>,
 }
 
-fn envelope<T>(message: Message<T>) -> Envelope<T> {
-    Envelope {
-        from_epoch: 1,
-        to_epoch: 2,
-        message,
-    }
-}
-
-fn payload<T>(state: T) -> Payload<T> {
-    Payload {
-        id: 1,
-        part: 0,
-        parts: 1,
-        state,
-    }
-}
-
 /// The bytes of a full-state message carrying `state`.
 fn full_state_bytes(state: &Post) -> Vec<u8> {
     codec::encode(&envelope(Message::State(payload(state.clone())))).unwrap()
@@ -80,21 +64,6 @@ fn big_post(me: ReplicaId, n: u32) -> Post {
     p
 }
 
-fn run(a: &mut Engine<Post>, b: &mut Engine<Post>, mut t: Instant) -> Instant {
-    for _ in 0..20 {
-        t += Duration::from_millis(100);
-        a.handle_timeout(t);
-        b.handle_timeout(t);
-        while let Some(m) = a.poll_transmit() {
-            b.handle_message(t, PeerId(1), &m.bytes).unwrap();
-        }
-        while let Some(m) = b.poll_transmit() {
-            a.handle_message(t, PeerId(2), &m.bytes).unwrap();
-        }
-    }
-    t
-}
-
 #[test]
 fn derived_struct_catches_up_by_digest_not_full_state() {
     let (ra, rb) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
@@ -111,7 +80,7 @@ fn derived_struct_catches_up_by_digest_not_full_state() {
     let mut b = Engine::new(rb, shared, Config::default(), now).unwrap();
     a.add_peer(PeerId(2), now);
     b.add_peer(PeerId(1), now);
-    let t = run(&mut a, &mut b, now);
+    let t = pump(&mut a, &mut b, now);
     assert_eq!(a.state(), b.state());
     assert!(!b.state().tags.contains(&"tag-7".to_string()));
     assert!(a.is_synced() && b.is_synced());
@@ -134,7 +103,7 @@ fn derived_struct_catches_up_by_digest_not_full_state() {
     // Later writes go by delta, and the engines stay level.
     b.update(|p, me| p.update_tags(|t| t.insert(me, "late".into())))
         .unwrap();
-    let _ = run(&mut a, &mut b, t);
+    let _ = pump(&mut a, &mut b, t);
     assert!(a.state().tags.contains(&"late".to_string()));
     assert_eq!(a.state(), b.state());
 }
@@ -228,7 +197,7 @@ fn derived_struct_splits_to_fit_small_messages() {
     let mut b = Engine::new(ReplicaId::from_u128(2), Post::default(), config, now).unwrap();
     a.add_peer(PeerId(2), now);
     b.add_peer(PeerId(1), now);
-    let _ = run(&mut a, &mut b, now);
+    let _ = pump(&mut a, &mut b, now);
     assert_eq!(a.state(), b.state());
     assert!(a.metrics().split_messages >= 1);
 }
@@ -248,18 +217,7 @@ fn generic_derived_struct_syncs() {
         s.update_owner(|o| o.write(&mut clock, 42))
     })
     .unwrap();
-    let mut t = now;
-    for _ in 0..20 {
-        t += Duration::from_millis(100);
-        a.handle_timeout(t);
-        b.handle_timeout(t);
-        while let Some(m) = a.poll_transmit() {
-            b.handle_message(t, PeerId(1), &m.bytes).unwrap();
-        }
-        while let Some(m) = b.poll_transmit() {
-            a.handle_message(t, PeerId(2), &m.bytes).unwrap();
-        }
-    }
+    let _ = pump(&mut a, &mut b, now);
     assert_eq!(a.state(), b.state());
     assert_eq!(a.state().owner.value(), Some(&42));
     assert_eq!(a.metrics().full_state_fallbacks, 0);
