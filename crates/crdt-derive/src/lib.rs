@@ -176,6 +176,7 @@ fn lattice(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream2 {
     let name = &input.ident;
     let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
     let t = quote!(::crdt_types);
+    let h = quote!(::crdt_types::__derive);
     let per = |f: &Field<'_>, body: &dyn Fn(&Ident, &Type) -> TokenStream2| {
         let (n, ty) = (f.name, f.ty);
         let b = body(n, ty);
@@ -186,7 +187,7 @@ fn lattice(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream2 {
         .map(|f| {
             per(
                 f,
-                &|n, ty| quote!(<#ty as #t::Lattice>::join(&mut self.#n, &other.#n);),
+                &|n, ty| quote!(#h::join::<#ty>(&mut self.#n, &other.#n);),
             )
         })
         .collect();
@@ -195,33 +196,23 @@ fn lattice(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream2 {
         .map(|f| {
             per(
                 f,
-                &|n, ty| quote!(<#ty as #t::Lattice>::join_owned(&mut self.#n, other.#n);),
+                &|n, ty| quote!(#h::join_owned::<#ty>(&mut self.#n, other.#n);),
             )
         })
         .collect();
     let leq: Vec<_> = fields
         .iter()
-        .map(|f| {
-            per(
-                f,
-                &|n, ty| quote!(<#ty as #t::Lattice>::leq(&self.#n, &other.#n)),
-            )
-        })
+        .map(|f| per(f, &|n, ty| quote!(#h::leq::<#ty>(&self.#n, &other.#n))))
         .collect();
     let bottom: Vec<_> = fields
         .iter()
-        .map(|f| {
-            per(
-                f,
-                &|n, ty| quote!(<#ty as #t::Lattice>::is_bottom(&self.#n)),
-            )
-        })
+        .map(|f| per(f, &|n, ty| quote!(#h::is_bottom::<#ty>(&self.#n))))
         .collect();
     let decompose: Vec<_> = fields
         .iter()
         .map(|f| {
             per(f, &|n, ty| {
-                quote!(parts.extend(<#ty as #t::Decompose>::decompose(&self.#n).into_iter().map(
+                quote!(parts.extend(#h::decompose::<#ty>(&self.#n).into_iter().map(
                     |part| Self { #n: part, ..::core::default::Default::default() }
                 ));)
             })
@@ -232,13 +223,13 @@ fn lattice(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream2 {
         .map(|f| {
             per(
                 f,
-                &|n, ty| quote!(#n: <#ty as #t::Decompose>::delta_from(&self.#n, &known.#n),),
+                &|n, ty| quote!(#n: #h::delta_from::<#ty>(&self.#n, &known.#n),),
             )
         })
         .collect();
     let validate: Vec<_> = fields
         .iter()
-        .map(|f| per(f, &|n, ty| quote!(<#ty as #t::Crdt>::validate(&self.#n)?;)))
+        .map(|f| per(f, &|n, ty| quote!(#h::validate::<#ty>(&self.#n)?;)))
         .collect();
     quote! {
         impl #impl_g #t::Lattice for #name #ty_g #where_c {

@@ -64,3 +64,40 @@ impl Crdt for VersionVector {
         Ok(())
     }
 }
+
+/// What the code of `#[derive(Crdt)]` calls: each field's lattice
+/// operations through one bound, [`Crdt`], so that a field that is not a
+/// replicated type gets the one message that says so. Not a public API.
+#[doc(hidden)]
+pub mod __derive {
+    use super::Crdt;
+    use crdt_core::InvalidState;
+
+    pub fn join<T: Crdt>(x: &mut T, y: &T) {
+        x.join(y);
+    }
+
+    pub fn join_owned<T: Crdt>(x: &mut T, y: T) {
+        x.join_owned(y);
+    }
+
+    pub fn leq<T: Crdt>(x: &T, y: &T) -> bool {
+        x.leq(y)
+    }
+
+    pub fn is_bottom<T: Crdt>(x: &T) -> bool {
+        x.is_bottom()
+    }
+
+    pub fn decompose<T: Crdt>(x: &T) -> Vec<T> {
+        x.decompose()
+    }
+
+    pub fn delta_from<T: Crdt>(x: &T, known: &T) -> T {
+        x.delta_from(known)
+    }
+
+    pub fn validate<T: Crdt>(x: &T) -> Result<(), InvalidState> {
+        x.validate()
+    }
+}

@@ -105,6 +105,8 @@ pub mod testing;
 
 pub use causal::{CausalCrdt, View};
 pub use causal_counter::CausalCounter;
+#[doc(hidden)]
+pub use crdt::__derive;
 pub use crdt::Crdt;
 pub use dw_flag::DwFlag;
 pub use ew_flag::EwFlag;
