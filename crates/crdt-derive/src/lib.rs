@@ -22,6 +22,56 @@
 //! serde's `Serialize` / `Deserialize` as usual (each field's decoding
 //! validates that field, and a struct of fields has no invariant of its own).
 //!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use crdt_sync::{Config, Engine, PeerId};
+//! use crdt_types::{Crdt, HybridClock, Lattice, LwwRegister, OrSet, PnCounter, ReplicaId};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Crdt)]
+//! #[crdt(sync)] // also implement crdt_sync::Replicated, with digest catch-up
+//! struct Post {
+//!     likes: PnCounter,
+//!     tags: OrSet<String>,
+//!     title: LwwRegister<String>,
+//! }
+//!
+//! let (me, you) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+//! let mut mine = Post::default();
+//! let mut yours = Post::default();
+//! // Each mutator returns a Post delta with only its field set.
+//! let d1 = mine.update_likes(|c| c.increment(me, 1));
+//! let mut clock = HybridClock::with_time_source(you, || 1_000);
+//! let d2 = yours.update_title(|t| t.write(&mut clock, "Hello".into()));
+//! mine.join(&d2);
+//! yours.join(&d1);
+//! assert_eq!(mine, yours);
+//! assert!(mine.validate().is_ok());
+//!
+//! // Through the sync engine: a new peer is caught up by digest.
+//! let now = Instant::now();
+//! let mut a = Engine::new(me, mine, Config::default(), now).unwrap();
+//! let mut b = Engine::new(you, Post::default(), Config::default(), now).unwrap();
+//! a.add_peer(PeerId(2), now);
+//! b.add_peer(PeerId(1), now);
+//! a.update(|p, me| p.update_tags(|t| t.insert(me, "rust".into()))).unwrap();
+//! let mut t = now;
+//! for _ in 0..10 {
+//!     t += Duration::from_millis(100);
+//!     a.handle_timeout(t);
+//!     b.handle_timeout(t);
+//!     while let Some(m) = a.poll_transmit() { b.handle_message(t, PeerId(1), &m.bytes).unwrap(); }
+//!     while let Some(m) = b.poll_transmit() { a.handle_message(t, PeerId(2), &m.bytes).unwrap(); }
+//! }
+//! assert_eq!(a.state(), b.state());
+//! assert_eq!(b.metrics().full_state_fallbacks + a.metrics().full_state_fallbacks, 0);
+//! ```
+//!
+//! A derived struct cannot be a value of an `OrMap` (map values share the
+//! map's causal context, which a struct of independent fields does not
+//! have); put the map inside the struct instead, or one `OrMap` per field
+//! keyed alike (as the `task_board` example of `crdt-types` does).
+//!
 //! Design note: `Replicated` lives in `crdt-sync`, which depends on
 //! `crdt-types`, so the derive re-exported by `crdt-types` cannot name it
 //! unconditionally (a user of `crdt-types` alone has no `crdt_sync`). The
