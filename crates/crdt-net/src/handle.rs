@@ -32,6 +32,35 @@ use crate::metrics::NetMetrics;
 /// `write`. [`NodeHandle::add_peer`] and [`NodeHandle::isolate`] are settings
 /// rather than requests: they never wait, are never dropped, and take effect
 /// before any request queued after them.
+///
+/// ```
+/// use crdt_net::{Node, NodeConfig, WriteError};
+/// use crdt_sync::{LocalWriteError, PeerId};
+/// use crdt_types::{OrSet, ReplicaId};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let config = NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap());
+/// let node = Node::start(config, ReplicaId::from_u128(1), OrSet::<String>::new()).await?;
+/// let h = node.handle(); // cheap to clone: one per task if you like
+///
+/// // `write` waits for room and for the engine's verdict.
+/// h.write(|set, me| set.insert(me, "milk".to_string())).await.unwrap();
+/// // `update` never waits (dropped and counted if the queue is full).
+/// h.update(|set, me| set.insert(me, "eggs".to_string()));
+/// // A read is handled after every request queued before it.
+/// assert_eq!(h.read(|set| set.len()).await, 2);
+///
+/// // A write that mints under another replica's id is refused, and changes nothing.
+/// let other = ReplicaId::from_u128(2);
+/// let refused = h.write(move |set, _| set.insert(other, "forged".to_string())).await;
+/// assert!(matches!(refused, Err(WriteError::Refused(LocalWriteError::ForeignDot { .. }))));
+/// assert_eq!(h.read(|set| set.len()).await, 2);
+/// assert_eq!(h.metrics().await.updates_dropped, 0);
+///
+/// let state = node.shutdown().await;
+/// assert!(state.contains(&"milk".to_string()));
+/// # Ok::<(), std::io::Error>(()) }).unwrap();
+/// ```
 pub struct NodeHandle<T> {
     app: mpsc::Sender<AppInput<T>>,
     control: Arc<Control>,
