@@ -140,7 +140,7 @@ fn invalid_readable_states_are_rejected() {
         ),
         (
             "fields out of order",
-            format!(r#"{{"store":[],"context":{{}}}}"#),
+            r#"{"store":[],"context":{}}"#.to_string(),
         ),
     ];
     for (what, text) in bad {
