@@ -13,7 +13,7 @@
 //!
 //! | type | semantics | built as |
 //! |---|---|---|
-//! | [`GCounter`] | grow-only counter | replica → count (a [`VersionVector`](crdt_core::VersionVector)) |
+//! | [`GCounter`] | grow-only counter | replica → count (a [`VersionVector`]) |
 //! | [`PnCounter`] | counter, up and down | two `GCounter`s |
 //! | [`CausalCounter`] | counter that can be reset (lives in maps) | `Causal<DotFun<i64>>` |
 //! | [`LwwRegister`] | last writer wins, on a hybrid clock | `(timestamp, replica, value)` |
