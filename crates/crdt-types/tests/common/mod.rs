@@ -5,6 +5,7 @@ pub(crate) mod post;
 
 /// Expands to one module per type, each with a test `$check` that runs
 /// `$check::<Type>()`.
+#[allow(unused_macros)] // not every test file runs the per-type suites
 macro_rules! for_every_type {
     ($check:ident) => {
         for_every_type!(@ $check,
