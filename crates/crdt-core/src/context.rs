@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
 
 use crate::intervals::IntervalSet;
-use crate::sorted::{deserialize_strictly_sorted, serialize_seq};
+use crate::sorted::{deserialize_entries, serialize_entries};
 use crate::{Decompose, Dot, Lattice, ReplicaId, VersionVector};
 
 /// The set of dots a state has seen, compressed.
@@ -411,9 +411,11 @@ impl fmt::Debug for SpansDebug<'_> {
     }
 }
 
+/// A sequence of `(replica, ranges)`; in a human-readable format a map
+/// from replica ids (UUID strings) to their counter ranges `[[lo, hi], ...]`.
 impl Serialize for CausalContext {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_seq(serializer, &self.entries)
+        serialize_entries(serializer, &self.entries)
     }
 }
 
@@ -422,11 +424,8 @@ impl<'de> Deserialize<'de> for CausalContext {
     /// counter ranges.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
-        let entries: SmallVec<[(ReplicaId, IntervalSet); 2]> = deserialize_strictly_sorted(
-            deserializer,
-            "causal context",
-            |a: &(ReplicaId, IntervalSet), b| a.0.cmp(&b.0),
-        )?;
+        let entries: SmallVec<[(ReplicaId, IntervalSet); 2]> =
+            deserialize_entries(deserializer, "causal context")?;
         if entries.iter().any(|(_, set)| set.is_empty()) {
             return Err(D::Error::custom(
                 "causal context has a replica with no dots",

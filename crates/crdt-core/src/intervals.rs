@@ -257,12 +257,19 @@ fn push_merging(out: &mut SmallVec<[Span; 1]>, span: Span) {
 /// previous span's end (0 before the first), and `extra` counters after the
 /// span's first one. Small numbers become one-byte varints, so `1..=100000`
 /// costs a few bytes.
+///
+/// In a human-readable format each span is `[lo, hi]`, both inclusive.
 impl Serialize for IntervalSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let readable = serializer.is_human_readable();
         let mut seq = serializer.serialize_seq(Some(self.spans.len()))?;
         let mut prev_end = 0u64;
         for &(lo, hi) in &self.spans {
-            seq.serialize_element(&(lo - prev_end - 1, hi - lo))?;
+            if readable {
+                seq.serialize_element(&(lo, hi))?;
+            } else {
+                seq.serialize_element(&(lo - prev_end - 1, hi - lo))?;
+            }
             prev_end = hi;
         }
         seq.end()
@@ -271,15 +278,40 @@ impl Serialize for IntervalSet {
 
 impl<'de> Deserialize<'de> for IntervalSet {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SpansVisitor;
+        /// Whether the format is human-readable (absolute ranges).
+        struct SpansVisitor(bool);
         impl<'de> Visitor<'de> for SpansVisitor {
             type Value = IntervalSet;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a sequence of (gap, extra) counter spans")
+                f.write_str(if self.0 {
+                    "a sequence of [lo, hi] counter ranges"
+                } else {
+                    "a sequence of (gap, extra) counter spans"
+                })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IntervalSet, A::Error> {
                 let mut spans: SmallVec<[Span; 1]> = SmallVec::new();
                 let mut prev_end = 0u64;
+                if self.0 {
+                    // Readable: absolute `[lo, hi]`, sorted, apart, non-adjacent.
+                    while let Some((lo, hi)) = seq.next_element::<(u64, u64)>()? {
+                        let after = if spans.is_empty() {
+                            1
+                        } else {
+                            prev_end
+                                .checked_add(2)
+                                .ok_or_else(|| A::Error::custom("counter span overflows u64"))?
+                        };
+                        if lo < after || hi < lo {
+                            return Err(A::Error::custom(
+                                "counter ranges must be [lo, hi] with 1 <= lo <= hi, sorted, apart and not adjacent",
+                            ));
+                        }
+                        spans.push((lo, hi));
+                        prev_end = hi;
+                    }
+                    return Ok(IntervalSet { spans });
+                }
                 while let Some((gap, extra)) = seq.next_element::<(u64, u64)>()? {
                     if !spans.is_empty() && gap == 0 {
                         return Err(A::Error::custom("adjacent counter spans are not canonical"));
@@ -300,7 +332,8 @@ impl<'de> Deserialize<'de> for IntervalSet {
                 Ok(IntervalSet { spans })
             }
         }
-        deserializer.deserialize_seq(SpansVisitor)
+        let readable = deserializer.is_human_readable();
+        deserializer.deserialize_seq(SpansVisitor(readable))
     }
 }
 

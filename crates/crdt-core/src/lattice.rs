@@ -6,7 +6,8 @@
 /// must be the bottom element (`Self::default().join(x) == x`). Mutators of a
 /// replicated type only ever move a state upwards in this order, which is why
 /// replicas that exchange states (or deltas) in any order, any number of
-/// times, end equal.
+/// times, end equal once they have joined the same ones. (Intermediate
+/// states are another matter: see "Delivery order" in `crdt-types`.)
 ///
 /// Two joins are offered: [`Lattice::join`] borrows the other state and
 /// clones only what it needs; [`Lattice::join_owned`] consumes it, so types

@@ -2,7 +2,9 @@
 //!
 //! A replicated state here is a join-semilattice ([`Lattice`]): replicas
 //! exchange whole states or small deltas in any order, any number of times,
-//! and end equal. This crate knows nothing of concrete data types or
+//! and end equal once they have joined the same ones (in between, a delta
+//! joined before an earlier one of the same writer can give a state no
+//! replica had; `crdt-types` explains, and `crdt-sync` delivers causally). This crate knows nothing of concrete data types or
 //! networks; it gives them causality:
 //!
 //! | item | what it is |

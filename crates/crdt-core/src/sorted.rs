@@ -1,7 +1,8 @@
 //! Serde helpers for canonical (strictly sorted) sequences.
 //!
-//! Every ordered collection in this crate encodes as a plain sequence and
-//! decodes only if it is strictly sorted: an unsorted or duplicated entry from
+//! Every ordered collection in this crate encodes as a plain sequence (or,
+//! keyed by replica in a human-readable format, as a map) and decodes only
+//! if it is strictly sorted: an unsorted or duplicated entry from
 //! a peer is a decode error, never silently reordered or merged, so equal
 //! states have exactly one encoding. Pre-allocation from a peer's length
 //! prefix is capped, so a lying prefix cannot make us allocate.
@@ -78,4 +79,100 @@ where
         cmp,
         marker: PhantomData,
     })
+}
+
+/// Serializes `(key, value)` pairs as a map (the human-readable form of the
+/// sorted collections keyed by replica: `{"<uuid>": ...}` in JSON).
+pub(crate) fn serialize_map<S: Serializer, K: Serialize, V: Serialize>(
+    serializer: S,
+    entries: &[(K, V)],
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+/// Deserializes a map whose keys must be strictly increasing (no
+/// duplicates), as [`serialize_map`] writes it; anything else is an error
+/// naming `what`.
+pub(crate) fn deserialize_strictly_sorted_map<'de, D, K, V, C>(
+    deserializer: D,
+    what: &'static str,
+) -> Result<C, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+    C: Default + Extend<(K, V)> + Deref<Target = [(K, V)]>,
+{
+    struct MapVisitor<C> {
+        what: &'static str,
+        marker: PhantomData<fn() -> C>,
+    }
+
+    impl<'de, K, V, C> Visitor<'de> for MapVisitor<C>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        C: Default + Extend<(K, V)> + Deref<Target = [(K, V)]>,
+    {
+        type Value = C;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a {} as a map with strictly sorted keys", self.what)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<C, A::Error> {
+            let mut out = C::default();
+            while let Some((k, v)) = map.next_entry::<K, V>()? {
+                if out.last().is_some_and(|(last, _)| *last >= k) {
+                    return Err(A::Error::custom(format_args!(
+                        "{} keys are not strictly sorted",
+                        self.what
+                    )));
+                }
+                out.extend(std::iter::once((k, v)));
+            }
+            Ok(out)
+        }
+    }
+
+    deserializer.deserialize_map(MapVisitor {
+        what,
+        marker: PhantomData,
+    })
+}
+
+/// `(key, value)` entries sorted by key: a sequence of pairs, or a map in a
+/// human-readable format.
+pub(crate) fn serialize_entries<S: Serializer, K: Serialize, V: Serialize>(
+    serializer: S,
+    entries: &[(K, V)],
+) -> Result<S::Ok, S::Error> {
+    if serializer.is_human_readable() {
+        serialize_map(serializer, entries)
+    } else {
+        serialize_seq(serializer, entries)
+    }
+}
+
+/// Reads what [`serialize_entries`] writes; keys must be strictly sorted.
+pub(crate) fn deserialize_entries<'de, D, K, V, C>(
+    deserializer: D,
+    what: &'static str,
+) -> Result<C, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+    C: Default + Extend<(K, V)> + Deref<Target = [(K, V)]>,
+{
+    if deserializer.is_human_readable() {
+        deserialize_strictly_sorted_map(deserializer, what)
+    } else {
+        deserialize_strictly_sorted(deserializer, what, |a: &(K, V), b| a.0.cmp(&b.0))
+    }
 }

@@ -7,7 +7,7 @@ use std::num::NonZeroU64;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
 
-use crate::sorted::{deserialize_strictly_sorted, serialize_seq};
+use crate::sorted::{deserialize_entries, serialize_entries};
 use crate::{Decompose, Dot, Lattice, ReplicaId};
 
 /// A version vector: for each replica, the number of its events seen (all of
@@ -259,20 +259,21 @@ impl fmt::Debug for VersionVector {
     }
 }
 
+/// A sequence of `(replica, counter)` pairs; in a human-readable format
+/// (`serializer.is_human_readable()`, e.g. JSON) a map from replica ids
+/// (UUID strings) to counters.
 impl Serialize for VersionVector {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serialize_seq(serializer, &self.entries)
+        serialize_entries(serializer, &self.entries)
     }
 }
 
 impl<'de> Deserialize<'de> for VersionVector {
-    /// Rejects entries that are not strictly sorted by replica.
+    /// Rejects entries that are not strictly sorted by replica, and zero
+    /// counters.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let entries: SmallVec<[(ReplicaId, NonZeroU64); 4]> = deserialize_strictly_sorted(
-            deserializer,
-            "version vector",
-            |a: &(ReplicaId, NonZeroU64), b| a.0.cmp(&b.0),
-        )?;
+        let entries: SmallVec<[(ReplicaId, NonZeroU64); 4]> =
+            deserialize_entries(deserializer, "version vector")?;
         Ok(Self { entries })
     }
 }

@@ -16,6 +16,26 @@ pub enum Mode {
 
 /// Engine settings. [`Config::default`] is a sensible start for a LAN or
 /// a WAN with sub-second latency.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use crdt_sync::{Config, ConfigError, Engine};
+/// use crdt_types::{OrSet, ReplicaId};
+///
+/// // A slow link with small frames: sync less often, split above 16 KiB.
+/// let config = Config {
+///     sync_interval: Duration::from_millis(500),
+///     max_message_bytes: 16 * 1024,
+///     ..Config::default()
+/// };
+/// assert!(config.validate().is_ok());
+/// let engine = Engine::new(ReplicaId::from_u128(1), OrSet::<u64>::new(), config, Instant::now());
+/// assert!(engine.is_ok());
+///
+/// // Settings that cannot work are refused up front.
+/// let tiny = Config { max_message_bytes: 16, ..Config::default() };
+/// assert!(matches!(tiny.validate(), Err(ConfigError::MessageLimitTooSmall { .. })));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Delta or state-based shipping. Default: [`Mode::Delta`].

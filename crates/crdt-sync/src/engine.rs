@@ -160,26 +160,33 @@ struct Buffered<T> {
 /// use crdt_types::{OrSet, ReplicaId};
 ///
 /// let now = Instant::now();
-/// let (ra, rb) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
-/// let mut a = Engine::new(ra, OrSet::new(), Config::default(), now).unwrap();
-/// let mut b = Engine::new(rb, OrSet::new(), Config::default(), now).unwrap();
-/// a.add_peer(PeerId(2), now);
-/// b.add_peer(PeerId(1), now);
-/// a.update(|s, me| s.insert(me, "apple".to_string())).unwrap();
-/// b.update(|s, me| s.insert(me, "pear".to_string())).unwrap();
+/// // Three replicas, all connected; engine `i` is peer `PeerId(i)` to the others.
+/// let mut engines: Vec<Engine<OrSet<String>>> = (0..3)
+///     .map(|i| Engine::new(ReplicaId::from_u128(i + 1), OrSet::new(), Config::default(), now).unwrap())
+///     .collect();
+/// for (i, e) in engines.iter_mut().enumerate() {
+///     for j in (0..3).filter(|&j| j != i) {
+///         e.add_peer(PeerId(j as u64), now);
+///     }
+/// }
+/// engines[0].update(|s, me| s.insert(me, "apple".to_string())).unwrap();
+/// engines[1].update(|s, me| s.insert(me, "pear".to_string())).unwrap();
 ///
-/// // The caller's loop: deliver what each engine transmits, run timers.
+/// // The caller's loop: run timers, and deliver each transmit to its
+/// // destination (`to`), saying who sent it.
 /// let mut t = now;
 /// for _ in 0..10 {
 ///     t += Duration::from_millis(100);
-///     a.handle_timeout(t);
-///     b.handle_timeout(t);
-///     while let Some(m) = a.poll_transmit() { b.handle_message(t, PeerId(1), &m.bytes).unwrap(); }
-///     while let Some(m) = b.poll_transmit() { a.handle_message(t, PeerId(2), &m.bytes).unwrap(); }
+///     for from in 0..3 {
+///         engines[from].handle_timeout(t);
+///         while let Some(m) = engines[from].poll_transmit() {
+///             let to = m.to.0 as usize;
+///             engines[to].handle_message(t, PeerId(from as u64), &m.bytes).unwrap();
+///         }
+///     }
 /// }
-/// assert_eq!(a.state(), b.state());
-/// assert_eq!(a.state().len(), 2);
-/// assert!(a.is_synced() && b.is_synced());
+/// assert!(engines.iter().all(|e| e.state() == engines[0].state() && e.is_synced()));
+/// assert_eq!(engines[2].state().len(), 2);
 /// ```
 #[derive(Debug)]
 pub struct Engine<T> {
@@ -222,7 +229,7 @@ impl<T: Replicated> Engine<T> {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let mut minted = BTreeMap::new();
-        record_minted::<T>(&mut minted, replica, state.digest().as_ref());
+        record_minted::<T>(&mut minted, replica, state.dots().as_ref());
         Ok(Self {
             next_round: now + config.sync_interval,
             config,
@@ -391,7 +398,7 @@ impl<T: Replicated> Engine<T> {
     /// past [`MINT_LIMIT`] the engine continues under a fresh id, so no
     /// counter ever saturates.
     fn note_minted(&mut self, state: &T) {
-        record_minted::<T>(&mut self.minted, self.replica, state.digest().as_ref());
+        record_minted::<T>(&mut self.minted, self.replica, state.dots().as_ref());
         if self
             .minted
             .get(&self.replica)
@@ -572,8 +579,8 @@ impl<T: Replicated> Engine<T> {
     /// A dot of `state` under one of this replica's own ids above what it
     /// has minted there, if any.
     fn unminted_own_dot(&self, state: &T) -> Option<Dot> {
-        let digest = state.digest()?;
-        digest.ranges().find_map(|(r, _, hi)| {
+        let dots = state.dots()?;
+        dots.ranges().find_map(|(r, _, hi)| {
             let mine = T::mints_as(self.replica, r) || self.minted.contains_key(&r);
             let minted = self.minted.get(&r).copied().unwrap_or(0);
             (mine && hi > minted).then(|| Dot::new(r, hi)).flatten()
@@ -1067,7 +1074,7 @@ impl<T: Replicated> Engine<T> {
 /// the context is minted under `me`, and no dot it holds is held by
 /// `before` with another payload.
 fn check_local<T: Replicated>(before: &T, delta: &T, me: ReplicaId) -> Result<(), LocalWriteError> {
-    if let (Some(seen), Some(added)) = (before.digest(), delta.digest()) {
+    if let (Some(seen), Some(added)) = (before.dots(), delta.dots()) {
         let new = added.difference(&seen);
         if let Some((replica, lo, _)) = new.ranges().find(|(r, _, _)| !T::mints_as(me, *r))
             && let Some(dot) = Dot::new(replica, lo)

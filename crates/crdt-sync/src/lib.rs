@@ -16,6 +16,7 @@
 
 pub mod codec;
 mod config;
+pub mod digest;
 mod engine;
 mod message;
 mod metrics;

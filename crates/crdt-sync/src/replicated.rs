@@ -13,16 +13,37 @@ use crdt_types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::digest;
+
 /// A state the sync engine can replicate: a lattice with a join
 /// decomposition (to strip redundant deltas), an encoding, and a check for
 /// states that arrive from peers.
 ///
 /// Implemented for every type of `crdt-types`, for the kernel's
-/// [`Causal`] states and for [`VersionVector`]; implement it
-/// for your own type to sync it. Causal types also answer digests
-/// ([`Replicated::digest`] / [`Replicated::missing_for`]): a peer that fell
-/// behind sends its causal context and gets back exactly what it lacks,
-/// removals included, instead of the whole state.
+/// [`Causal`] states and for [`VersionVector`]; derive it for a struct of
+/// replicated fields with `#[derive(Crdt)] #[crdt(sync)]` (`crdt-types`,
+/// feature `derive`), or implement it for your own type to sync it. Every
+/// built-in type answers digests ([`Replicated::digest`] /
+/// [`Replicated::missing_for`]; see [`crate::digest`]): a peer that fell
+/// behind sends its digest and gets back exactly what it lacks, removals
+/// included, instead of the whole state.
+///
+/// ```
+/// use crdt_sync::Replicated;
+/// use crdt_types::{Lattice, OrSet, ReplicaId};
+/// let me = ReplicaId::from_u128(1);
+/// let mut ahead = OrSet::new();
+/// let _ = ahead.insert_all(me, 0..1000u32);
+/// let mut behind = ahead.clone();
+/// let _ = ahead.insert(me, 1000);
+/// let _ = ahead.remove(&7);
+/// // The peer behind sends its digest; the answer is what it lacks.
+/// let answer = ahead.missing_for(&behind.digest().unwrap()).unwrap();
+/// assert_eq!(answer.len(), 1); // the insert; the removal rides in its context
+/// behind.join(&answer);
+/// assert_eq!(behind, ahead);
+/// assert!(behind.validate().is_ok());
+/// ```
 pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
     /// Checks the invariants of a state decoded from a peer.
     fn validate(&self) -> Result<(), InvalidState>;
@@ -39,6 +60,16 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
     fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
         let _ = digest;
         None
+    }
+
+    /// The dots the state holds or has seen, for the engine's checks that
+    /// a replica mints only under its own ids ([`Replicated::mints_as`]),
+    /// never above what it minted, and never twice. The default is the
+    /// digest, which is right for causal types (their digest *is* their
+    /// context); types whose digest is not made of dots (counters,
+    /// registers, G-sets: see [`crate::digest`]) return `None`.
+    fn dots(&self) -> Option<CausalContext> {
+        self.digest()
     }
 
     /// Two smaller states whose join is `self`, used to split a payload
@@ -157,9 +188,10 @@ causal_replicated! {
     [K: Ord + Clone + Debug, V: CausalCrdt] OrMap<K, V>,
 }
 
-/// State-only types: validation, no digests.
-macro_rules! plain_replicated {
-    ($([$($g:tt)*] $ty:ty),* $(,)?) => {$(
+/// Types whose digest is a summary written as a context (see
+/// [`crate::digest`]): not dots, so no minting checks.
+macro_rules! summary_replicated {
+    ($([$($g:tt)*] $ty:ty => $digest:path, $missing:path $(, { $($extra:tt)* })?);* $(;)?) => {$(
         impl<$($g)*> Replicated for $ty
         where
             $ty: Serialize + DeserializeOwned,
@@ -167,31 +199,62 @@ macro_rules! plain_replicated {
             fn validate(&self) -> Result<(), InvalidState> {
                 <$ty>::validate(self)
             }
+
+            fn digest(&self) -> Option<CausalContext> {
+                Some($digest(self))
+            }
+
+            fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
+                Some($missing(self, digest))
+            }
+
+            fn dots(&self) -> Option<CausalContext> {
+                None
+            }
+
+            $($($extra)*)?
         }
     )*};
 }
 
-plain_replicated! {
-    [] GCounter,
-    [] PnCounter,
-    [T: Ord + Clone + Debug] GSet<T>,
-}
-
-impl<T: Ord + Clone + Debug> Replicated for LwwRegister<T>
-where
-    LwwRegister<T>: Serialize + DeserializeOwned,
-{
-    fn validate(&self) -> Result<(), InvalidState> {
-        LwwRegister::validate(self)
-    }
-
-    fn latest_wall_ms(&self) -> Option<u64> {
-        self.timestamp().map(|t| t.wall_ms())
-    }
+summary_replicated! {
+    [] GCounter => digest::g_counter, digest::g_counter_missing;
+    [] PnCounter => digest::pn_counter, digest::pn_counter_missing;
+    [T: Ord + Clone + Debug + Serialize] GSet<T> => digest::g_set, digest::g_set_missing;
+    [T: Ord + Clone + Debug] LwwRegister<T> => digest::lww, digest::lww_missing, {
+        fn latest_wall_ms(&self) -> Option<u64> {
+            self.timestamp().map(|t| t.wall_ms())
+        }
+    };
 }
 
 impl Replicated for VersionVector {
     fn validate(&self) -> Result<(), InvalidState> {
         Ok(()) // decoding already rejects unsorted and zero entries
+    }
+
+    /// Per replica, `1..=counter`.
+    fn digest(&self) -> Option<CausalContext> {
+        let mut d = CausalContext::new();
+        for (r, n) in self.iter() {
+            d.insert_range(r, 1, n);
+        }
+        Some(d)
+    }
+
+    fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
+        let mut out = VersionVector::new();
+        for (r, n) in self.iter() {
+            if let Some(n) = std::num::NonZeroU64::new(n)
+                && digest.max(r) < n.get()
+            {
+                let _ = out.increment_by(r, n);
+            }
+        }
+        Some(out)
+    }
+
+    fn dots(&self) -> Option<CausalContext> {
+        None
     }
 }

@@ -1,15 +1,16 @@
 //! A task board: per task, a title (multi-value register), tags (add-wins
 //! set) and a "done" flag (enable-wins), each an `OrMap` keyed by task.
 //!
-//! The board is a composition of three maps; its join joins each, and each
-//! edit returns a board delta with only the map it changed. Three people edit
-//! concurrently and their boards converge.
+//! The board is a composition of three maps declared with `#[derive(Crdt)]`:
+//! the derive writes the join, and `update_titles`, `update_tags` and
+//! `update_done`, each of which returns a board delta with only the map it
+//! changed. Three people edit concurrently and their boards converge.
 //!
 //! Run it with `cargo run --example task_board`.
 
-use crdt_types::{EwFlag, Lattice, MvRegister, OrMap, OrSet, ReplicaId};
+use crdt_types::{Crdt, EwFlag, Lattice, MvRegister, OrMap, OrSet, ReplicaId};
 
-#[derive(Clone, Default, PartialEq, Debug)]
+#[derive(Clone, Default, PartialEq, Debug, Crdt)]
 struct Board {
     titles: OrMap<u32, MvRegister<String>>,
     tags: OrMap<u32, OrSet<String>>,
@@ -18,33 +19,23 @@ struct Board {
 
 impl Board {
     fn title(&mut self, me: ReplicaId, task: u32, title: &str) -> Board {
-        Board {
-            titles: self.titles.update(task, |t| t.write(me, title.to_string())),
-            ..Board::default()
-        }
+        self.update_titles(|m| m.update(task, |t| t.write(me, title.to_string())))
     }
 
     fn tag(&mut self, me: ReplicaId, task: u32, tag: &str) -> Board {
-        Board {
-            tags: self.tags.update(task, |t| t.insert(me, tag.to_string())),
-            ..Board::default()
-        }
+        self.update_tags(|m| m.update(task, |t| t.insert(me, tag.to_string())))
     }
 
     fn finish(&mut self, me: ReplicaId, task: u32) -> Board {
-        Board {
-            done: self.done.update(task, |d| d.enable(me)),
-            ..Board::default()
-        }
+        self.update_done(|m| m.update(task, |d| d.enable(me)))
     }
 
-    /// Removes a task: what this replica has seen of it, in every map.
+    /// Removes a task: what this replica has seen of it, in every map (the
+    /// join of three field deltas is one board delta).
     fn delete(&mut self, task: u32) -> Board {
-        Board {
-            titles: self.titles.remove(&task),
-            tags: self.tags.remove(&task),
-            done: self.done.remove(&task),
-        }
+        self.update_titles(|m| m.remove(&task))
+            .joined(&self.update_tags(|m| m.remove(&task)))
+            .joined(&self.update_done(|m| m.remove(&task)))
     }
 
     fn is_done(&self, task: u32) -> bool {
@@ -56,14 +47,6 @@ impl Board {
             .get(&task)
             .map(|t| t.values().cloned().collect())
             .unwrap_or_default()
-    }
-}
-
-impl Lattice for Board {
-    fn join(&mut self, other: &Self) {
-        self.titles.join(&other.titles);
-        self.tags.join(&other.tags);
-        self.done.join(&other.done);
     }
 }
 
@@ -112,14 +95,13 @@ fn run() {
     assert!(boards[0].tags.get(&2).is_none());
 
     // Ana resolves the title; it supersedes both siblings everywhere.
-    let resolved = Board {
-        titles: boards[0].titles.update(1, |t| {
+    let resolved = boards[0].update_titles(|m| {
+        m.update(1, |t| {
             t.resolve(ana, |siblings| {
                 siblings.values().max().cloned().unwrap_or_default()
             })
-        }),
-        ..Board::default()
-    };
+        })
+    });
     for board in &mut boards[1..] {
         board.join(&resolved);
     }

@@ -1,24 +1,17 @@
 //! User profile fields on two devices: the display name is a
 //! last-writer-wins register (one value, picked the same way everywhere),
 //! the bio a multi-value register, so a concurrent edit shows up as two
-//! siblings that the app then resolves.
+//! siblings that the app then resolves. The profile is one struct with
+//! `#[derive(Crdt)]`; each `update_<field>` returns a profile delta.
 //!
 //! Run it with `cargo run --example user_profile`.
 
-use crdt_core::HybridClock;
-use crdt_types::{Lattice, LwwRegister, MvRegister, ReplicaId};
+use crdt_types::{Crdt, HybridClock, Lattice, LwwRegister, MvRegister, ReplicaId};
 
-#[derive(Clone, Default, PartialEq, Debug)]
+#[derive(Clone, Default, PartialEq, Debug, Crdt)]
 struct Profile {
     name: LwwRegister<String>,
     bio: MvRegister<String>,
-}
-
-impl Lattice for Profile {
-    fn join(&mut self, other: &Self) {
-        self.name.join(&other.name);
-        self.bio.join(&other.bio);
-    }
 }
 
 fn run() {
@@ -29,10 +22,9 @@ fn run() {
     let mut phone = Profile::default();
     let mut laptop = Profile::default();
 
-    let first = Profile {
-        name: phone.name.write(&mut phone_clock, "ada".to_string()),
-        bio: phone.bio.write(phone_id, "Hiker".to_string()),
-    };
+    let first = phone
+        .update_name(|n| n.write(&mut phone_clock, "ada".to_string()))
+        .joined(&phone.update_bio(|b| b.write(phone_id, "Hiker".to_string())));
     laptop.join(&first);
     // A replica tells its clock the timestamps it receives, so that its
     // next stamp is later than everything it has seen.
@@ -44,16 +36,16 @@ fn run() {
     assert_eq!(phone, laptop);
 
     // Offline on both devices: both edit both fields.
-    let on_phone = Profile {
-        name: phone.name.write(&mut phone_clock, "Ada".to_string()),
-        bio: phone.bio.write(phone_id, "Hiker and climber".to_string()),
-    };
-    let on_laptop = Profile {
-        name: laptop.name.write(&mut laptop_clock, "Ada L.".to_string()),
-        bio: laptop.bio.write(laptop_id, "Hiker, Berlin".to_string()),
-    };
-    phone.join(&on_laptop);
-    laptop.join(&on_phone);
+    let on_phone = [
+        phone.update_name(|n| n.write(&mut phone_clock, "Ada".to_string())),
+        phone.update_bio(|b| b.write(phone_id, "Hiker and climber".to_string())),
+    ];
+    let on_laptop = [
+        laptop.update_name(|n| n.write(&mut laptop_clock, "Ada L.".to_string())),
+        laptop.update_bio(|b| b.write(laptop_id, "Hiker, Berlin".to_string())),
+    ];
+    on_laptop.iter().for_each(|d| phone.join(d));
+    on_phone.iter().for_each(|d| laptop.join(d));
     assert_eq!(phone, laptop);
     // The name: one winner, the same on both (both stamped the same hybrid
     // time, so the greater replica id wins the tie).
@@ -64,10 +56,12 @@ fn run() {
 
     // The app merges the siblings into one value: a write that supersedes
     // exactly the siblings it saw.
-    let merged = phone.bio.resolve(phone_id, |siblings| {
-        siblings.values().cloned().collect::<Vec<_>>().join(" / ")
+    let merged = phone.update_bio(|b| {
+        b.resolve(phone_id, |siblings| {
+            siblings.values().cloned().collect::<Vec<_>>().join(" / ")
+        })
     });
-    laptop.bio.join(&merged);
+    laptop.join(&merged);
     assert_eq!(phone, laptop);
     assert_eq!(
         laptop.bio.values().collect::<Vec<_>>(),

@@ -58,6 +58,21 @@ pub trait CausalCrdt: Decompose + fmt::Debug {
 /// [`OrMap`](crate::OrMap) is read through a `View` of the store under its key,
 /// with no copy. Each type offers the same reads on its `View` as on itself
 /// (`View<'_, OrSet<T>>::contains`, `View<'_, MvRegister<T>>::values`, ...).
+///
+/// ```
+/// use crdt_types::{CausalCrdt, OrMap, OrSet, ReplicaId, View};
+/// let me = ReplicaId::from_u128(1);
+/// let mut tags: OrMap<&str, OrSet<&str>> = OrMap::new();
+/// let _ = tags.update("report", |t| t.insert(me, "draft"));
+/// // `get` lends a view of the value under the key: no copy.
+/// let report: View<'_, OrSet<&str>> = tags.get(&"report").unwrap();
+/// assert!(report.contains(&"draft"));
+/// assert_eq!(report.len(), 1);
+/// // A whole value gives the same reads through `view()`.
+/// let mut set = OrSet::new();
+/// let _ = set.insert(me, "draft");
+/// assert_eq!(set.view(), report);
+/// ```
 pub struct View<'a, V: CausalCrdt> {
     store: &'a V::Store,
 }

@@ -3,7 +3,8 @@
 //! Every type is a join-semilattice: replicas mutate their own copy, ship
 //! the *delta* each mutation returns (or their whole state), and join what
 //! they receive, in any order and any number of times; replicas that have
-//! received the same updates are equal. Every mutator is one call on
+//! received the same updates are equal (see "Delivery order" below for what
+//! holds *before* they have). Every mutator is one call on
 //! `&mut self` that applies the change locally and returns a `#[must_use]`
 //! delta of the same type; deltas join with each other and into states.
 //! Reads borrow.
@@ -12,7 +13,7 @@
 //!
 //! | type | semantics | built as |
 //! |---|---|---|
-//! | [`GCounter`] | grow-only counter | replica → count (a [`VersionVector`](crdt_core::VersionVector)) |
+//! | [`GCounter`] | grow-only counter | replica → count (a [`VersionVector`]) |
 //! | [`PnCounter`] | counter, up and down | two `GCounter`s |
 //! | [`CausalCounter`] | counter that can be reset (lives in maps) | `Causal<DotFun<i64>>` |
 //! | [`LwwRegister`] | last writer wins, on a hybrid clock | `(timestamp, replica, value)` |
@@ -41,6 +42,46 @@
 //! |---|---|
 //! | `arbitrary` | `arbitrary::Arbitrary` for every type, `laws::roundtrip` (bincode) |
 //! | `quickcheck` | `quickcheck::Arbitrary` for every type, `testing` |
+//! | `derive` | `#[derive(Crdt)]` for structs of replicated fields (crate `crdt-derive`) |
+//!
+//! # Delivery order
+//!
+//! What holds for deltas joined in any order, duplicated or resent: once
+//! two replicas have joined the same deltas, they are equal, whatever the
+//! order (the join is commutative, associative and idempotent). What does
+//! *not* hold in any order: that every intermediate state is one some
+//! replica had. A replica that joins a later delta of a writer before an
+//! earlier one can read a state that never existed anywhere:
+//!
+//! ```
+//! use crdt_types::{Lattice, MvRegister, ReplicaId};
+//! let w = ReplicaId::from_u128(1);
+//! let mut writer = MvRegister::new();
+//! let d0 = writer.write(w, 0);
+//! let d1 = writer.write(w, 1);
+//! let d2 = writer.write(w, 2);
+//! // Deltas 0 and 2, without 1: delta 2 overwrites only what the writer
+//! // had when it wrote (value 1), so 0 is still there next to 2.
+//! let mut reader = MvRegister::new();
+//! reader.join(&d0);
+//! reader.join(&d2);
+//! assert_eq!(reader.values().collect::<Vec<_>>(), [&0, &2]); // never written so
+//! // Once delta 1 arrives, the replicas agree again.
+//! reader.join(&d1);
+//! assert_eq!(reader, writer);
+//! assert_eq!(reader.values().collect::<Vec<_>>(), [&2]);
+//! ```
+//!
+//! Reads are causally consistent when each writer's deltas are joined in the
+//! order they were made (*causal delivery*), and that is what
+//! `crdt-sync`'s engine does: every message carries the join of all the
+//! deltas the peer has not acknowledged (a delta-interval), so a peer never
+//! joins a delta without the earlier ones it follows, and a catch-up by
+//! digest is everything the peer lacks at once. One exception: a payload
+//! split over the message limit arrives as parts, each joined when it
+//! arrives; until the last part is in, the state may be such a join.
+//! Shipping deltas by hand, keep each writer's deltas in order (or join
+//! them into one before shipping).
 //!
 //! # Example
 //!
@@ -68,6 +109,8 @@
 mod causal;
 /// `CausalCounter`: a resettable counter.
 mod causal_counter;
+/// `Crdt`: what every replicated type is (and what `#[derive(Crdt)]` makes).
+mod crdt;
 /// `DwFlag`: a disable-wins flag.
 mod dw_flag;
 /// `EwFlag`: an enable-wins flag.
@@ -102,6 +145,9 @@ pub mod testing;
 
 pub use causal::{CausalCrdt, View};
 pub use causal_counter::CausalCounter;
+#[doc(hidden)]
+pub use crdt::__derive;
+pub use crdt::Crdt;
 pub use dw_flag::DwFlag;
 pub use ew_flag::EwFlag;
 pub use g_counter::GCounter;
@@ -112,4 +158,11 @@ pub use or_map::OrMap;
 pub use or_set::OrSet;
 pub use pn_counter::PnCounter;
 
-pub use crdt_core::{Decompose, InvalidState, Lattice, ReplicaId};
+pub use crdt_core::{
+    Decompose, HybridClock, HybridTimestamp, InvalidState, Lattice, ReplicaId, VersionVector,
+};
+
+/// `#[derive(Crdt)]` (feature `derive`): a replicated struct from
+/// replicated fields. See the crate documentation, section "Your own types".
+#[cfg(feature = "derive")]
+pub use crdt_derive::Crdt;

@@ -43,6 +43,35 @@ use crate::{CausalCrdt, View};
 /// let width = x.get(&"width").unwrap();
 /// assert_eq!(width.values().collect::<Vec<_>>(), [&10]);
 /// ```
+///
+/// # Counters in a map
+///
+/// `OrMap<String, PnCounter>` does not compile (`PnCounter: CausalCrdt` is
+/// not satisfied), and that is on purpose: a map value must be a causal
+/// type, whose every write is a dot, because removing a key takes out
+/// exactly the dots the remover has seen. A `PnCounter` is per-replica
+/// totals with no dots: a removed key's counts would come back at the next
+/// join with any replica that still had them. Use
+/// [`CausalCounter`](crate::CausalCounter): each replica's increments are a
+/// dot, so a remove (or a reset) takes out the increments it saw, and an
+/// increment made concurrently with it survives.
+///
+/// ```
+/// use crdt_types::{CausalCounter, Lattice, OrMap, ReplicaId};
+/// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+/// let mut likes: OrMap<&str, CausalCounter> = OrMap::new();
+/// let d = likes.update("post-1", |c| c.increment(a, 3));
+/// let mut other = OrMap::new();
+/// other.join(&d);
+/// // Replica a removes the key while b, having seen the 3, likes once more.
+/// let removed = likes.remove(&"post-1");
+/// let liked = other.update("post-1", |c| c.increment(b, 1));
+/// likes.join(&liked);
+/// other.join(&removed);
+/// assert_eq!(likes, other);
+/// // What the remover saw is gone; the concurrent like survives.
+/// assert_eq!(likes.get(&"post-1").map(|c| c.value()), Some(1));
+/// ```
 #[derive(Debug)]
 pub struct OrMap<K, V: CausalCrdt>(Causal<DotMap<K, V::Store>>);
 

@@ -88,6 +88,28 @@ impl PnCounter {
         self.n.value()
     }
 
+    /// The increments, per replica.
+    #[must_use]
+    pub fn positive(&self) -> &GCounter {
+        &self.p
+    }
+
+    /// The decrements, per replica.
+    #[must_use]
+    pub fn negative(&self) -> &GCounter {
+        &self.n
+    }
+
+    /// The counter with these increments and decrements (every pair of
+    /// grow-only counters is a valid PN-counter).
+    #[must_use]
+    pub fn from_parts(positive: GCounter, negative: GCounter) -> Self {
+        Self {
+            p: positive,
+            n: negative,
+        }
+    }
+
     /// Always `Ok` (see [`GCounter::validate`]).
     pub fn validate(&self) -> Result<(), InvalidState> {
         self.p.validate()?;

@@ -324,10 +324,24 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
 }
 
 /// Encoded as `(context, store)`, the store's dots written as indices into
-/// the context's replicas (see [`InternedSerialize`]).
+/// the context's replicas (see [`InternedSerialize`]). In a human-readable
+/// format, a struct `{"context": {replica: [[lo, hi], ...]}, "store": ...}`
+/// with replica ids as UUID strings and each dot as `[replica, counter]`:
+///
+/// ```text
+/// {"context":{"00000000-0000-0000-0000-000000000001":[[1,2]]},
+///  "store":[["stove",[["00000000-0000-0000-0000-000000000001",2]]]]}
+/// ```
 impl<S: InternedSerialize> Serialize for Causal<S> {
     fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let replicas: SmallVec<[ReplicaId; 4]> = self.context.replicas().collect();
+        if serializer.is_human_readable() {
+            use serde::ser::SerializeStruct;
+            let mut t = serializer.serialize_struct("Causal", 2)?;
+            t.serialize_field("context", &self.context)?;
+            t.serialize_field("store", &Interned(&self.store, &replicas))?;
+            return t.end();
+        }
         let mut t = serializer.serialize_tuple(2)?;
         t.serialize_element(&self.context)?;
         t.serialize_element(&Interned(&self.store, &replicas))?;
@@ -354,6 +368,33 @@ impl<'de, S: InternedDeserialize> Deserialize<'de> for Causal<S> {
                     .ok_or_else(|| A::Error::invalid_length(1, &self))?;
                 Causal::from_parts(store, context).map_err(A::Error::custom)
             }
+            /// The readable form: `context` first, then `store`.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Causal<S>, A::Error> {
+                let order = "a causal state has the fields `context` then `store`";
+                if map.next_key::<String>()?.as_deref() != Some("context") {
+                    return Err(A::Error::custom(order));
+                }
+                let context: CausalContext = map.next_value()?;
+                if map.next_key::<String>()?.as_deref() != Some("store") {
+                    return Err(A::Error::custom(order));
+                }
+                let replicas: SmallVec<[ReplicaId; 4]> = context.replicas().collect();
+                let store = map.next_value_seed(Seed::<S>(&replicas, PhantomData))?;
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom(order));
+                }
+                Causal::from_parts(store, context).map_err(A::Error::custom)
+            }
+        }
+        if deserializer.is_human_readable() {
+            return deserializer.deserialize_struct(
+                "Causal",
+                &["context", "store"],
+                V(PhantomData),
+            );
         }
         deserializer.deserialize_tuple(2, V(PhantomData))
     }

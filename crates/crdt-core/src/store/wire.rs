@@ -6,6 +6,10 @@
 //! `(index of its replica in the context, counter)`: a one-byte varint
 //! instead of 16 bytes of replica id per dot. Decoding resolves the indices
 //! against the context just read; an index out of range is an error.
+//!
+//! In a human-readable format (`is_human_readable()`, e.g. JSON) a dot is
+//! written `[replica, counter]` with the replica id as a UUID string, and a
+//! decoded dot whose replica is not in the context is an error.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -64,6 +68,62 @@ impl<'de, T: InternedDeserialize> DeserializeSeed<'de> for Seed<'_, T> {
     }
 }
 
+/// A dot as written: `(index, counter)`, or `(replica, counter)` when
+/// readable.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum DotRef {
+    Interned(u32, NonZeroU64),
+    Readable(ReplicaId, NonZeroU64),
+}
+
+fn dot_ref<E: serde::ser::Error>(
+    replicas: &[ReplicaId],
+    dot: Dot,
+    readable: bool,
+) -> Result<DotRef, E> {
+    let index = index_of::<E>(replicas, dot)?;
+    Ok(if readable {
+        DotRef::Readable(dot.replica, dot.counter)
+    } else {
+        DotRef::Interned(index, dot.counter)
+    })
+}
+
+/// A dot as read: `(index, counter)`, or `(replica, counter)` when readable;
+/// either way it must be in the context's `replicas`.
+fn read_dot<'de, A: SeqAccess<'de>>(
+    seq: &mut A,
+    replicas: &[ReplicaId],
+    readable: bool,
+) -> Result<Option<Dot>, A::Error> {
+    if readable {
+        let Some((replica, counter)) = seq.next_element::<(ReplicaId, NonZeroU64)>()? else {
+            return Ok(None);
+        };
+        readable_dot::<A::Error>(replicas, replica, counter).map(Some)
+    } else {
+        match seq.next_element::<(u32, NonZeroU64)>()? {
+            Some((i, c)) => resolve::<A::Error>(replicas, i, c).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A readable dot, checked to be among the context's `replicas`.
+fn readable_dot<E: serde::de::Error>(
+    replicas: &[ReplicaId],
+    replica: ReplicaId,
+    counter: NonZeroU64,
+) -> Result<Dot, E> {
+    if replicas.binary_search(&replica).is_err() {
+        return Err(E::custom(
+            "dot refers to a replica outside the causal context",
+        ));
+    }
+    Ok(Dot { replica, counter })
+}
+
 fn index_of<E: serde::ser::Error>(replicas: &[ReplicaId], dot: Dot) -> Result<u32, E> {
     replicas
         .binary_search(&dot.replica)
@@ -103,8 +163,9 @@ impl InternedSerialize for DotSet {
         replicas: &[ReplicaId],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
+        let readable = serializer.is_human_readable();
         seq(serializer, self.iter(), |s, dot| {
-            s.serialize_element(&(index_of::<S::Error>(replicas, dot)?, dot.counter))
+            s.serialize_element(&dot_ref::<S::Error>(replicas, dot, readable)?)
         })
     }
 }
@@ -114,7 +175,7 @@ impl InternedDeserialize for DotSet {
         replicas: &[ReplicaId],
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        struct V<'a>(&'a [ReplicaId]);
+        struct V<'a>(&'a [ReplicaId], bool);
         impl<'de> Visitor<'de> for V<'_> {
             type Value = DotSet;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,8 +184,7 @@ impl InternedDeserialize for DotSet {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotSet, A::Error> {
                 let mut out = DotSet::new();
                 let mut last: Option<Dot> = None;
-                while let Some((i, c)) = seq.next_element::<(u32, NonZeroU64)>()? {
-                    let dot = resolve::<A::Error>(self.0, i, c)?;
+                while let Some(dot) = read_dot(&mut seq, self.0, self.1)? {
                     if last.is_some_and(|l| l >= dot) {
                         return Err(A::Error::custom("dot set entries are not strictly sorted"));
                     }
@@ -134,7 +194,8 @@ impl InternedDeserialize for DotSet {
                 Ok(out)
             }
         }
-        deserializer.deserialize_seq(V(replicas))
+        let readable = deserializer.is_human_readable();
+        deserializer.deserialize_seq(V(replicas, readable))
     }
 }
 
@@ -144,8 +205,9 @@ impl<V: Clone + Ord + fmt::Debug + Serialize> InternedSerialize for DotFun<V> {
         replicas: &[ReplicaId],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
+        let readable = serializer.is_human_readable();
         seq(serializer, self.iter(), |s, (dot, v)| {
-            s.serialize_element(&(index_of::<S::Error>(replicas, dot)?, dot.counter, v))
+            s.serialize_element(&(dot_ref::<S::Error>(replicas, dot, readable)?, v))
         })
     }
 }
@@ -155,7 +217,7 @@ impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for Dot
         replicas: &[ReplicaId],
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        struct Vis<'a, V>(&'a [ReplicaId], PhantomData<fn() -> V>);
+        struct Vis<'a, V>(&'a [ReplicaId], bool, PhantomData<fn() -> V>);
         impl<'de, V: DeserializeOwned> Visitor<'de> for Vis<'_, V> {
             type Value = DotFun<V>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -164,8 +226,20 @@ impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for Dot
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotFun<V>, A::Error> {
                 let mut out = DotFun::new();
                 let mut last: Option<Dot> = None;
-                while let Some((i, c, v)) = seq.next_element::<(u32, NonZeroU64, V)>()? {
-                    let dot = resolve::<A::Error>(self.0, i, c)?;
+                loop {
+                    let (dot, v) = if self.1 {
+                        let Some(((replica, counter), v)) =
+                            seq.next_element::<((ReplicaId, NonZeroU64), V)>()?
+                        else {
+                            break;
+                        };
+                        (readable_dot::<A::Error>(self.0, replica, counter)?, v)
+                    } else {
+                        let Some((i, c, v)) = seq.next_element::<(u32, NonZeroU64, V)>()? else {
+                            break;
+                        };
+                        (resolve::<A::Error>(self.0, i, c)?, v)
+                    };
                     if last.is_some_and(|l| l >= dot) {
                         return Err(A::Error::custom(
                             "dot function entries are not strictly sorted",
@@ -177,7 +251,8 @@ impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for Dot
                 Ok(out)
             }
         }
-        deserializer.deserialize_seq(Vis(replicas, PhantomData))
+        let readable = deserializer.is_human_readable();
+        deserializer.deserialize_seq(Vis(replicas, readable, PhantomData))
     }
 }
 

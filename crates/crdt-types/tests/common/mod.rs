@@ -1,7 +1,11 @@
 //! The list of types every property test runs on.
 
+#[allow(dead_code)] // not every test file uses every item
+pub(crate) mod post;
+
 /// Expands to one module per type, each with a test `$check` that runs
 /// `$check::<Type>()`.
+#[allow(unused_macros)] // not every test file runs the per-type suites
 macro_rules! for_every_type {
     ($check:ident) => {
         for_every_type!(@ $check,
@@ -19,6 +23,7 @@ macro_rules! for_every_type {
             map_of_counters: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::CausalCounter>,
             map_of_ew_flags: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::EwFlag>,
             map_of_dw_flags: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::DwFlag>,
+            derived_post: crate::common::post::Post,
             map_of_maps: crdt_types::OrMap<
                 crdt_types::testing::Tiny,
                 crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::MvRegister<crdt_types::testing::Tiny>>,
