@@ -1,7 +1,6 @@
 //! The sans-IO anti-entropy engine.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use crdt_core::{CausalContext, Dot, ReplicaId};
@@ -12,9 +11,12 @@ use crate::message::{Envelope, Message, MessageKind, Payload};
 use crate::metrics::{Metrics, PeerLag};
 use crate::replicated::Replicated;
 
+mod event;
 mod fit;
+mod integrity;
 mod peer;
 
+pub use event::{Event, LocalWriteError};
 use peer::{Peer, Sent};
 
 /// A peer, as the caller names it (an index into its peer list, a node id).
@@ -31,92 +33,6 @@ pub struct Transmit {
     /// The encoded message.
     pub bytes: Vec<u8>,
 }
-
-/// Something the application may want to know or act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// `peer` has been out of sync (unacknowledged deltas) for longer than
-    /// [`Config::lag_alert`].
-    LagAlert {
-        /// The lagging peer.
-        peer: PeerId,
-        /// How long it has been behind.
-        behind_for: Duration,
-    },
-    /// `peer` stopped acknowledging for [`Config::ack_timeout`] (or the buffer
-    /// hit [`Config::max_buffered_deltas`]); it will be caught up by digest
-    /// when it answers again.
-    PeerReset {
-        /// The reset peer.
-        peer: PeerId,
-    },
-    /// `peer` came back as a new incarnation (it restarted): what it had
-    /// acknowledged is forgotten and it is caught up by digest.
-    PeerRestarted {
-        /// The restarted peer.
-        peer: PeerId,
-    },
-    /// A payload from `peer` carried a timestamp `ahead_ms` milliseconds
-    /// ahead of the local wall clock, more than [`Config::max_clock_drift`]:
-    /// it was not applied, and is accepted when resent within the drift.
-    ClockDriftRefused {
-        /// The sender.
-        peer: PeerId,
-        /// How far ahead of the local clock the timestamp was.
-        ahead_ms: u64,
-    },
-    /// A message to `peer` is larger than [`Config::max_message_bytes`]
-    /// even after splitting (a single irreducible part) or coarsening (a
-    /// digest); it was not sent. Raise the limit on both sides.
-    MessageTooLarge {
-        /// The destination.
-        peer: PeerId,
-        /// The size of the smallest part that did not fit.
-        bytes: usize,
-    },
-}
-
-/// Why [`Engine::update`] or [`Engine::apply_local`] refused a local write.
-/// Nothing of a refused write is applied or shipped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LocalWriteError {
-    /// The write minted `dot` under another replica id than the engine's
-    /// (`engine`): typically an id captured before a restore. Write with
-    /// the id the closure is given.
-    ForeignDot {
-        /// The offending dot.
-        dot: Dot,
-        /// The id this engine writes with.
-        engine: ReplicaId,
-    },
-    /// The write carries `dot`, which this replica already holds with
-    /// another payload: the same dot minted twice.
-    ReusedDot {
-        /// The reused dot.
-        dot: Dot,
-    },
-}
-
-impl fmt::Display for LocalWriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ForeignDot { dot, engine } => write!(
-                f,
-                "local write minted {dot:?} under another replica id than the engine's {engine:?}"
-            ),
-            Self::ReusedDot { dot } => {
-                write!(
-                    f,
-                    "local write reuses {dot:?}, already held with another payload"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for LocalWriteError {}
 
 /// One buffered delta-interval.
 #[derive(Debug)]
@@ -194,6 +110,9 @@ pub struct Engine<T> {
     events: VecDeque<Event>,
     next_round: Instant,
     metrics: Metrics,
+    /// Bumped whenever the state changes (keys [`integrity::PrintCache`]).
+    state_version: u64,
+    print_cache: integrity::PrintCache,
 }
 
 impl<T: Replicated> Engine<T> {
@@ -228,6 +147,8 @@ impl<T: Replicated> Engine<T> {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             metrics: Metrics::default(),
+            state_version: 0,
+            print_cache: integrity::PrintCache::default(),
         })
     }
 
@@ -300,13 +221,15 @@ impl<T: Replicated> Engine<T> {
     /// Whether this replica and every peer are known to hold the same
     /// state as far as this engine is concerned: every peer's current
     /// incarnation has received every local delta-interval, and this engine
-    /// has received a complete catch-up from each of them. Two engines that
-    /// both report `true` hold equal states.
+    /// has received a complete catch-up from each of them, and (with
+    /// [`Config::integrity_interval`]) fingerprints have matched since.
+    /// Two engines that both report `true` hold equal states.
     #[must_use]
     pub fn is_synced(&self) -> bool {
+        let checked = !self.integrity_on();
         self.peers
             .values()
-            .all(|p| !p.reset && p.caught_up && p.acked >= self.seq)
+            .all(|p| !p.reset && p.caught_up && p.acked >= self.seq && (checked || p.checked))
     }
 
     /// Adds a peer (doing nothing if known). The engine opens with a digest
@@ -369,6 +292,7 @@ impl<T: Replicated> Engine<T> {
     }
 
     fn ship_local(&mut self, delta: T) {
+        self.state_version += 1;
         record_minted::<T>(&mut self.minted, self.replica, delta.digest().as_ref());
         if self
             .minted
@@ -450,6 +374,12 @@ impl<T: Replicated> Engine<T> {
                     self.ask_digest(from, now, false);
                 }
             }
+            Message::Fingerprints {
+                seed,
+                total,
+                prints,
+                reply,
+            } => self.receive_prints(now, from, seed, total, &prints, reply),
         }
         self.refresh_lag(now);
         Ok(())
@@ -581,13 +511,41 @@ impl<T: Replicated> Engine<T> {
             && peer.receive_catch_up_part(p.id, p.part, p.parts, now)
         {
             peer.caught_up = true;
+            // A catch-up skips the dots this replica has seen: compare.
+            peer.unchecked();
         }
+        let ack = Message::Ack {
+            id: p.id,
+            part: p.part,
+        };
+        if let Some(dot) = self.state.reused_dot(&p.state) {
+            self.join_conflicting(from, dot, p);
+        } else {
+            self.join_received(from, p.state, to_me, concurrent, body_len);
+        }
+        // Acknowledge only what was sent to this incarnation: a payload built
+        // for an earlier one may rest on what that one had.
+        if to_me && self.config.mode == Mode::Delta {
+            self.send(from, ack);
+        }
+    }
+
+    /// Joins a received state without conflicting dots: only what is new
+    /// (with [`Config::strip_redundant`]) is joined and buffered.
+    fn join_received(
+        &mut self,
+        from: PeerId,
+        state: T,
+        to_me: bool,
+        concurrent: bool,
+        body_len: usize,
+    ) {
         let fresh = if self.config.strip_redundant {
-            p.state.delta_from(&self.state)
-        } else if p.state.leq(&self.state) {
+            state.delta_from(&self.state)
+        } else if state.leq(&self.state) {
             T::default() // classic delta sync buffers only deltas that inflate
         } else {
-            p.state
+            state
         };
         if fresh.is_bottom() {
             self.metrics.redundant_bytes_stripped += body_len as u64;
@@ -602,20 +560,15 @@ impl<T: Replicated> Engine<T> {
                 self.metrics.concurrent_deltas += 1;
             }
             self.state.join(&fresh);
+            self.state_version += 1;
+            if !to_me && let Some(peer) = self.peers.get_mut(&from) {
+                // Not from the incarnation this replica talks to (a peer
+                // starting up, or a forger): the sender's state is unknown.
+                peer.unchecked();
+            }
             if self.config.mode == Mode::Delta {
                 self.buffer_delta(fresh, Some(from));
             }
-        }
-        // Acknowledge only what was sent to this incarnation: a payload built
-        // for an earlier one may rest on what that one had.
-        if to_me && self.config.mode == Mode::Delta {
-            self.send(
-                from,
-                Message::Ack {
-                    id: p.id,
-                    part: p.part,
-                },
-            );
         }
     }
 
@@ -776,6 +729,7 @@ impl<T: Replicated> Engine<T> {
             return;
         };
         if peer.acked >= seq {
+            self.maybe_send_prints(id, now);
             return;
         }
         let news = peer.shipped < seq;

@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::ser::{self, Serialize};
 
-use super::{Causal, InternedSerialize};
+use super::{Causal, DotStore, InternedSerialize};
 use crate::{CausalContext, Dot, ReplicaId};
 
 /// What a state holds of one origin replica's dots, summarised.
@@ -78,7 +78,9 @@ impl<S: InternedSerialize> Causal<S> {
         });
         out
     }
+}
 
+impl<S: DotStore> Causal<S> {
     /// The part of `self` minted by `origins` (sorted): the live dots of
     /// those replicas with their content, and the context restricted to
     /// them. A valid state (a delta) whose join into a state `t` applies,
@@ -184,6 +186,10 @@ impl ser::Serializer for &mut ContentHasher {
     type SerializeMap = Self;
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
+
+    fn is_human_readable(&self) -> bool {
+        false // the compact forms (a replica id as 16 bytes, not a string)
+    }
 
     fn serialize_bool(self, v: bool) -> R {
         self.word(u64::from(v));
