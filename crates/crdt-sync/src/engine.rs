@@ -567,7 +567,12 @@ impl<T: Replicated> Engine<T> {
                 peer.unchecked();
             }
             if self.config.mode == Mode::Delta {
-                self.buffer_delta(fresh, Some(from));
+                // Back-propagation is avoided only for what the peer's
+                // current incarnation sent: a payload claiming to come from
+                // it that it may not hold (a forger spoofing its id) goes
+                // back to it too.
+                let origin = to_me.then_some(from);
+                self.buffer_delta(fresh, origin);
             }
         }
     }

@@ -268,6 +268,7 @@ mod one_dot_two_values {
         let t = Instant::now();
         let config = Config {
             sync_interval: Duration::from_millis(10),
+            ack_timeout: Duration::from_millis(200),
             integrity_interval: integrity.then(|| Duration::from_secs(30)),
             ..Config::default()
         };
@@ -342,14 +343,31 @@ mod one_dot_two_values {
             .collect()
     }
 
-    /// The forger spoofs each honest replica to the other, so that
-    /// back-propagation avoidance never ships the dot between them and
-    /// delta sync alone leaves them different (and, before fingerprints,
-    /// both reported themselves in sync).
-    fn spoofed_each_as_the_other<T: Replicated>(
+    /// Runs `ticks` rounds during which every message between the two is
+    /// lost (a partition).
+    fn run_cut<T: Replicated>(a: &mut Engine<T>, c: &mut Engine<T>, t: &mut Instant, ticks: u32) {
+        for _ in 0..ticks {
+            *t += Duration::from_millis(10);
+            a.handle_timeout(*t);
+            c.handle_timeout(*t);
+            while a.poll_transmit().is_some() || c.poll_transmit().is_some() {}
+        }
+    }
+
+    /// The forger spoofs each honest replica to the other. Without `cut`,
+    /// each forwards its version to the other (a payload from an unknown
+    /// incarnation is sent back to the peer it claims to come from), and
+    /// the conflict is found on join. With `cut`, the forged versions
+    /// arrive during a partition long enough for each to reset the other,
+    /// so the two are reconciled by digest catch-up, which skips the dot
+    /// both have seen: only the fingerprint comparison finds the split.
+    /// Either way they never report being in sync while different, and end
+    /// at the full join.
+    fn forged_each_side<T: Replicated>(
         x: T,
         y: T,
         honest: impl Fn(&mut T, ReplicaId) -> T,
+        cut: bool,
     ) -> (Engine<T>, Engine<T>) {
         let (mut a, mut c, mut t) = engines::<T>(true);
         a.add_peer(C, t);
@@ -365,6 +383,10 @@ mod one_dot_two_values {
             !a.is_synced() && !c.is_synced(),
             "a payload from an unknown incarnation changed the state"
         );
+        if cut {
+            run_cut(&mut a, &mut c, &mut t, 100);
+            assert!(a.metrics().peer_resets >= 1 && c.metrics().peer_resets >= 1);
+        }
         let lies = run(&mut a, &mut c, &mut t, 200);
         assert_eq!(lies, 0, "never synced while different");
         assert_eq!(a.state(), c.state());
@@ -372,19 +394,23 @@ mod one_dot_two_values {
         assert!(a.is_synced() && c.is_synced());
         for e in [&a, &c] {
             let m = e.metrics();
-            assert!(m.integrity_mismatches >= 1 && m.repair_bytes > 0, "{m:?}");
             assert!(m.dot_conflicts >= 1, "{m:?}");
+            if cut {
+                assert!(m.digest_catch_ups >= 1, "{m:?}");
+                assert!(m.integrity_mismatches >= 1 && m.repair_bytes > 0, "{m:?}");
+            }
         }
         (a, c)
     }
 
-    #[test]
-    fn an_or_set_element_forged_under_one_dot_converges_to_the_full_join() {
+    fn or_set_case(cut: bool) {
         let d = forged_dot();
-        let (mut a, mut c) =
-            spoofed_each_as_the_other(forged_set(10, d), forged_set(20, d), |s, me| {
-                s.insert(me, 1)
-            });
+        let (mut a, mut c) = forged_each_side(
+            forged_set(10, d),
+            forged_set(20, d),
+            |s, me| s.insert(me, 1),
+            cut,
+        );
         // The full join drops both: each side's context covers the other's entry.
         assert!(!a.state().contains(&10) && !a.state().contains(&20));
         assert!(a.state().contains(&1));
@@ -392,14 +418,37 @@ mod one_dot_two_values {
         assert!(conflicts(&mut c).contains(&d));
     }
 
-    #[test]
-    fn a_register_value_forged_under_one_dot_converges_to_the_full_join() {
+    fn register_case(cut: bool) {
         let d = forged_dot();
-        let (mut a, mut c) =
-            spoofed_each_as_the_other(register(5, d), register(9, d), |_, _| MvRegister::default());
+        let (mut a, mut c) = forged_each_side(
+            register(5, d),
+            register(9, d),
+            |_, _| MvRegister::default(),
+            cut,
+        );
         // The full join keeps the greater value for the one dot.
         assert_eq!(a.state().values().copied().collect::<Vec<_>>(), [9]);
         assert!(conflicts(&mut a).contains(&d) && conflicts(&mut c).contains(&d));
+    }
+
+    #[test]
+    fn an_or_set_element_forged_under_one_dot_converges_to_the_full_join() {
+        or_set_case(false);
+    }
+
+    #[test]
+    fn a_register_value_forged_under_one_dot_converges_to_the_full_join() {
+        register_case(false);
+    }
+
+    #[test]
+    fn an_or_set_element_forged_across_a_partition_is_found_by_fingerprints() {
+        or_set_case(true);
+    }
+
+    #[test]
+    fn a_register_value_forged_across_a_partition_is_found_by_fingerprints() {
+        register_case(true);
     }
 
     /// Without fingerprints: a conflicting dot that travels (forwarded by a

@@ -64,7 +64,8 @@ pub enum Event {
     },
 }
 
-/// Why [`Engine::update`] or [`Engine::apply_local`] refused a local write.
+/// Why [`crate::Engine::update`] or [`crate::Engine::apply_local`] refused
+/// a local write.
 /// Nothing of a refused write is applied or shipped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

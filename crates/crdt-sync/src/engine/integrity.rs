@@ -208,6 +208,7 @@ impl<T: Replicated> Engine<T> {
             return;
         };
         let mut repair: Vec<ReplicaId> = Vec::new();
+        let mut lacking = false;
         if my_total == total {
             p.checked = true;
             p.suspects.clear();
@@ -221,7 +222,17 @@ impl<T: Replicated> Engine<T> {
                 };
                 let m = mine[i];
                 if m.seen != t.seen {
-                    continue; // not yet seen alike: delta sync is still at work
+                    // Not seen alike: delta sync is usually still at work.
+                    // If the same difference is found twice, ask for a
+                    // digest exchange, which ships exactly what each lacks.
+                    let suspect = (m.replica, !m.seen, !t.seen);
+                    if p.suspects.contains(&suspect) {
+                        lacking = true;
+                    } else {
+                        p.suspects.retain(|s| s.0 != m.replica);
+                        p.suspects.push(suspect);
+                    }
+                    continue;
                 }
                 if m.live == t.live {
                     p.suspects.retain(|s| s.0 != m.replica);
@@ -246,6 +257,9 @@ impl<T: Replicated> Engine<T> {
             let before = self.metrics.bytes_out;
             self.send_payload(now, from, MessageKind::Delta, projection);
             self.metrics.repair_bytes += self.metrics.bytes_out - before;
+        }
+        if lacking {
+            self.ask_digest(from, now, true);
         }
         if reply {
             self.send_prints(from, false);
