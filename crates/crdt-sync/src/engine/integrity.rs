@@ -17,7 +17,11 @@
 //!    ([`Event::DotConflict`]), and shipped to every peer (the sender
 //!    included) together with this replica's own version of the payload's
 //!    origins ([`Replicated::project`]), so each peer applies the same
-//!    rule. This covers every conflict that travels.
+//!    rule. This covers every conflict that travels. To make a spoofed
+//!    version travel, a payload not addressed to this incarnation (how a
+//!    forger that does not see the traffic must send) is shipped back to
+//!    the peer it claims to come from as well: back-propagation is avoided
+//!    only for what the peer's current incarnation sent.
 //! 2. **Fingerprints.** For the conflicts that never travel, peers that are
 //!    otherwise in sync compare [`Message::Fingerprints`]: per origin
 //!    replica, a hash of the dots seen and an order-independent hash of the
@@ -39,6 +43,11 @@
 //! per comparison (cached until the state changes) and 36 bytes per origin
 //! on the wire, and a repair costs the projection of the affected origins
 //! only.
+//!
+//! An origin seen differently (`seen` unequal) twice in a row while the
+//! pair is otherwise in sync asks for a digest exchange, which ships what
+//! each side lacks (a version buffered for a peer that was then reset is
+//! otherwise never sent).
 //!
 //! A mismatch is repaired when the next comparison finds it unchanged: a
 //! removal still in flight from a third replica also shows as "same seen,
