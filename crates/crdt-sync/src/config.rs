@@ -139,6 +139,10 @@ impl Config {
     /// use crdt_sync::{Config, ConfigError};
     /// let bad = Config { sync_interval: Duration::ZERO, ..Config::default() };
     /// assert_eq!(bad.validate(), Err(ConfigError::ZeroSyncInterval));
+    /// let never = Config { integrity_interval: Some(Duration::ZERO), ..Config::default() };
+    /// assert_eq!(never.validate(), Err(ConfigError::ZeroIntegrityInterval));
+    /// let off = Config { integrity_interval: None, ..Config::default() };
+    /// assert!(off.validate().is_ok());
     /// assert!(Config::default().validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
