@@ -136,10 +136,12 @@ impl<T: Replicated> Engine<T> {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
+        // An unchecked peer is asked again after a retransmission timeout
+        // (a lost comparison must not hold `is_synced` back for long).
         let wait = if p.checked {
             every
         } else {
-            p.ask_again_after(sync_interval)
+            p.rto(sync_interval)
         };
         if p.prints_sent.is_some_and(|t| now.duration_since(t) < wait) {
             return;
