@@ -175,6 +175,18 @@ impl CausalContext {
             .flat_map(|(r, set)| set.spans().iter().map(move |&(lo, hi)| (*r, lo, hi)))
     }
 
+    /// The ranges `(replica, lo, hi)` of one replica, in order.
+    pub fn ranges_of(
+        &self,
+        replica: ReplicaId,
+    ) -> impl Iterator<Item = (ReplicaId, u64, u64)> + '_ {
+        let spans = match self.find(replica) {
+            Ok(i) => self.entries[i].1.spans(),
+            Err(_) => &[],
+        };
+        spans.iter().map(move |&(lo, hi)| (replica, lo, hi))
+    }
+
     /// Every dot, sorted by replica then counter. (A context may hold many
     /// dots in little space: prefer [`CausalContext::ranges`] for big ones.)
     pub fn iter(&self) -> impl Iterator<Item = Dot> + '_ {

@@ -17,6 +17,7 @@
 //! | [`Lattice`], [`Decompose`] | join / order, and join decomposition for delta stripping |
 //! | [`DotSet`], [`DotFun`], [`DotMap`] | the dot stores causal types are made of |
 //! | [`Causal`] | store + context, with the one causal join, [`Causal::delta_for`] and validation |
+//! | [`Fingerprint`], [`content_hash`] | per-origin content summaries that find a dot held with two contents |
 //! | [`InvalidState`], [`DotReuse`], [`InvalidDvvSet`], [`ClockDriftError`] | what bad input from a peer is rejected with |
 //! | `arbitrary` (feature `quickcheck`) | generators for property-testing your own compositions |
 //! | `fuzzing` (feature `arbitrary`) | `arbitrary::Arbitrary` for ids, dots, version vectors and contexts (cargo-fuzz input) |
@@ -77,7 +78,10 @@ pub use error::{DotReuse, InvalidState};
 pub use hlc::{ClockDriftError, HybridClock, HybridTimestamp};
 pub use lattice::{Decompose, Lattice};
 pub use replica::ReplicaId;
-pub use store::{Causal, DotFun, DotMap, DotSet, DotStore, InternedDeserialize, InternedSerialize};
+pub use store::{
+    Causal, DotFun, DotMap, DotSet, DotStore, Fingerprint, InternedDeserialize, InternedSerialize,
+    content_hash,
+};
 pub use version_vector::VersionVector;
 
 #[cfg(feature = "quickcheck")]

@@ -1,12 +1,16 @@
 //! Runs harsh seeded schedules (see `crdt_sync::sim::harsh`) for two
-//! workloads and reports every property failure with its seed.
+//! workloads and reports every property failure with its seed. The OR-set
+//! runs also have a forger send one dot as two different elements to two
+//! replicas (`crdt_sync::sim::one_dot_two_elements`).
 //!
 //! `cargo run --release -p crdt-sync --example harsh -- [SEEDS] [FIRST]`
 //! (default 1000 seeds per workload from seed 1).
 
 use std::time::Instant;
 
-use crdt_sync::sim::{Report, Simulation, harsh, map_of_sets, or_set_churn};
+use std::time::Duration;
+
+use crdt_sync::sim::{Report, Simulation, harsh, map_of_sets, one_dot_two_elements, or_set_churn};
 use crdt_types::{OrMap, OrSet};
 
 fn main() {
@@ -16,21 +20,29 @@ fn main() {
     let mut failures = 0;
     for workload in ["or_set_churn", "map_of_sets"] {
         let start = Instant::now();
-        let (mut bytes, mut writes, mut worst) = (0u64, 0u64, std::time::Duration::ZERO);
+        let (mut bytes, mut writes, mut worst) = (0u64, 0u64, Duration::ZERO);
+        let (mut conflicts, mut mismatches) = (0u64, 0u64);
         for seed in first..first + seeds {
             let config = harsh(seed);
             let report: Report = match workload {
-                "or_set_churn" => Simulation::new(config, OrSet::new())
-                    .expect("harsh schedules are valid")
-                    .run(or_set_churn),
+                "or_set_churn" => {
+                    let forgery =
+                        one_dot_two_elements(&config, Duration::from_millis(1000), 5000, 6000);
+                    Simulation::new(config, OrSet::new())
+                        .expect("harsh schedules are valid")
+                        .with_forgery(forgery)
+                        .run(or_set_churn)
+                }
                 _ => Simulation::new(config, OrMap::new())
                     .expect("harsh schedules are valid")
                     .run(map_of_sets),
             };
             bytes += report.bytes;
+            conflicts += report.dot_conflicts;
+            mismatches += report.integrity_mismatches;
             writes += report.writes;
             worst = worst.max(report.time_to_converge);
-            if report.time_to_converge > std::time::Duration::from_secs(30) {
+            if report.time_to_converge > Duration::from_secs(30) {
                 println!(
                     "slow {workload} seed {seed}: {:?} after the last fault",
                     report.time_to_converge
@@ -46,7 +58,8 @@ fn main() {
         }
         println!(
             "{workload}: {seeds} seeds from {first}, {writes} writes, {bytes} bytes, \
-             slowest convergence {worst:?} after the last fault, {:.1} s",
+             slowest convergence {worst:?} after the last fault, {conflicts} dot conflicts, \
+             {mismatches} fingerprint mismatches, {:.1} s",
             start.elapsed().as_secs_f64()
         );
     }

@@ -9,7 +9,9 @@
 //!
 //! The epochs are the two ends' incarnations (see [`Envelope`]). The body
 //! of a payload message is `(id, part, parts, state)`, of an ack
-//! `(id, part)`, of a digest `(digest, reply)`. States use their
+//! `(id, part)`, of a digest `(digest, reply)`, of fingerprints
+//! `(seed, total, prints, reply)` (kind 6; each print `(replica, seen, live)`,
+//! strictly sorted by replica). States use their
 //! own serde encoding; the kernel's causal states write their context once
 //! and every dot as an index into it, so replica ids are interned per
 //! message. This module is the only place that knows about bincode (which
@@ -38,7 +40,7 @@
 use std::error::Error;
 use std::fmt;
 
-use crdt_core::{CausalContext, InvalidState};
+use crdt_core::{CausalContext, Fingerprint, InvalidState};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -170,6 +172,12 @@ pub fn encode<T: Serialize>(envelope: &Envelope<T>) -> Result<Vec<u8>, EncodeErr
         Message::Digest { digest, reply } => {
             bincode::serde::encode_to_vec((digest, reply), config())
         }
+        Message::Fingerprints {
+            seed,
+            total,
+            prints,
+            reply,
+        } => bincode::serde::encode_to_vec((seed, total, prints, reply), config()),
     }
     .map_err(|e| EncodeError(e.to_string()))?;
     out.extend_from_slice(&body);
@@ -293,6 +301,22 @@ pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, 
         MessageKind::Digest => {
             let (digest, reply): (Option<CausalContext>, bool) = body_of(body)?;
             Message::Digest { digest, reply }
+        }
+        MessageKind::Fingerprints => {
+            // Each print takes at least 18 bytes, so the list is bounded by
+            // the (limited) input; the order check is one pass.
+            let (seed, total, prints, reply): (u64, u64, Vec<Fingerprint>, bool) = body_of(body)?;
+            if prints.windows(2).any(|w| w[0].replica >= w[1].replica) {
+                return Err(DecodeError::Malformed(
+                    "fingerprints are not strictly sorted by replica".into(),
+                ));
+            }
+            Message::Fingerprints {
+                seed,
+                total,
+                prints,
+                reply,
+            }
         }
     };
     Ok(Envelope {

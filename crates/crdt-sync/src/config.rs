@@ -88,6 +88,16 @@ pub struct Config {
     /// fast clock delays its own writes, and a forged far-future timestamp
     /// never pins a register. `None` turns the check off. Default: 60 s.
     pub max_clock_drift: Option<Duration>,
+    /// How often two peers that are otherwise in sync compare
+    /// [`crate::Message::Fingerprints`] (per origin replica, what each
+    /// holds), to find a dot held with two contents (a forged or reused
+    /// dot) that delta sync never repairs. A peer is also compared right
+    /// after every catch-up from it, and after a payload that did not come
+    /// from its current incarnation changed the state; until that
+    /// comparison matches, [`crate::Engine::is_synced`] is false. Each
+    /// comparison hashes the whole state once (cached until it changes; see
+    /// the README for the cost). `None` turns the check off. Default: 30 s.
+    pub integrity_interval: Option<Duration>,
 }
 
 /// The smallest [`Config::max_message_bytes`] accepted: room for a header,
@@ -115,6 +125,8 @@ pub enum ConfigError {
         /// The configured limit.
         limit: usize,
     },
+    /// `integrity_interval` is zero (use `None` to turn the check off).
+    ZeroIntegrityInterval,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -130,6 +142,9 @@ impl std::fmt::Display for ConfigError {
                 f,
                 "max_message_bytes {limit} is below the minimum of {MIN_MESSAGE_BYTES}"
             ),
+            Self::ZeroIntegrityInterval => {
+                f.write_str("integrity_interval must be above zero (None turns it off)")
+            }
         }
     }
 }
@@ -144,6 +159,10 @@ impl Config {
     /// use crdt_sync::{Config, ConfigError};
     /// let bad = Config { sync_interval: Duration::ZERO, ..Config::default() };
     /// assert_eq!(bad.validate(), Err(ConfigError::ZeroSyncInterval));
+    /// let never = Config { integrity_interval: Some(Duration::ZERO), ..Config::default() };
+    /// assert_eq!(never.validate(), Err(ConfigError::ZeroIntegrityInterval));
+    /// let off = Config { integrity_interval: None, ..Config::default() };
+    /// assert!(off.validate().is_ok());
     /// assert!(Config::default().validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -165,6 +184,9 @@ impl Config {
                 limit: self.max_message_bytes,
             });
         }
+        if self.integrity_interval.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::ZeroIntegrityInterval);
+        }
         Ok(())
     }
 }
@@ -183,6 +205,7 @@ impl Default for Config {
             lag_alert: Duration::from_secs(5),
             verify_local_writes: true,
             max_clock_drift: Some(Duration::from_secs(60)),
+            integrity_interval: Some(Duration::from_secs(30)),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The sans-IO anti-entropy engine.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use crdt_core::{CausalContext, Dot, ReplicaId};
@@ -9,12 +8,16 @@ use crdt_core::{CausalContext, Dot, ReplicaId};
 use crate::codec::{self, DecodeError};
 use crate::config::{Config, ConfigError, Mode};
 use crate::message::{Envelope, Message, MessageKind, Payload};
-use crate::metrics::{Metrics, PeerLag};
+use crate::metrics::Metrics;
 use crate::replicated::Replicated;
 
+mod event;
 mod fit;
+mod integrity;
 mod peer;
+mod upkeep;
 
+pub use event::{Event, LocalWriteError};
 use peer::{Peer, Sent};
 
 /// A peer, as the caller names it (an index into its peer list, a node id).
@@ -31,103 +34,6 @@ pub struct Transmit {
     /// The encoded message.
     pub bytes: Vec<u8>,
 }
-
-/// Something the application may want to know or act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// `peer` has been out of sync (unacknowledged deltas) for longer than
-    /// [`Config::lag_alert`].
-    LagAlert {
-        /// The lagging peer.
-        peer: PeerId,
-        /// How long it has been behind.
-        behind_for: Duration,
-    },
-    /// `peer` stopped acknowledging for [`Config::ack_timeout`] (or the buffer
-    /// hit [`Config::max_buffered_deltas`]); it will be caught up by digest
-    /// when it answers again.
-    PeerReset {
-        /// The reset peer.
-        peer: PeerId,
-    },
-    /// `peer` came back as a new incarnation (it restarted): what it had
-    /// acknowledged is forgotten and it is caught up by digest.
-    PeerRestarted {
-        /// The restarted peer.
-        peer: PeerId,
-    },
-    /// A payload from `peer` carried a timestamp `ahead_ms` milliseconds
-    /// ahead of the local wall clock, more than [`Config::max_clock_drift`]:
-    /// it was not applied, and is accepted when resent within the drift.
-    ClockDriftRefused {
-        /// The sender.
-        peer: PeerId,
-        /// How far ahead of the local clock the timestamp was.
-        ahead_ms: u64,
-    },
-    /// A payload from `peer` carried `dot` under this replica's own id,
-    /// above what it had minted (a forged dot, or its own write from before
-    /// a restore from a stale snapshot). It was adopted: joined, with every
-    /// later write of this replica minted after it (under a fresh id if the
-    /// counter was near its maximum). See [`Metrics::own_dots_adopted`].
-    UnmintedOwnDotAdopted {
-        /// The sender.
-        peer: PeerId,
-        /// The highest such dot in the payload.
-        dot: Dot,
-    },
-    /// A message to `peer` is larger than [`Config::max_message_bytes`]
-    /// even after splitting (a single irreducible part) or coarsening (a
-    /// digest); it was not sent. Raise the limit on both sides.
-    MessageTooLarge {
-        /// The destination.
-        peer: PeerId,
-        /// The size of the smallest part that did not fit.
-        bytes: usize,
-    },
-}
-
-/// Why [`Engine::update`] or [`Engine::apply_local`] refused a local write.
-/// Nothing of a refused write is applied or shipped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LocalWriteError {
-    /// The write minted `dot` under another replica id than the engine's
-    /// (`engine`): typically an id captured before a restore. Write with
-    /// the id the closure is given.
-    ForeignDot {
-        /// The offending dot.
-        dot: Dot,
-        /// The id this engine writes with.
-        engine: ReplicaId,
-    },
-    /// The write carries `dot`, which this replica already holds with
-    /// another payload: the same dot minted twice.
-    ReusedDot {
-        /// The reused dot.
-        dot: Dot,
-    },
-}
-
-impl fmt::Display for LocalWriteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ForeignDot { dot, engine } => write!(
-                f,
-                "local write minted {dot:?} under another replica id than the engine's {engine:?}"
-            ),
-            Self::ReusedDot { dot } => {
-                write!(
-                    f,
-                    "local write reuses {dot:?}, already held with another payload"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for LocalWriteError {}
 
 /// One buffered delta-interval.
 #[derive(Debug)]
@@ -212,6 +118,9 @@ pub struct Engine<T> {
     events: VecDeque<Event>,
     next_round: Instant,
     metrics: Metrics,
+    /// Bumped whenever the state changes (keys [`integrity::PrintCache`]).
+    state_version: u64,
+    print_cache: integrity::PrintCache,
 }
 
 impl<T: Replicated> Engine<T> {
@@ -246,6 +155,8 @@ impl<T: Replicated> Engine<T> {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             metrics: Metrics::default(),
+            state_version: 0,
+            print_cache: integrity::PrintCache::default(),
         })
     }
 
@@ -320,13 +231,15 @@ impl<T: Replicated> Engine<T> {
     /// Whether this replica and every peer are known to hold the same
     /// state as far as this engine is concerned: every peer's current
     /// incarnation has received every local delta-interval, and this engine
-    /// has received a complete catch-up from each of them. Two engines that
-    /// both report `true` hold equal states.
+    /// has received a complete catch-up from each of them, and (with
+    /// [`Config::integrity_interval`]) fingerprints have matched since.
+    /// Two engines that both report `true` hold equal states.
     #[must_use]
     pub fn is_synced(&self) -> bool {
+        let checked = !self.integrity_on();
         self.peers
             .values()
-            .all(|p| !p.reset && p.caught_up && p.acked >= self.seq)
+            .all(|p| !p.reset && p.caught_up && p.acked >= self.seq && (checked || p.checked))
     }
 
     /// Adds a peer (doing nothing if known). The engine opens with a digest
@@ -389,6 +302,7 @@ impl<T: Replicated> Engine<T> {
     }
 
     fn ship_local(&mut self, delta: T) {
+        self.state_version += 1;
         self.note_minted(&delta);
         self.buffer_delta(delta, None);
         self.last_local = self.seq;
@@ -491,6 +405,12 @@ impl<T: Replicated> Engine<T> {
                     self.ask_digest(from, now, false);
                 }
             }
+            Message::Fingerprints {
+                seed,
+                total,
+                prints,
+                reply,
+            } => self.receive_prints(now, from, seed, total, &prints, reply),
         }
         self.refresh_lag(now);
         Ok(())
@@ -622,13 +542,41 @@ impl<T: Replicated> Engine<T> {
             && peer.receive_catch_up_part(p.id, p.part, p.parts, now)
         {
             peer.caught_up = true;
+            // A catch-up skips the dots this replica has seen: compare.
+            peer.unchecked();
         }
+        let ack = Message::Ack {
+            id: p.id,
+            part: p.part,
+        };
+        if let Some(dot) = self.state.reused_dot(&p.state) {
+            self.join_conflicting(from, dot, p);
+        } else {
+            self.join_received(from, p.state, to_me, concurrent, body_len);
+        }
+        // Acknowledge only what was sent to this incarnation: a payload built
+        // for an earlier one may rest on what that one had.
+        if to_me && self.config.mode == Mode::Delta {
+            self.send(from, ack);
+        }
+    }
+
+    /// Joins a received state without conflicting dots: only what is new
+    /// (with [`Config::strip_redundant`]) is joined and buffered.
+    fn join_received(
+        &mut self,
+        from: PeerId,
+        state: T,
+        to_me: bool,
+        concurrent: bool,
+        body_len: usize,
+    ) {
         let fresh = if self.config.strip_redundant {
-            p.state.delta_from(&self.state)
-        } else if p.state.leq(&self.state) {
+            state.delta_from(&self.state)
+        } else if state.leq(&self.state) {
             T::default() // classic delta sync buffers only deltas that inflate
         } else {
-            p.state
+            state
         };
         if fresh.is_bottom() {
             self.metrics.redundant_bytes_stripped += body_len as u64;
@@ -646,20 +594,20 @@ impl<T: Replicated> Engine<T> {
                 self.adopt_own_dots(from, dot, &fresh);
             }
             self.state.join(&fresh);
-            if self.config.mode == Mode::Delta {
-                self.buffer_delta(fresh, Some(from));
+            self.state_version += 1;
+            if !to_me && let Some(peer) = self.peers.get_mut(&from) {
+                // Not from the incarnation this replica talks to (a peer
+                // starting up, or a forger): the sender's state is unknown.
+                peer.unchecked();
             }
-        }
-        // Acknowledge only what was sent to this incarnation: a payload built
-        // for an earlier one may rest on what that one had.
-        if to_me && self.config.mode == Mode::Delta {
-            self.send(
-                from,
-                Message::Ack {
-                    id: p.id,
-                    part: p.part,
-                },
-            );
+            if self.config.mode == Mode::Delta {
+                // Back-propagation is avoided only for what the peer's
+                // current incarnation sent: a payload claiming to come from
+                // it that it may not hold (a forger spoofing its id) goes
+                // back to it too.
+                let origin = to_me.then_some(from);
+                self.buffer_delta(fresh, origin);
+            }
         }
     }
 
@@ -820,6 +768,7 @@ impl<T: Replicated> Engine<T> {
             return;
         };
         if peer.acked >= seq {
+            self.maybe_send_prints(id, now);
             return;
         }
         let news = peer.shipped < seq;
@@ -967,106 +916,6 @@ impl<T: Replicated> Engine<T> {
         self.metrics.messages_out += 1;
         self.metrics.bytes_out += bytes.len() as u64;
         self.outbox.push_back(Transmit { to, bytes });
-    }
-
-    /// Unpins peers that have had something outstanding, without any
-    /// acknowledgement, for longer than the timeout (the configured one, or
-    /// four retransmission timeouts on a slower link). The clock starts when
-    /// a peer falls behind, not at its last acknowledgement: a quiet period
-    /// with nothing to acknowledge is not silence.
-    fn check_timeouts(&mut self, now: Instant) {
-        let seq = self.seq;
-        let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
-        let mut reset = Vec::new();
-        for (id, p) in &mut self.peers {
-            let since = p.behind_since.map_or(now, |b| b.max(p.last_ack));
-            // On a link slower than the configured timeout, a peer gets four
-            // retransmission timeouts before it counts as silent.
-            let timeout = p.stall_window(sync_interval, ack_timeout);
-            if !p.reset && !p.unpinned && p.acked < seq && now.duration_since(since) > timeout {
-                p.unpinned = true;
-                reset.push(*id);
-            }
-        }
-        for id in reset {
-            self.metrics.peer_resets += 1;
-            self.events.push_back(Event::PeerReset { peer: id });
-        }
-        self.collect_garbage();
-    }
-
-    /// Drops deltas every peer that pins the buffer has acknowledged.
-    fn collect_garbage(&mut self) {
-        let floor = self
-            .peers
-            .values()
-            .filter(|p| !p.reset && !p.unpinned)
-            .map(|p| p.acked)
-            .min()
-            .unwrap_or(self.seq);
-        while self.buffer.front().is_some_and(|b| b.seq <= floor) {
-            self.buffer.pop_front();
-        }
-        self.metrics.deltas_buffered = self.buffer.len();
-    }
-
-    /// Keeps the buffer under its bound by resetting the peers furthest
-    /// behind.
-    fn enforce_buffer_bound(&mut self) {
-        while self.buffer.len() > self.config.max_buffered_deltas {
-            let laggard = self
-                .peers
-                .iter()
-                .filter(|(_, p)| !p.reset && !p.unpinned)
-                .min_by_key(|(_, p)| p.acked)
-                .map(|(id, _)| *id);
-            match laggard {
-                Some(id) => {
-                    if let Some(p) = self.peers.get_mut(&id) {
-                        p.unpinned = true;
-                    }
-                    self.metrics.peer_resets += 1;
-                    self.events.push_back(Event::PeerReset { peer: id });
-                    self.collect_garbage();
-                }
-                None => {
-                    self.buffer.pop_front();
-                }
-            }
-        }
-    }
-
-    fn refresh_lag(&mut self, now: Instant) {
-        let seq = self.seq;
-        let alert_after = self.config.lag_alert;
-        for (id, p) in &mut self.peers {
-            let behind = p.reset || p.unpinned || p.acked < seq;
-            if behind {
-                let since = *p.behind_since.get_or_insert(now);
-                let behind_for = now.duration_since(since);
-                if behind_for > alert_after && !p.alerted {
-                    p.alerted = true;
-                    self.events.push_back(Event::LagAlert {
-                        peer: *id,
-                        behind_for,
-                    });
-                }
-            } else {
-                p.behind_since = None;
-                p.alerted = false;
-            }
-            self.metrics.peers.insert(
-                *id,
-                PeerLag {
-                    unacked_sequences: seq.saturating_sub(p.acked),
-                    unacked_for: p
-                        .behind_since
-                        .map_or(Duration::ZERO, |t| now.duration_since(t)),
-                    reset: p.reset || p.unpinned,
-                    awaiting_catch_up: !p.caught_up,
-                },
-            );
-        }
     }
 }
 

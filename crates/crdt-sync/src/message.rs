@@ -1,6 +1,6 @@
 //! The messages replicas exchange.
 
-use crdt_core::CausalContext;
+use crdt_core::{CausalContext, Fingerprint};
 
 /// A message with the incarnations of its two ends.
 ///
@@ -26,7 +26,8 @@ pub struct Envelope<T> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message<T> {
     /// The join of the sender's buffered deltas the receiver has not
-    /// acknowledged (a delta-interval), or one part of it.
+    /// acknowledged (a delta-interval), or one part of it; or a projection
+    /// answering [`Message::Fingerprints`] that differ.
     Delta(Payload<T>),
     /// The answer to a digest: exactly what the digest's owner lacks,
     /// removals included (or one part of it).
@@ -53,6 +54,28 @@ pub enum Message<T> {
         /// without digests (the receiver then answers with its full state).
         digest: Option<CausalContext>,
         /// Whether the receiver should send its own digest back.
+        reply: bool,
+    },
+    /// "This is what I hold, per origin replica." Sent between peers that
+    /// are otherwise in sync (see [`crate::Config::integrity_interval`]).
+    /// Equal `total`s mean equal states. Otherwise a receiver whose own
+    /// fingerprint for a listed origin has the same `seen` but another
+    /// `live` (a dot held with two contents, which delta sync never
+    /// repairs) sends its projection onto that origin as a
+    /// [`Message::Delta`] (once the mismatch is confirmed by the next
+    /// comparison); with `reply`, it also sends its fingerprints back so the
+    /// sender does the same.
+    Fingerprints {
+        /// The key both ends hash with, derived from both incarnations (a
+        /// receiver ignores fingerprints made for another pair).
+        seed: u64,
+        /// The hash of the sender's whole list of fingerprints.
+        total: u64,
+        /// Part of that list (as much as fits the message limit, rotating
+        /// over the origins from one message to the next), strictly sorted
+        /// by replica.
+        prints: Vec<Fingerprint>,
+        /// Whether the receiver should send its own fingerprints back.
         reply: bool,
     },
 }
@@ -82,6 +105,7 @@ impl<T> Message<T> {
             Self::Digest { .. } => MessageKind::Digest,
             Self::CatchUp(_) => MessageKind::CatchUp,
             Self::State(_) => MessageKind::State,
+            Self::Fingerprints { .. } => MessageKind::Fingerprints,
         }
     }
 }
@@ -100,6 +124,8 @@ pub enum MessageKind {
     CatchUp = 4,
     /// [`Message::State`].
     State = 5,
+    /// [`Message::Fingerprints`].
+    Fingerprints = 6,
 }
 
 impl MessageKind {
@@ -112,6 +138,7 @@ impl MessageKind {
             3 => Self::Digest,
             4 => Self::CatchUp,
             5 => Self::State,
+            6 => Self::Fingerprints,
             _ => return None,
         })
     }

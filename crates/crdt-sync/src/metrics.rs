@@ -52,6 +52,18 @@ pub struct Metrics {
     /// Received payloads refused because a timestamp in them was more than
     /// [`crate::Config::max_clock_drift`] ahead of the local wall clock.
     pub clock_drift_refused: u64,
+    /// Received payloads that held a dot the local state holds with another
+    /// content (a forged or reused dot): joined in full, so the kernel's
+    /// deterministic rule applies, and reported as
+    /// [`crate::Event::DotConflict`].
+    pub dot_conflicts: u64,
+    /// Fingerprint comparisons made (see
+    /// [`crate::Config::integrity_interval`]).
+    pub integrity_checks: u64,
+    /// Comparisons that found an origin replica held differently.
+    pub integrity_mismatches: u64,
+    /// Bytes of projections sent to repair a mismatch.
+    pub repair_bytes: u64,
     /// Per peer: acknowledgement lag.
     pub peers: BTreeMap<PeerId, PeerLag>,
 }

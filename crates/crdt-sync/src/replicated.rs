@@ -3,8 +3,8 @@
 use std::fmt::Debug;
 
 use crdt_core::{
-    Causal, CausalContext, Decompose, Dot, DotStore, InternedDeserialize, InternedSerialize,
-    InvalidState, ReplicaId, VersionVector,
+    Causal, CausalContext, Decompose, Dot, DotStore, Fingerprint, InternedDeserialize,
+    InternedSerialize, InvalidState, ReplicaId, VersionVector,
 };
 use crdt_types::{
     CausalCounter, CausalCrdt, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap,
@@ -117,6 +117,24 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
         let _ = other;
         None
     }
+
+    /// Per origin replica, a summary of the dots seen and the content of
+    /// the dots held ([`Causal::fingerprints`]), keyed by `seed`; `None`
+    /// (the default) for types without dots. Engines compare them to find
+    /// a dot held with two contents, which delta sync alone never repairs.
+    fn fingerprints(&self, seed: u64) -> Option<Vec<Fingerprint>> {
+        let _ = seed;
+        None
+    }
+
+    /// The part of the state minted by `origins` (sorted), with the context
+    /// restricted to them ([`Causal::project`]): what a peer whose
+    /// fingerprints differ for those origins joins to reach the full join.
+    /// `None` (the default) for types without dots.
+    fn project(&self, origins: &[ReplicaId]) -> Option<Self> {
+        let _ = origins;
+        None
+    }
 }
 
 impl<S> Replicated for Causal<S>
@@ -143,6 +161,14 @@ where
         let overlap = self.context().intersection(other.context());
         self.store().conflict(other.store(), &overlap)
     }
+
+    fn fingerprints(&self, seed: u64) -> Option<Vec<Fingerprint>> {
+        Some(Causal::fingerprints(self, seed))
+    }
+
+    fn project(&self, origins: &[ReplicaId]) -> Option<Self> {
+        Some(Causal::project(self, origins))
+    }
 }
 
 /// Causal newtypes: validation and digests through the kernel.
@@ -151,6 +177,7 @@ macro_rules! causal_replicated {
         impl<$($g)*> Replicated for $ty
         where
             $ty: Serialize + DeserializeOwned,
+            <$ty as CausalCrdt>::Store: InternedSerialize,
         {
             fn validate(&self) -> Result<(), InvalidState> {
                 <$ty>::validate(self)
@@ -174,6 +201,14 @@ macro_rules! causal_replicated {
                 let (mine, theirs) = (self.as_causal(), other.as_causal());
                 let overlap = mine.context().intersection(theirs.context());
                 mine.store().conflict(theirs.store(), &overlap)
+            }
+
+            fn fingerprints(&self, seed: u64) -> Option<Vec<Fingerprint>> {
+                Some(self.as_causal().fingerprints(seed))
+            }
+
+            fn project(&self, origins: &[ReplicaId]) -> Option<Self> {
+                Some(Self::from_causal(self.as_causal().project(origins)))
             }
         }
     )*};

@@ -32,11 +32,13 @@ use std::time::{Duration, Instant};
 
 use crdt_core::ReplicaId;
 
-use crate::{Config, ConfigError, Engine, Mode, PeerId, Replicated};
+use crate::{
+    Config, ConfigError, Engine, Envelope, Message, Mode, Payload, PeerId, Replicated, codec,
+};
 
 mod harsh;
 
-pub use harsh::{harsh, map_of_sets, or_set_churn};
+pub use harsh::{FORGER, harsh, map_of_sets, one_dot_two_elements, or_set_churn};
 
 /// A small, fast, seeded random generator (splitmix64). Deterministic on
 /// every platform.
@@ -240,6 +242,15 @@ pub struct Report {
     pub duplicated: u64,
     /// Local writes made.
     pub writes: u64,
+    /// Forged payloads delivered (see [`Simulation::with_forgery`]).
+    pub forged: u64,
+    /// Received payloads that held a dot with another content than the
+    /// receiver's, summed over the final live engines
+    /// ([`crate::Metrics::dot_conflicts`]).
+    pub dot_conflicts: u64,
+    /// Fingerprint comparisons that found an origin held differently,
+    /// summed over the final live engines.
+    pub integrity_mismatches: u64,
 }
 
 impl Report {
@@ -274,6 +285,22 @@ struct Flight {
 pub struct Simulation<T> {
     config: SimConfig,
     initial: T,
+    forgery: Vec<Forged<T>>,
+}
+
+/// One forged message: at `at`, replica `to` receives `state` as a delta
+/// that claims to come from its first neighbour (a forger that can reach
+/// it and knows a peer id, but does not see the traffic). Forging the same
+/// dot with different contents for different replicas is the "one dot, two
+/// values" attack; the run must still converge, to the join of everything.
+#[derive(Clone, Debug)]
+pub struct Forged<T> {
+    /// When it is delivered.
+    pub at: Duration,
+    /// The receiving replica's index.
+    pub to: usize,
+    /// The forged state.
+    pub state: T,
 }
 
 /// A write a replica made, for the lost-write check.
@@ -286,7 +313,20 @@ impl<T: Replicated> Simulation<T> {
     /// the engines' configuration is refused.
     pub fn new(config: SimConfig, initial: T) -> Result<Self, ConfigError> {
         config.engine.validate()?;
-        Ok(Self { config, initial })
+        Ok(Self {
+            config,
+            initial,
+            forgery: Vec::new(),
+        })
+    }
+
+    /// Adds forged messages to the run (see [`Forged`]). What they carry
+    /// counts as written (nothing invented includes it), and the run's
+    /// quiet period starts after the last one.
+    #[must_use]
+    pub fn with_forgery(mut self, forgery: Vec<Forged<T>>) -> Self {
+        self.forgery.extend(forgery);
+        self
     }
 
     /// Runs the simulation. `workload(rng, index, writer, state)` is called
@@ -334,12 +374,16 @@ impl<T: Replicated> Simulation<T> {
         let mut excused: Vec<bool> = Vec::new();
         let mut report = Report::default();
         let mut everything = self.initial.clone();
+        for f in &self.forgery {
+            everything.join(&f.state);
+        }
         let quiet_from = c
             .partitions
             .iter()
             .map(|p| p.end)
             .chain(c.crashes.iter().map(|k| k.at + k.down_for))
             .chain([c.write_until])
+            .chain(self.forgery.iter().map(|f| f.at))
             .max()
             .unwrap_or_default();
         let step = Duration::from_millis(1);
@@ -403,6 +447,15 @@ impl<T: Replicated> Simulation<T> {
                 }
                 if e.poll_timeout() <= now {
                     e.handle_timeout(now);
+                }
+            }
+            for f in self.forgery.iter().filter(|f| f.at == t) {
+                let spoofed = neighbours.get(f.to).and_then(|ns| ns.first());
+                if let (Some(Some(e)), Some(&from)) = (engines.get_mut(f.to), spoofed)
+                    && let Ok(bytes) = forged_bytes(&f.state)
+                    && e.handle_message(now, PeerId(from as u64), &bytes).is_ok()
+                {
+                    report.forged += 1;
                 }
             }
             // Deliver what is due, then send what that produced.
@@ -478,10 +531,27 @@ impl<T: Replicated> Simulation<T> {
             engines.iter().flatten().all(|e| required.leq(e.state()));
         report.nothing_invented = engines.iter().flatten().all(|e| e.state().leq(&everything));
         for e in engines.iter().flatten() {
+            report.dot_conflicts += e.metrics().dot_conflicts;
+            report.integrity_mismatches += e.metrics().integrity_mismatches;
             on_final(e.state());
         }
         report
     }
+}
+
+/// A forged delta: both epochs unknown (0), as from a forger that does not
+/// see the traffic.
+fn forged_bytes<T: Replicated>(state: &T) -> Result<Vec<u8>, crate::EncodeError> {
+    codec::encode(&Envelope {
+        from_epoch: 0,
+        to_epoch: 0,
+        message: Message::Delta(Payload {
+            id: u64::MAX,
+            part: 0,
+            parts: 1,
+            state: state.clone(),
+        }),
+    })
 }
 
 /// Neighbouring live engines that both report `is_synced()` with different

@@ -36,7 +36,7 @@ fn kind_of(bytes: &[u8]) -> Kind {
     let (id, part) = match &e.message {
         Message::Delta(p) | Message::CatchUp(p) | Message::State(p) => (p.id, p.part),
         Message::Ack { id, part } => (*id, *part),
-        Message::Digest { .. } => (0, 0),
+        Message::Digest { .. } | Message::Fingerprints { .. } => (0, 0),
     };
     Kind {
         kind: e.message.kind(),

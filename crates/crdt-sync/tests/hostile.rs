@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet};
-use crdt_sync::{Config, Engine, Envelope, Event, Message, Payload, PeerId, codec};
+use crdt_sync::{Config, DecodeError, Engine, Envelope, Event, Message, Payload, PeerId, codec};
 use crdt_types::{CausalCrdt, OrSet, ReplicaId};
 
 type E = Engine<OrSet<u64>>;
@@ -280,5 +280,310 @@ mod clocks {
         run(&mut a, &mut b, &mut t, 1000);
         assert_eq!(a.state().value(), Some(&5));
         assert!(a.is_synced() && b.is_synced());
+    }
+}
+
+/// Issue 11, item 2: one forged dot, two contents, one at each replica.
+mod one_dot_two_values {
+    use super::*;
+    use crdt_core::{DotFun, Fingerprint, Lattice};
+    use crdt_sync::{Event, MessageKind, Replicated};
+    use crdt_types::MvRegister;
+
+    const A: PeerId = PeerId(1);
+    const C: PeerId = PeerId(3);
+
+    fn forged_dot() -> Dot {
+        Dot::new(ReplicaId::from_u128(0xF0), 1).unwrap()
+    }
+
+    fn engines<T: Replicated>(integrity: bool) -> (Engine<T>, Engine<T>, Instant) {
+        let t = Instant::now();
+        let config = Config {
+            sync_interval: Duration::from_millis(10),
+            ack_timeout: Duration::from_millis(200),
+            integrity_interval: integrity.then(|| Duration::from_secs(30)),
+            ..Config::default()
+        };
+        let a = Engine::new(ReplicaId::from_u128(1), T::default(), config.clone(), t).unwrap();
+        let c = Engine::new(ReplicaId::from_u128(3), T::default(), config, t).unwrap();
+        (a, c, t)
+    }
+
+    /// Runs `ticks` rounds of 10 ms; counts the moments both engines said
+    /// they were in sync while their states differed.
+    fn run<T: Replicated>(
+        a: &mut Engine<T>,
+        c: &mut Engine<T>,
+        t: &mut Instant,
+        ticks: u32,
+    ) -> u32 {
+        let mut lies = 0;
+        for _ in 0..ticks {
+            *t += Duration::from_millis(10);
+            a.handle_timeout(*t);
+            c.handle_timeout(*t);
+            loop {
+                let mut moved = false;
+                while let Some(m) = a.poll_transmit() {
+                    moved = true;
+                    c.handle_message(*t, A, &m.bytes).unwrap();
+                }
+                while let Some(m) = c.poll_transmit() {
+                    moved = true;
+                    a.handle_message(*t, C, &m.bytes).unwrap();
+                }
+                if !moved {
+                    break;
+                }
+            }
+            if a.is_synced() && c.is_synced() && a.state() != c.state() {
+                lies += 1;
+            }
+        }
+        lies
+    }
+
+    /// Forged bytes: a delta carrying `state`, claiming to come from a
+    /// peer's unknown incarnation (a forger does not see the epochs).
+    fn forged<T: serde::Serialize>(state: T) -> Vec<u8> {
+        codec::encode(&Envelope {
+            from_epoch: 0,
+            to_epoch: 0,
+            message: Message::Delta(Payload {
+                id: 77,
+                part: 0,
+                parts: 1,
+                state,
+            }),
+        })
+        .unwrap()
+    }
+
+    fn register(value: u64, dot: Dot) -> MvRegister<u64> {
+        let mut store = DotFun::new();
+        store.insert(dot, value);
+        let context: CausalContext = std::iter::once(dot).collect();
+        MvRegister::from_causal(Causal::from_parts(store, context).unwrap())
+    }
+
+    fn conflicts<T: Replicated>(e: &mut Engine<T>) -> Vec<Dot> {
+        std::iter::from_fn(|| e.poll_event())
+            .filter_map(|ev| match ev {
+                Event::DotConflict { dot, .. } => Some(dot),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs `ticks` rounds during which every message between the two is
+    /// lost (a partition).
+    fn run_cut<T: Replicated>(a: &mut Engine<T>, c: &mut Engine<T>, t: &mut Instant, ticks: u32) {
+        for _ in 0..ticks {
+            *t += Duration::from_millis(10);
+            a.handle_timeout(*t);
+            c.handle_timeout(*t);
+            while a.poll_transmit().is_some() || c.poll_transmit().is_some() {}
+        }
+    }
+
+    /// The forger spoofs each honest replica to the other. Without `cut`,
+    /// each forwards its version to the other (a payload from an unknown
+    /// incarnation is sent back to the peer it claims to come from), and
+    /// the conflict is found on join. With `cut`, the forged versions
+    /// arrive during a partition long enough for each to reset the other,
+    /// so the two are reconciled by digest catch-up, which skips the dot
+    /// both have seen: only the fingerprint comparison finds the split.
+    /// Either way they never report being in sync while different, and end
+    /// at the full join.
+    fn forged_each_side<T: Replicated>(
+        x: T,
+        y: T,
+        honest: impl Fn(&mut T, ReplicaId) -> T,
+        cut: bool,
+    ) -> (Engine<T>, Engine<T>) {
+        let (mut a, mut c, mut t) = engines::<T>(true);
+        a.add_peer(C, t);
+        c.add_peer(A, t);
+        a.update(|s, me| honest(s, me)).unwrap();
+        assert_eq!(run(&mut a, &mut c, &mut t, 20), 0);
+        assert!(a.is_synced() && c.is_synced());
+        let full = a.state().clone().joined(&x).joined(&y);
+        a.handle_message(t, C, &forged(x)).unwrap();
+        c.handle_message(t, A, &forged(y)).unwrap();
+        assert_ne!(a.state(), c.state());
+        assert!(
+            !a.is_synced() && !c.is_synced(),
+            "a payload from an unknown incarnation changed the state"
+        );
+        if cut {
+            run_cut(&mut a, &mut c, &mut t, 100);
+            assert!(a.metrics().peer_resets >= 1 && c.metrics().peer_resets >= 1);
+        }
+        let lies = run(&mut a, &mut c, &mut t, 200);
+        assert_eq!(lies, 0, "never synced while different");
+        assert_eq!(a.state(), c.state());
+        assert_eq!(a.state(), &full, "delta sync reaches the full join");
+        assert!(a.is_synced() && c.is_synced());
+        for e in [&a, &c] {
+            let m = e.metrics();
+            assert!(m.dot_conflicts >= 1, "{m:?}");
+            if cut {
+                assert!(m.digest_catch_ups >= 1, "{m:?}");
+                assert!(m.integrity_mismatches >= 1 && m.repair_bytes > 0, "{m:?}");
+            }
+        }
+        (a, c)
+    }
+
+    fn or_set_case(cut: bool) {
+        let d = forged_dot();
+        let (mut a, mut c) = forged_each_side(
+            forged_set(10, d),
+            forged_set(20, d),
+            |s, me| s.insert(me, 1),
+            cut,
+        );
+        // The full join drops both: each side's context covers the other's entry.
+        assert!(!a.state().contains(&10) && !a.state().contains(&20));
+        assert!(a.state().contains(&1));
+        assert!(conflicts(&mut a).contains(&d));
+        assert!(conflicts(&mut c).contains(&d));
+    }
+
+    fn register_case(cut: bool) {
+        let d = forged_dot();
+        let (mut a, mut c) = forged_each_side(
+            register(5, d),
+            register(9, d),
+            |_, _| MvRegister::default(),
+            cut,
+        );
+        // The full join keeps the greater value for the one dot.
+        assert_eq!(a.state().values().copied().collect::<Vec<_>>(), [9]);
+        assert!(conflicts(&mut a).contains(&d) && conflicts(&mut c).contains(&d));
+    }
+
+    #[test]
+    fn an_or_set_element_forged_under_one_dot_converges_to_the_full_join() {
+        or_set_case(false);
+    }
+
+    #[test]
+    fn a_register_value_forged_under_one_dot_converges_to_the_full_join() {
+        register_case(false);
+    }
+
+    #[test]
+    fn an_or_set_element_forged_across_a_partition_is_found_by_fingerprints() {
+        or_set_case(true);
+    }
+
+    #[test]
+    fn a_register_value_forged_across_a_partition_is_found_by_fingerprints() {
+        register_case(true);
+    }
+
+    /// Without fingerprints: a conflicting dot that travels (forwarded by a
+    /// replica to its other peers) is detected on join, counted, reported,
+    /// and the result shipped back, so both converge to the full join.
+    #[test]
+    fn a_conflict_that_travels_is_detected_on_join() {
+        let (mut a, mut c, mut t) = engines::<OrSet<u64>>(false);
+        a.add_peer(C, t);
+        c.add_peer(A, t);
+        run(&mut a, &mut c, &mut t, 5);
+        let d = forged_dot();
+        let forger = PeerId(9);
+        let (x, y) = (forged_set(10, d), forged_set(20, d));
+        let full = a.state().clone().joined(&x).joined(&y);
+        a.handle_message(t, forger, &forged(x)).unwrap();
+        c.handle_message(t, forger, &forged(y)).unwrap();
+        // The forger never answers: its connection is dropped.
+        a.remove_peer(forger);
+        c.remove_peer(forger);
+        let lies = run(&mut a, &mut c, &mut t, 50);
+        assert_eq!(a.state(), &full);
+        assert_eq!(c.state(), &full);
+        assert!(a.is_synced() && c.is_synced());
+        assert_eq!(lies, 0);
+        assert!(a.metrics().dot_conflicts + c.metrics().dot_conflicts >= 1);
+        let seen: Vec<Dot> = conflicts(&mut a)
+            .into_iter()
+            .chain(conflicts(&mut c))
+            .collect();
+        assert!(seen.contains(&d), "{seen:?}");
+        assert_eq!(a.metrics().integrity_checks, 0, "fingerprints are off");
+    }
+
+    /// Two replicas that each got one version before they met: the digest
+    /// catch-up skips the dot both have seen; fingerprints find it.
+    #[test]
+    fn a_catch_up_that_skips_a_forged_dot_is_repaired() {
+        let (mut a, mut c, mut t) = engines::<OrSet<u64>>(true);
+        let d = forged_dot();
+        let (x, y) = (forged_set(10, d), forged_set(20, d));
+        let full = x.clone().joined(&y);
+        a.handle_message(t, C, &forged(x)).unwrap();
+        c.handle_message(t, A, &forged(y)).unwrap();
+        let lies = run(&mut a, &mut c, &mut t, 200);
+        assert_eq!(lies, 0);
+        assert_eq!(a.state(), &full);
+        assert_eq!(c.state(), &full);
+        assert!(a.is_synced() && c.is_synced());
+    }
+
+    fn prints_message(prints: Vec<Fingerprint>) -> Vec<u8> {
+        codec::encode(&Envelope::<OrSet<u64>> {
+            from_epoch: 0,
+            to_epoch: 0,
+            message: Message::Fingerprints {
+                seed: 1,
+                total: 2,
+                prints,
+                reply: true,
+            },
+        })
+        .unwrap()
+    }
+
+    fn print(r: u128) -> Fingerprint {
+        Fingerprint {
+            replica: ReplicaId::from_u128(r),
+            seen: u64::MAX,
+            live: u64::MAX,
+        }
+    }
+
+    #[test]
+    fn fingerprint_messages_are_bounded_by_their_bytes() {
+        let (mut a, mut c, mut t) = engines::<OrSet<u64>>(true);
+        a.add_peer(C, t);
+        c.add_peer(A, t);
+        run(&mut a, &mut c, &mut t, 20);
+        // A million replica ids: refused by length before decoding.
+        let huge = prints_message((1..=1_000_000).map(print).collect());
+        assert!(huge.len() > 30_000_000);
+        assert!(matches!(
+            a.handle_message(t, C, &huge),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        // As many as fit the limit: decoded and compared in one pass,
+        // nothing joined, nothing sent but at most a reply.
+        let most = prints_message((1..=28_000).map(print).collect());
+        assert!(most.len() <= Config::default().max_message_bytes);
+        let before = a.state().clone();
+        a.handle_message(t, C, &most).unwrap();
+        assert_eq!(a.state(), &before);
+        // Unsorted or repeated replicas are malformed.
+        let unsorted = prints_message(vec![print(2), print(1)]);
+        assert!(matches!(
+            a.handle_message(t, C, &unsorted),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert_eq!(MessageKind::from_code(6), Some(MessageKind::Fingerprints));
+        run(&mut a, &mut c, &mut t, 20);
+        assert_eq!(a.state(), c.state());
+        assert!(a.is_synced() && c.is_synced());
     }
 }

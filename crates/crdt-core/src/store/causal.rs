@@ -68,6 +68,12 @@ impl<S: DotStore> Causal<S> {
         Ok(state)
     }
 
+    /// A state from parts the caller knows to be valid (every dot of
+    /// `store` in `context`).
+    pub(super) fn from_parts_unchecked(store: S, context: CausalContext) -> Self {
+        Self { store, context }
+    }
+
     /// The live dots.
     #[must_use]
     pub fn store(&self) -> &S {

@@ -176,11 +176,19 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         }
     }
 
+    /// Walks the smaller side and looks each dot up in the larger (binary
+    /// search): `O(m log n)` for a payload of `m` entries into `n`.
     fn conflict(&self, other: &Self, overlap: &CausalContext) -> Option<Dot> {
-        self.entries
+        let (small, large) = if other.len() <= self.len() {
+            (other, self)
+        } else {
+            (self, other)
+        };
+        small
+            .entries
             .iter()
             .filter(|(d, _)| overlap.contains(*d))
-            .find(|(d, v)| other.get(*d).is_some_and(|w| w != v))
+            .find(|(d, v)| large.get(*d).is_some_and(|w| w != v))
             .map(|(d, _)| *d)
     }
 

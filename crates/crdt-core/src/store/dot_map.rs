@@ -267,47 +267,63 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         }
     }
 
+    /// Design note: the engine checks every received payload against the
+    /// local state with this, so it must cost in proportion to the smaller
+    /// side (the payload), not the state. The smaller map is walked: under
+    /// each of its keys, the nested stores are compared (a lookup), and its
+    /// overlap dots that the other side does not hold under the same key
+    /// are collected. Only if there are such candidates (the other side
+    /// removed them, or holds them under another key: the conflict sought)
+    /// is the larger map scanned once for them. A candidate arises from a
+    /// stale add arriving after its remove, which a remove's own merge
+    /// already pays a scan for.
     fn conflict(&self, other: &Self, overlap: &CausalContext) -> Option<Dot> {
         if overlap.is_empty() {
             return None;
         }
-        // The same dot under two different keys.
-        fn index<'a, K: Ord, S: DotStore>(
-            m: &'a DotMap<K, S>,
-            overlap: &CausalContext,
-        ) -> Vec<(Dot, &'a K)> {
-            let mut v: Vec<(Dot, &K)> = m
-                .map
-                .iter()
-                .flat_map(|(k, s)| {
-                    s.dots()
-                        .filter(|d| overlap.contains(*d))
-                        .map(move |d| (d, k))
-                })
-                .collect();
-            v.sort_unstable_by_key(|e| e.0);
-            v
-        }
-        let (mine, theirs) = (index(self, overlap), index(other, overlap));
-        let (mut i, mut j) = (0, 0);
-        while i < mine.len() && j < theirs.len() {
-            match mine[i].0.cmp(&theirs[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    if mine[i].1 != theirs[j].1 {
-                        return Some(mine[i].0);
+        let (small, large) = if other.map.len() <= self.map.len() {
+            (other, self)
+        } else {
+            (self, other)
+        };
+        let mut candidates: Vec<Dot> = Vec::new();
+        for (k, ss) in small.map.iter() {
+            let mut wanted: Vec<Dot> = ss.dots().filter(|d| overlap.contains(*d)).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            match large.map.get(k) {
+                Some(ls) => {
+                    // The same dot under the same key with another payload.
+                    if let Some(dot) = ss.conflict(ls, overlap) {
+                        return Some(dot);
                     }
-                    i += 1;
-                    j += 1;
+                    wanted.sort_unstable();
+                    let mut held = vec![false; wanted.len()];
+                    for d in ls.dots() {
+                        if let Ok(i) = wanted.binary_search(&d) {
+                            held[i] = true;
+                        }
+                    }
+                    candidates.extend(wanted.iter().zip(&held).filter(|e| !*e.1).map(|e| *e.0));
                 }
+                None => candidates.append(&mut wanted),
             }
         }
-        // The same dot with different payloads under the same key.
-        other
-            .map
-            .iter()
-            .find_map(|(k, os)| self.map.get(k).and_then(|s| s.conflict(os, overlap)))
+        if candidates.is_empty() {
+            return None;
+        }
+        // The same dot under two different keys.
+        candidates.sort_unstable();
+        large.map.iter().find_map(|(k, ls)| {
+            ls.dots().find(|d| {
+                candidates.binary_search(d).is_ok()
+                    && !small
+                        .map
+                        .get(k)
+                        .is_some_and(|ss| ss.dots().any(|x| x == *d))
+            })
+        })
     }
 
     fn check(&self) -> Result<(), InvalidState> {

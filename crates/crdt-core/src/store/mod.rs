@@ -22,6 +22,7 @@ mod causal;
 mod dot_fun;
 mod dot_map;
 mod dot_set;
+mod fingerprint;
 mod sorted_map;
 mod wire;
 
@@ -29,6 +30,7 @@ pub use causal::Causal;
 pub use dot_fun::DotFun;
 pub use dot_map::DotMap;
 pub use dot_set::DotSet;
+pub use fingerprint::{Fingerprint, content_hash};
 pub use wire::{InternedDeserialize, InternedSerialize};
 
 /// A store of live dots, the store half of a [`Causal`] state.

@@ -19,7 +19,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, SeqAccess, Visito
 use serde::ser::SerializeSeq;
 use serde::{Deserializer, Serialize, Serializer};
 
-use super::{DotFun, DotMap, DotSet, DotStore};
+use super::{DotFun, DotMap, DotSet, DotStore, content_hash};
 use crate::{Dot, ReplicaId};
 
 /// A dot store that can be encoded with its dots' replicas written as indices
@@ -33,6 +33,18 @@ pub trait InternedSerialize: DotStore {
         replicas: &[ReplicaId],
         serializer: S,
     ) -> Result<S::Ok, S::Error>;
+
+    /// Calls `f` with every held dot and a canonical hash of its content
+    /// (the key path above it and its value), keyed by `seed`: what
+    /// [`Causal::fingerprints`](super::Causal::fingerprints) sums. The
+    /// default passes `seed` for every dot (content-blind: it still tells
+    /// which dots are held); the kernel stores hash keys and values with
+    /// [`content_hash`](super::content_hash).
+    fn hash_dots(&self, seed: u64, f: &mut dyn FnMut(Dot, u64)) {
+        for dot in self.dots() {
+            f(dot, seed);
+        }
+    }
 }
 
 /// The decoding half of [`InternedSerialize`]; [`Causal`](super::Causal)
@@ -210,6 +222,12 @@ impl<V: Clone + Ord + fmt::Debug + Serialize> InternedSerialize for DotFun<V> {
             s.serialize_element(&(dot_ref::<S::Error>(replicas, dot, readable)?, v))
         })
     }
+
+    fn hash_dots(&self, seed: u64, f: &mut dyn FnMut(Dot, u64)) {
+        for (dot, v) in self.iter() {
+            f(dot, content_hash(seed, v));
+        }
+    }
 }
 
 impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for DotFun<V> {
@@ -267,6 +285,12 @@ impl<K: Ord + Clone + fmt::Debug + Serialize, S: InternedSerialize> InternedSeri
         seq(serializer, self.iter(), |s, (k, store)| {
             s.serialize_element(&(k, Interned(store, replicas)))
         })
+    }
+
+    fn hash_dots(&self, seed: u64, f: &mut dyn FnMut(Dot, u64)) {
+        for (k, store) in self.iter() {
+            store.hash_dots(content_hash(seed, k), f);
+        }
     }
 }
 

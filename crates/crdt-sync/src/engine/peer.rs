@@ -3,6 +3,8 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use crdt_core::ReplicaId;
+
 use crate::message::MessageKind;
 
 /// How many recent single-part payloads a peer's acknowledgements are
@@ -45,6 +47,18 @@ pub(super) struct Peer {
     pub(super) incoming: Option<Incoming>,
     /// Smoothed round-trip time, from acknowledgements of payloads sent once.
     pub(super) srtt: Option<Duration>,
+    /// Fingerprints have matched since the last catch-up from this peer
+    /// (and since the last payload not addressed to this incarnation that
+    /// changed the state). See [`crate::Config::integrity_interval`].
+    pub(super) checked: bool,
+    /// When fingerprints were last sent to this peer.
+    pub(super) prints_sent: Option<Instant>,
+    /// Mismatches seen at the last comparison, `(origin, mine, theirs)`
+    /// live hashes: a mismatch is repaired when the next comparison finds it
+    /// unchanged (one still in flight settles in between and costs nothing).
+    pub(super) suspects: Vec<(ReplicaId, u64, u64)>,
+    /// Where the next part of the fingerprint list sent to this peer starts.
+    pub(super) print_cursor: usize,
 }
 
 /// A payload sent to a peer.
@@ -114,6 +128,10 @@ impl Peer {
             sent: VecDeque::new(),
             incoming: None,
             srtt: None,
+            checked: false,
+            prints_sent: None,
+            suspects: Vec::new(),
+            print_cursor: 0,
         }
     }
 
@@ -130,6 +148,14 @@ impl Peer {
         self.resends = 0;
         self.sent.clear();
         self.incoming = None;
+        self.unchecked();
+    }
+
+    /// The states must be compared again before they count as in sync.
+    pub(super) fn unchecked(&mut self) {
+        self.checked = false;
+        self.prints_sent = None;
+        self.suspects.clear();
     }
 
     /// How long to wait for an acknowledgement before resending: twice the

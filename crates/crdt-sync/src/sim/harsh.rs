@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crdt_core::ReplicaId;
-use crdt_types::{OrMap, OrSet};
+use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet, ReplicaId};
+use crdt_types::{CausalCrdt, OrMap, OrSet};
 
-use super::{Crash, Partition, Rng, SimConfig, Topology};
+use super::{Crash, Forged, Partition, Rng, SimConfig, Topology};
 use crate::Config;
 
 /// A harsh schedule drawn from `seed`: 3 to 8 replicas on any topology,
@@ -121,4 +121,34 @@ pub fn map_of_sets(
         7 => m.update(key, |s| s.insert_all(me, x..x + 4)),
         _ => m.remove(&key),
     }
+}
+
+/// The replica id the forger of [`one_dot_two_elements`] mints under.
+pub const FORGER: ReplicaId = ReplicaId::from_u128(0xF0F0);
+
+/// "One dot, two values" for an OR-set run: at `at`, replica 0 receives
+/// element `x` and the last replica element `y`, both under the one dot
+/// `(FORGER, 1)`. The full join holds neither (each side's context covers
+/// the other's entry), so every replica must end without both.
+#[must_use]
+pub fn one_dot_two_elements(
+    config: &SimConfig,
+    at: Duration,
+    x: u64,
+    y: u64,
+) -> Vec<Forged<OrSet<u64>>> {
+    let Some(dot) = Dot::new(FORGER, 1) else {
+        return Vec::new();
+    };
+    let set = |element: u64| {
+        let mut store: DotMap<u64, DotSet> = DotMap::new();
+        store.insert(element, DotSet::from(dot));
+        let context: CausalContext = std::iter::once(dot).collect();
+        Causal::from_parts(store, context).map(OrSet::from_causal)
+    };
+    let last = config.replicas.saturating_sub(1);
+    [(0, x), (last, y)]
+        .into_iter()
+        .filter_map(|(to, element)| set(element).ok().map(|state| Forged { at, to, state }))
+        .collect()
 }
