@@ -46,7 +46,7 @@ pub enum Event {
     /// above what it had minted (a forged dot, or its own write from before
     /// a restore from a stale snapshot). It was adopted: joined, with every
     /// later write of this replica minted after it (under a fresh id if the
-    /// counter was near its maximum). See [`Metrics::own_dots_adopted`].
+    /// counter was near its maximum). See [`crate::Metrics::own_dots_adopted`].
     UnmintedOwnDotAdopted {
         /// The sender.
         peer: PeerId,
