@@ -576,7 +576,10 @@ impl<T: Replicated + Send + 'static> Driver<T> {
     /// The store failed: nothing more leaves the node, pending writes fail,
     /// and the node stops at the end of this turn.
     fn fail(&mut self, e: StoreError) {
-        eprintln!("crdt-net: peer {}: the store failed, stopping: {e}", self.config.me.0);
+        eprintln!(
+            "crdt-net: peer {}: the store failed, stopping: {e}",
+            self.config.me.0
+        );
         if let Some(d) = &mut self.durable {
             d.fail(&e);
         }

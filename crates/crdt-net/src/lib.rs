@@ -41,6 +41,8 @@ mod config;
 mod conn;
 /// The engine's thread and what it receives.
 mod driver;
+/// A durable node's store.
+mod durable;
 /// Why a request to a node failed.
 mod error;
 /// Waiting for peers' acknowledgements.
@@ -51,8 +53,6 @@ mod frame;
 mod handle;
 /// The byte budget of received frames.
 mod inbound;
-/// A durable node's store.
-mod durable;
 /// A replicated key-value store.
 mod kv;
 /// What a node reports about itself.
@@ -62,11 +62,11 @@ mod node;
 
 pub use changes::{ChangeCount, Subscription};
 pub use config::NodeConfig;
+/// Store settings and results of a durable node ([`Node::open`]), from
+/// `crdt-store`.
+pub use crdt_store::{Durability, Identity, Options as StoreOptions, StoreError, StoreStats};
 pub use error::{NodeError, PeerBehind};
 pub use handle::NodeHandle;
 pub use kv::{KvState, KvValue};
 pub use metrics::NetMetrics;
 pub use node::{Node, STORE_FILE, ShutdownReport};
-/// Store settings and results of a durable node ([`Node::open`]), from
-/// `crdt-store`.
-pub use crdt_store::{Durability, Identity, Options as StoreOptions, StoreError, StoreStats};
