@@ -326,7 +326,7 @@ async fn crash_at_random_moments_loses_no_acknowledged_write() {
     stop.store(true, Ordering::SeqCst);
     load.await.unwrap();
     checker.await.unwrap();
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert!(
         seen.acked.len() as u64 >= KILLS,
         "{} writes",
