@@ -339,3 +339,41 @@ async fn the_store_compacts_in_the_background() {
     assert_eq!(a.handle().read(|s| s.members("m").len()).await, Ok(400));
     a.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_be_opened_is_an_error_that_says_why() {
+    let dir = TestDir::new("open-errors");
+    let a = Node::<KvState>::open(config(1), dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    let inner = |e: &io::Error| {
+        e.get_ref()
+            .and_then(|e| e.downcast_ref::<StoreError>())
+            .cloned()
+    };
+    let Err(busy) = Node::<KvState>::open(config(2), dir.path(), StoreOptions::default()).await
+    else {
+        panic!("a second node opened the same store");
+    };
+    assert_eq!(busy.kind(), io::ErrorKind::ResourceBusy, "{busy}");
+    assert_eq!(inner(&busy), Some(StoreError::InUse));
+    a.shutdown().await.unwrap();
+
+    let file = dir.path().join(crdt_net::STORE_FILE);
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let Err(damaged) = Node::<KvState>::open(config(1), dir.path(), StoreOptions::default()).await
+    else {
+        panic!("a truncated store opened");
+    };
+    assert_eq!(damaged.kind(), io::ErrorKind::InvalidData, "{damaged}");
+    assert!(
+        matches!(inner(&damaged), Some(StoreError::Corrupt(_))),
+        "{damaged}"
+    );
+}
