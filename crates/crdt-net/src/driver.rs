@@ -270,11 +270,14 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 wake = wake.min(deadline);
             }
             let wake = tokio::time::Instant::from_std(wake);
+            // Too many appends waiting for the disk: take no input (readers
+            // and writers wait, TCP slows the peers) until commits catch up.
+            let room = self.durable.as_ref().is_none_or(|d| !d.full());
             // Branches are polled in random order: a flood of frames cannot
             // starve the application or the timer.
             let turn = tokio::select! {
-                input = app_rx.recv(), if app_open => Turn::App(input),
-                Some(input) = net_rx.recv() => Turn::Net(input),
+                input = app_rx.recv(), if app_open && room => Turn::App(input),
+                Some(input) = net_rx.recv(), if room => Turn::Net(input),
                 () = control.wake.notified() => Turn::Control,
                 () = tokio::time::sleep_until(wake) => Turn::Timeout,
                 () = committed(self.durable.as_mut()) => Turn::Committed,

@@ -9,6 +9,10 @@ use tokio::sync::oneshot;
 
 use crate::error::NodeError;
 
+/// The most appends waiting for their commit; at this many the engine
+/// takes no input until commits catch up.
+pub(crate) const MAX_PENDING_APPENDS: usize = 1024;
+
 /// Where the answer to a [`crate::NodeHandle::write`] goes.
 pub(crate) type WriteReply = oneshot::Sender<Result<(), NodeError>>;
 
@@ -19,7 +23,9 @@ pub(crate) type WriteReply = oneshot::Sender<Result<(), NodeError>>;
 /// delta it applied) is submitted to the store, which returns a [`Ticket`];
 /// everything the engine sends from then on (acknowledgements, deltas,
 /// digests) and the answer to the write wait behind that ticket, in order,
-/// while the engine goes on handling input. Tickets resolve in submission
+/// while the engine goes on handling input (up to [`MAX_PENDING_APPENDS`]
+/// pending appends: past that it takes no input, so a stalled disk slows
+/// the application and the peers rather than filling memory). Tickets resolve in submission
 /// order, one group commit answering all that arrived during the previous
 /// fsync, so a busy node pays one fsync per batch, not per message. Holding
 /// every frame rather than only acknowledgements costs nothing more and
@@ -111,6 +117,11 @@ impl<T: Replicated + 'static> Durable<T> {
     /// Whether appends are pending.
     pub(crate) fn pending(&self) -> bool {
         !self.held.is_empty()
+    }
+
+    /// Whether [`MAX_PENDING_APPENDS`] appends are pending.
+    pub(crate) fn full(&self) -> bool {
+        self.held.len() >= MAX_PENDING_APPENDS
     }
 
     /// Resolves once the oldest pending append is committed (or failed);

@@ -377,3 +377,44 @@ async fn a_store_that_cannot_be_opened_is_an_error_that_says_why() {
         "{damaged}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_disk_bounds_what_waits_for_it() {
+    let mem = Mem::new();
+    let a = open_mem(1, &mem).await;
+    let h = a.handle();
+    h.write(|s, me| s.add(me, "n", 1)).await.unwrap();
+    mem.hold_syncs(true);
+    // At most 1024 appends wait for the disk, then the engine takes no
+    // input: the request queue (1024) fills and stays full, and updates are
+    // dropped. Without the bound the engine would drain the queue forever.
+    let (mut accepted, mut full_for) = (0, 0);
+    while full_for < 20 {
+        match h.update(|s, me| s.add(me, "n", 1)) {
+            Ok(()) => {
+                accepted += 1;
+                full_for = 0;
+            }
+            Err(NodeError::QueueFull) => {
+                full_for += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            accepted <= 2 * 1024,
+            "{accepted} updates taken while the disk stalls"
+        );
+    }
+    assert!(accepted >= 1024, "{accepted}");
+    mem.hold_syncs(false);
+    let n = wait_for(
+        DEADLINE,
+        "every update taken is applied once the disk is back",
+        || h.read(|s| s.count("n")),
+        |n| *n == Ok(1 + accepted),
+    )
+    .await;
+    assert_eq!(n, Ok(1 + accepted));
+    a.shutdown().await.unwrap();
+}
