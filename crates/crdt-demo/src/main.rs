@@ -1,37 +1,68 @@
 //! The demo: three replica processes on loopback play a social-media
 //! scenario (likes and comments counters, profile edits, a wishlist) with
-//! concurrent writes, a partition and a heal, and converge.
+//! concurrent writes, a partition and a heal, and converge; then one replica
+//! is killed and restarted with its data intact.
 //!
-//! `cargo run --release -p crdt-demo`
+//! `cargo run --release -p crdt-demo [-- --data-dir <path>]`
 //!
 //! The parent process starts three copies of this binary in replica mode
-//! (`crdt-demo --replica N`), each a [`crdt_net::Node`] on a port the OS
-//! picks, and drives them through a line protocol on their standard input
-//! and output. It exits non-zero if the replicas do not converge.
+//! (`crdt-demo --replica N --data-dir <path>/replica-N`), each a durable
+//! [`crdt_net::Node`] ([`Node::open`]) on a port the OS picks, and drives
+//! them through a line protocol on their standard input and output. Without
+//! `--data-dir` the replicas keep their data in a fresh temporary folder,
+//! removed at the end; a folder given is kept, and a later run resumes the
+//! replicas from it. It exits non-zero if the replicas do not converge, or
+//! if the restarted replica lost anything.
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crdt_net::{KvState, Node, NodeConfig, NodeError};
+use crdt_net::{KvState, Node, NodeConfig, NodeError, StoreOptions};
 use crdt_sync::{Config, PeerId};
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|a| a == "--replica") {
-        Some(i) => {
+    let data_dir = match args.iter().position(|a| a == "--data-dir") {
+        Some(i) => match args.get(i + 1) {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => {
+                eprintln!("usage: crdt-demo [--data-dir <path>]");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    match (args.iter().position(|a| a == "--replica"), data_dir) {
+        (Some(i), Some(dir)) => {
             let id = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(1);
-            replica(id)
+            replica(id, &dir)
         }
-        None => parent(),
+        (Some(_), None) => {
+            eprintln!("a replica needs --data-dir");
+            ExitCode::FAILURE
+        }
+        (None, Some(dir)) => parent(&dir),
+        (None, None) => {
+            // A fresh folder per run, so the default works on any machine.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let dir =
+                std::env::temp_dir().join(format!("crdt-demo-{}-{nanos}", std::process::id()));
+            let code = parent(&dir);
+            let _ = std::fs::remove_dir_all(&dir);
+            code
+        }
     }
 }
 
 // ---------------------------------------------------------------- replica
 
-fn replica(id: u64) -> ExitCode {
+fn replica(id: u64, dir: &Path) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -52,14 +83,21 @@ fn replica(id: u64) -> ExitCode {
         };
         config.backoff_min = Duration::from_millis(20);
         config.backoff_max = Duration::from_millis(200);
-        let node = match Node::start(config, crdt_core::ReplicaId::random(), KvState::new()).await {
+        let node = match Node::<KvState>::open(config, dir, StoreOptions::default()).await {
             Ok(n) => n,
             Err(e) => {
-                eprintln!("replica {id}: cannot listen: {e}");
+                eprintln!("replica {id}: cannot start on {}: {e}", dir.display());
                 return ExitCode::FAILURE;
             }
         };
-        println!("PORT {}", node.local_addr().port());
+        let identity = node
+            .identity()
+            .map_or("-".to_string(), |i| format!("{i:?}"));
+        println!(
+            "PORT {} {identity} {:08x}",
+            node.local_addr().port(),
+            node.handle().replica().as_u128() >> 96
+        );
         let h = node.handle();
         let mut lines = AsyncBufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -100,6 +138,13 @@ fn replica(id: u64) -> ExitCode {
                     ["WISH", item] => {
                         let item = item.to_string();
                         h.update(move |s, me| s.set_add(me, "wishlist", &item))?;
+                    }
+                    ["WISH!", item] => {
+                        // Acknowledged: on disk when this answers.
+                        let item = item.to_string();
+                        h.write(move |s, me| s.set_add(me, "wishlist", &item))
+                            .await?;
+                        println!("WRITTEN");
                     }
                     ["UNWISH", item] => {
                         let item = item.to_string();
@@ -179,13 +224,18 @@ struct Replica {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     port: u16,
+    /// `New` or `Resumed`, and the replica id (its first 32 bits).
+    identity: String,
 }
 
 impl Replica {
-    fn spawn(id: u64) -> Result<Self, String> {
+    fn spawn(id: u64, data: &Path) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let dir = data.join(format!("replica-{id}"));
         let mut child = Command::new(exe)
             .args(["--replica", &id.to_string()])
+            .arg("--data-dir")
+            .arg(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -195,15 +245,17 @@ impl Replica {
         let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         let mut line = String::new();
         stdout.read_line(&mut line).map_err(|e| e.to_string())?;
-        let port = line
+        let (port, identity) = line
             .strip_prefix("PORT ")
-            .and_then(|p| p.trim().parse().ok())
-            .ok_or_else(|| format!("replica {id} did not report its port: {line:?}"))?;
+            .and_then(|p| p.trim().split_once(' '))
+            .and_then(|(port, identity)| Some((port.parse().ok()?, identity.to_string())))
+            .ok_or_else(|| format!("replica {id} did not start: {line:?}"))?;
         Ok(Self {
             child,
             stdin,
             stdout,
             port,
+            identity,
         })
     }
 
@@ -264,13 +316,56 @@ fn wait(rs: &mut [Replica], what: &str) -> Option<Duration> {
     None
 }
 
-fn parent() -> ExitCode {
-    println!("crdt demo: 3 replica processes on 127.0.0.1, a social-media scenario\n");
+/// Replica 2 writes (acknowledged: on disk), is SIGKILLed, and restarts
+/// from its data directory: the same replica id, the same state before it
+/// hears from anyone, then it rejoins. `false` if anything was lost.
+fn kill_and_restart(rs: &mut [Replica], data: &Path) -> bool {
+    rs[1].ask("WISH! camera", "WRITTEN");
+    let before = rs[1].ask("DIGEST", "DIGEST ");
+    let _ = rs[1].child.kill();
+    let _ = rs[1].child.wait();
+    println!("  'camera' acknowledged; replica 2 killed");
+    let restarted = match Replica::spawn(2, data) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("  replica 2 did not restart: {e}");
+            return false;
+        }
+    };
+    let old = std::mem::replace(&mut rs[1], restarted);
+    let same_id = old.identity.split(' ').nth(1) == rs[1].identity.split(' ').nth(1);
+    // No peer knows the new port yet: this is the state read from disk.
+    let after = rs[1].ask("DIGEST", "DIGEST ");
+    let intact = !after.is_empty() && after == before;
+    println!(
+        "  restarted on 127.0.0.1:{} ({}): same replica id: {same_id}, state intact: {intact}",
+        rs[1].port, rs[1].identity
+    );
+    let ports: Vec<u16> = rs.iter().map(|r| r.port).collect();
+    for (i, r) in rs.iter_mut().enumerate() {
+        for (j, port) in ports.iter().enumerate() {
+            if i != j && (i == 1 || j == 1) {
+                r.send(&format!("PEER {} {port}", j + 1));
+            }
+        }
+    }
+    let rejoined = wait(rs, "after restart").is_some();
+    same_id && intact && rejoined
+}
+
+fn parent(data: &Path) -> ExitCode {
+    println!("crdt demo: 3 replica processes on 127.0.0.1, a social-media scenario");
+    println!("  data: {}\n", data.display());
     let mut rs: Vec<Replica> = Vec::new();
     for id in 1..=3 {
-        match Replica::spawn(id) {
+        match Replica::spawn(id, data) {
             Ok(r) => {
-                println!("  replica {id} listening on 127.0.0.1:{}", r.port);
+                println!(
+                    "  replica {id} listening on 127.0.0.1:{} ({} replica {})",
+                    r.port,
+                    r.identity.split(' ').next().unwrap_or(""),
+                    r.identity.split(' ').nth(1).unwrap_or("")
+                );
                 rs.push(r);
             }
             Err(e) => {
@@ -345,6 +440,9 @@ fn parent() -> ExitCode {
     rs[0].send("RESOLVE name");
     rs[0].send("RESOLVE bio");
     ok &= wait(&mut rs, "after resolve").is_some();
+
+    println!("\n5. Replica 2 acknowledges a write and is killed (SIGKILL) right after");
+    ok &= kill_and_restart(&mut rs, data);
 
     println!("\nFinal agreed values (replica 1):");
     rs[0].send("SHOW");

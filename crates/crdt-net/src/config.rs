@@ -16,6 +16,7 @@ use crdt_sync::{Config, PeerId};
 /// | received frames, all connections | [`inbound_queue_bytes`](Self::inbound_queue_bytes) | readers stop reading; TCP flow control slows the senders |
 /// | frames to send, per peer | [`outbound_queue_bytes`](Self::outbound_queue_bytes) | frames are dropped (the engine resends what is unacknowledged) |
 /// | application requests | [`app_queue`](Self::app_queue) | [`NodeHandle::write`](crate::NodeHandle::write) and reads wait; [`NodeHandle::update`](crate::NodeHandle::update) drops the write |
+/// | appends waiting for their commit (durable node, [`Node::open`](crate::Node::open)) | 1024 | the engine takes no input until commits catch up: the two queues above fill and apply their own rule |
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
     /// This node's id among its peers.

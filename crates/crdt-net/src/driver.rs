@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crdt_sync::{Engine, Mode, PeerId, Replicated};
+use crdt_core::ReplicaId;
+use crdt_store::StoreError;
+use crdt_sync::{Engine, LocalWriteError, Mode, PeerId, Replicated};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -16,6 +18,7 @@ use tokio::task::AbortHandle;
 use crate::changes::ChangeCount;
 use crate::config::NodeConfig;
 use crate::conn::{self, Conn};
+use crate::durable::{Durable, WriteReply};
 use crate::error::NodeError;
 use crate::flush::Waiters;
 use crate::inbound::{Inbound, Ticket};
@@ -31,9 +34,18 @@ pub(crate) const NET_QUEUE: usize = 1024;
 /// subscriber has the change by the time the writer hears it is done.
 pub(crate) type AppFn<T> = Box<dyn FnOnce(&mut Engine<T>, &watch::Sender<ChangeCount>) + Send>;
 
+/// A local write: the application's mutator.
+pub(crate) type WriteFn<T> = Box<dyn FnOnce(&mut T, ReplicaId) -> T + Send>;
+
 /// What the application asks of the engine, in the order it asked.
 pub(crate) enum AppInput<T> {
     Call(AppFn<T>),
+    /// A local write; `reply` (none for an update) is answered once it is
+    /// applied and, on a durable node, committed.
+    Write {
+        mutate: WriteFn<T>,
+        reply: Option<WriteReply>,
+    },
     Metrics(oneshot::Sender<NetMetrics>),
     /// Answer once every live peer has acknowledged everything written
     /// before this request, or at the deadline: `window` is when the caller
@@ -96,6 +108,8 @@ pub(crate) struct Control {
     new_peers: Mutex<BTreeMap<PeerId, SocketAddr>>,
     /// Writes [`crate::NodeHandle::update`] dropped on a full queue.
     pub(crate) updates_dropped: AtomicU64,
+    /// Why the node stopped, if its store failed.
+    failure: Mutex<Option<StoreError>>,
     /// Wakes the engine when any of the above changed.
     wake: Notify,
 }
@@ -107,6 +121,7 @@ impl Control {
             isolations: AtomicU64::new(0),
             new_peers: Mutex::new(BTreeMap::new()),
             updates_dropped: AtomicU64::new(0),
+            failure: Mutex::new(None),
             wake: Notify::new(),
         })
     }
@@ -117,6 +132,23 @@ impl Control {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(peer, addr);
         self.wake.notify_one();
+    }
+
+    /// What a request to a stopped node fails with: the store's error if
+    /// that is why it stopped, [`NodeError::Stopped`] otherwise.
+    pub(crate) fn stopped(&self) -> NodeError {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .map_or(NodeError::Stopped, NodeError::Store)
+    }
+
+    fn failed(&self, e: StoreError) {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(e);
     }
 
     pub(crate) fn isolate(&self, on: bool) {
@@ -148,6 +180,10 @@ pub(crate) struct Driver<T> {
     shutting_down: bool,
     /// What subscribers watch.
     changes: watch::Sender<ChangeCount>,
+    /// The store of a durable node.
+    durable: Option<Durable<T>>,
+    /// Set when the store failed: the node stops at the end of the turn.
+    failed: Option<StoreError>,
 }
 
 /// A peer the node syncs with.
@@ -163,11 +199,13 @@ enum Turn<T> {
     Net(NetInput),
     Control,
     Timeout,
+    /// A pending append was committed (or failed).
+    Committed,
 }
 
 impl<T: Replicated + Send + 'static> Driver<T> {
     pub(crate) fn new(
-        engine: Engine<T>,
+        (engine, durable): (Engine<T>, Option<Durable<T>>),
         config: NodeConfig,
         net_tx: mpsc::Sender<NetInput>,
         control: Arc<Control>,
@@ -189,6 +227,8 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             waiters: Waiters::new(),
             shutting_down: false,
             changes,
+            durable,
+            failed: None,
         }
     }
 
@@ -230,13 +270,17 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 wake = wake.min(deadline);
             }
             let wake = tokio::time::Instant::from_std(wake);
+            // Too many appends waiting for the disk: take no input (readers
+            // and writers wait, TCP slows the peers) until commits catch up.
+            let room = self.durable.as_ref().is_none_or(|d| !d.full());
             // Branches are polled in random order: a flood of frames cannot
             // starve the application or the timer.
             let turn = tokio::select! {
-                input = app_rx.recv(), if app_open => Turn::App(input),
-                Some(input) = net_rx.recv() => Turn::Net(input),
+                input = app_rx.recv(), if app_open && room => Turn::App(input),
+                Some(input) = net_rx.recv(), if room => Turn::Net(input),
                 () = control.wake.notified() => Turn::Control,
                 () = tokio::time::sleep_until(wake) => Turn::Timeout,
+                () = committed(self.durable.as_mut()) => Turn::Committed,
             };
             let now = Instant::now();
             // Before any input: what the application set before it queued
@@ -245,6 +289,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             match turn {
                 Turn::App(None) => {
                     self.stop(); // every handle is gone
+                    self.finish().await;
                     return;
                 }
                 Turn::App(Some(input)) => {
@@ -254,7 +299,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                     app_open = !self.shutting_down;
                 }
                 Turn::Net(input) => self.handle_net(input, now),
-                Turn::Control => {}
+                Turn::Control | Turn::Committed => {}
                 Turn::Timeout => {
                     if now >= self.engine.poll_timeout() {
                         self.engine.handle_timeout(now);
@@ -264,12 +309,19 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 }
             }
             self.ship();
+            if self.failed.is_some() {
+                // Requests queued and to come fail with the store's error.
+                self.stop();
+                return;
+            }
             if let Some((reply, flushed)) = self.settle(now) {
                 self.stop();
-                let _ = reply.send(ShutdownReport {
-                    state: self.engine.into_state(),
-                    flushed,
-                });
+                if self.finish().await {
+                    let _ = reply.send(ShutdownReport {
+                        state: self.engine.into_state(),
+                        flushed,
+                    });
+                }
                 return;
             }
         }
@@ -278,6 +330,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
     fn handle_app(&mut self, input: AppInput<T>, app_rx: &mut mpsc::Receiver<AppInput<T>>) {
         match input {
             AppInput::Call(f) => f(&mut self.engine, &self.changes),
+            AppInput::Write { mutate, reply } => self.write(mutate, reply),
             AppInput::Metrics(reply) => {
                 let _ = reply.send(self.metrics());
             }
@@ -425,6 +478,15 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                         let fresh = self.engine.metrics().deltas_applied.saturating_sub(applied);
                         if fresh > 0 {
                             self.changes.send_modify(|c| c.remote += fresh);
+                            // The `Ack` just queued leaves once this is
+                            // committed (see `Durable`).
+                            let limit = self.config.engine.max_message_bytes;
+                            if let Some(d) = &mut self.durable
+                                && let Err(e) =
+                                    d.submit_received(&bytes, limit, self.engine.state())
+                            {
+                                self.fail(e);
+                            }
                         }
                         self.waiters
                             .refreshed(&self.engine.metrics().peers, self.sequence());
@@ -458,6 +520,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         m.inbound_queued_bytes_max = self.inbound.high_water();
         m.inbound_waits = self.inbound.waits();
         m.updates_dropped = self.control.updates_dropped.load(Ordering::Relaxed);
+        m.store = self.durable.as_ref().map(Durable::stats);
         m
     }
 
@@ -483,19 +546,136 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         }
     }
 
-    /// Hands outgoing frames to their connections; a frame for a peer that
-    /// is not connected, or whose queue is full, is dropped (the engine
-    /// resends what is not acknowledged).
+    /// Runs a local write; answers `reply` once it is applied and, on a
+    /// durable node, committed (an update, with no reply, logs a refusal).
+    fn write(&mut self, mutate: WriteFn<T>, reply: Option<WriteReply>) {
+        let keep = self.durable.is_some();
+        let delta = match apply(&mut self.engine, &self.changes, mutate, keep) {
+            Ok(delta) => delta,
+            Err(e) => {
+                match reply {
+                    Some(r) => {
+                        let _ = r.send(Err(NodeError::Refused(e)));
+                    }
+                    None => eprintln!("crdt-net: local write refused: {e}"),
+                }
+                return;
+            }
+        };
+        match (&mut self.durable, delta) {
+            (Some(d), Some(delta)) => {
+                if let Err(e) = d.submit_local(&delta, reply) {
+                    self.fail(e);
+                }
+            }
+            (_, _) => {
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(()));
+                }
+            }
+        }
+    }
+
+    /// The store failed: nothing more leaves the node, pending writes fail,
+    /// and the node stops at the end of this turn.
+    fn fail(&mut self, e: StoreError) {
+        eprintln!(
+            "crdt-net: peer {}: the store failed, stopping: {e}",
+            self.config.me.0
+        );
+        if let Some(d) = &mut self.durable {
+            d.fail(&e);
+        }
+        self.control.failed(e.clone());
+        self.failed.get_or_insert(e);
+    }
+
+    /// Waits for the store's pending appends and closes it; `false` (the
+    /// node stops with the store's error) if that failed.
+    async fn finish(&mut self) -> bool {
+        let Some(d) = self.durable.take() else {
+            return true;
+        };
+        match d.finish().await {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(e);
+                false
+            }
+        }
+    }
+
+    /// Hands outgoing frames to their connections: first those released by
+    /// committed appends, then the engine's new ones (held if an append is
+    /// still pending). A frame for a peer that is not connected, or whose
+    /// queue is full, is dropped (the engine resends what is not
+    /// acknowledged).
     fn ship(&mut self) {
+        if let Some(d) = &mut self.durable {
+            let released = d.release();
+            if let Some(e) = released.failed {
+                self.fail(e);
+            }
+            for t in released.frames {
+                self.send(t);
+            }
+        }
         while let Some(t) = self.engine.poll_transmit() {
-            if let Some(c) = self.conns.get(&t.to)
-                && !c.send(t.bytes, self.config.outbound_queue_bytes)
-            {
-                self.net.outbound_frames_dropped += 1;
+            if self.failed.is_some() {
+                continue; // may depend on what is not on disk
+            }
+            let t = match &mut self.durable {
+                Some(d) => d.hold(t),
+                None => Some(t),
+            };
+            if let Some(t) = t {
+                self.send(t);
             }
         }
         while let Some(event) = self.engine.poll_event() {
             eprintln!("crdt-net: peer {:?}: {event:?}", self.config.me.0);
         }
     }
+
+    fn send(&mut self, t: crdt_sync::Transmit) {
+        if let Some(c) = self.conns.get(&t.to)
+            && !c.send(t.bytes, self.config.outbound_queue_bytes)
+        {
+            self.net.outbound_frames_dropped += 1;
+        }
+    }
+}
+
+/// Resolves when the oldest pending append of a durable node is committed;
+/// never on an in-memory node.
+async fn committed<T: Replicated + 'static>(durable: Option<&mut Durable<T>>) {
+    match durable {
+        Some(d) => d.committed().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs a write on the engine and, if it changed the state (its delta was
+/// not empty), tells subscribers and returns the delta if `keep` (for the
+/// store); or says why the engine refused it.
+fn apply<T: Replicated>(
+    engine: &mut Engine<T>,
+    changes: &watch::Sender<ChangeCount>,
+    mutate: WriteFn<T>,
+    keep: bool,
+) -> Result<Option<T>, LocalWriteError> {
+    let mut kept = None;
+    let mut changed = false;
+    engine.update(|state, me| {
+        let delta = mutate(state, me);
+        changed = !delta.is_bottom();
+        if keep && changed {
+            kept = Some(delta.clone());
+        }
+        delta
+    })?;
+    if changed {
+        changes.send_modify(|c| c.local += 1);
+    }
+    Ok(kept)
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crdt_store::StoreError;
 use crdt_sync::{LocalWriteError, PeerId, PeerLag};
 
 /// Why a request to a node ([`NodeHandle`](crate::NodeHandle)) failed.
@@ -22,6 +23,14 @@ pub enum NodeError {
     /// [`NodeHandle::write`](crate::NodeHandle::write) only: the engine
     /// refused the write; nothing of it was applied or shipped.
     Refused(LocalWriteError),
+    /// A durable node only ([`Node::open`](crate::Node::open)): its store
+    /// failed to commit (a full disk, an I/O error). The write that failed
+    /// was not acknowledged, and nothing that depended on it left the node;
+    /// everything acknowledged before it is on disk. The node has stopped:
+    /// this request and every later one (shutdown included) return this
+    /// error. Free space (or fix the disk), then open the node again from
+    /// the same data directory: it resumes from what was committed.
+    Store(StoreError),
     /// [`NodeHandle::wait_synced`](crate::NodeHandle::wait_synced) and
     /// [`NodeHandle::flush`](crate::NodeHandle::flush) only: within
     /// `waited`, not every live peer acknowledged everything written before
@@ -85,6 +94,7 @@ impl fmt::Display for NodeError {
                  (NodeHandle::write waits for room instead)",
             ),
             Self::Refused(e) => write!(f, "write refused: {e}"),
+            Self::Store(e) => write!(f, "the node's store failed and the node stopped: {e}"),
             Self::NotSynced { waited, behind } if behind.is_empty() => write!(
                 f,
                 "not synced within {waited:?}: the node's request queue stayed full, \
@@ -108,6 +118,7 @@ impl std::error::Error for NodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Refused(e) => Some(e),
+            Self::Store(e) => Some(e),
             _ => None,
         }
     }

@@ -133,7 +133,10 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     /// write was queued, not that it was applied: a write the engine
     /// refuses (see [`crdt_sync::LocalWriteError`]) changes nothing and is
     /// logged, and a node stopping at the same moment may never apply it.
-    /// Use [`NodeHandle::write`] to know.
+    /// Use [`NodeHandle::write`] to know. On a durable node
+    /// ([`Node::open`](crate::Node::open)) the delta is committed to the
+    /// store like a `write`'s, and leaves the node only once it is; but an
+    /// update is never acknowledged, so a crash may lose it.
     ///
     /// [`NodeError::QueueFull`] if
     /// [`NodeConfig::app_queue`](crate::NodeConfig::app_queue) requests
@@ -144,18 +147,17 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         &self,
         mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static,
     ) -> Result<(), NodeError> {
-        let call = Box::new(move |e: &mut Engine<T>, changes: &Changes| {
-            if let Err(err) = apply(e, changes, mutate) {
-                eprintln!("crdt-net: local write refused: {err}");
-            }
-        });
-        match self.app.try_send(AppInput::Call(call)) {
+        let write = AppInput::Write {
+            mutate: Box::new(mutate),
+            reply: None,
+        };
+        match self.app.try_send(write) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.control.updates_dropped.fetch_add(1, Ordering::Relaxed);
                 Err(NodeError::QueueFull)
             }
-            Err(TrySendError::Closed(_)) => Err(NodeError::Stopped),
+            Err(TrySendError::Closed(_)) => Err(self.control.stopped()),
         }
     }
 
@@ -165,17 +167,26 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     /// wait until peers have it too). [`NodeError::Refused`] if the engine
     /// refused it (nothing changed), [`NodeError::Stopped`] if the node has
     /// stopped.
+    ///
+    /// On a durable node ([`Node::open`](crate::Node::open)) `Ok` also means
+    /// *on disk*: this returns only once the write's delta is committed to
+    /// the store (fsynced, with the default
+    /// [`Durability::Immediate`](crate::Durability::Immediate); see
+    /// [`Durability::Relaxed`](crate::Durability::Relaxed) for what relaxing
+    /// it costs), so it survives a crash; and its delta leaves the node only
+    /// then. Concurrent writes share one commit. Reads may see a write a
+    /// little before its `write` returns. [`NodeError::Store`] if the store
+    /// failed (the node then stops).
     pub async fn write(
         &self,
         mutate: impl FnOnce(&mut T, ReplicaId) -> T + Send + 'static,
     ) -> Result<(), NodeError> {
-        let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |e: &mut Engine<T>, changes: &Changes| {
-            let _ = tx.send(apply(e, changes, mutate));
-        });
-        self.request(AppInput::Call(call), rx)
-            .await?
-            .map_err(NodeError::Refused)
+        let (reply, rx) = oneshot::channel();
+        let write = AppInput::Write {
+            mutate: Box::new(mutate),
+            reply: Some(reply),
+        };
+        self.request(write, rx).await?
     }
 
     /// Reads the state: `h.read(|s| s.len())`. Sees every write queued
@@ -185,7 +196,7 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         f: impl FnOnce(&T) -> R + Send + 'static,
     ) -> Result<R, NodeError> {
         let (tx, rx) = oneshot::channel();
-        let call = Box::new(move |e: &mut Engine<T>, _: &Changes| {
+        let call = Box::new(move |e: &mut Engine<T>, _: &watch::Sender<ChangeCount>| {
             let _ = tx.send(f(e.state()));
         });
         self.request(AppInput::Call(call), rx).await
@@ -231,8 +242,8 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
                 waited: started.elapsed(),
                 behind: Vec::new(),
             }),
-            Ok(Err(_)) => Err(NodeError::Stopped),
-            Ok(Ok(())) => rx.await.unwrap_or(Err(NodeError::Stopped)),
+            Ok(Err(_)) => Err(self.control.stopped()),
+            Ok(Ok(())) => rx.await.unwrap_or_else(|_| Err(self.control.stopped())),
         }
     }
 
@@ -281,29 +292,10 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
         input: AppInput<T>,
         rx: oneshot::Receiver<R>,
     ) -> Result<R, NodeError> {
-        self.app.send(input).await.map_err(|_| NodeError::Stopped)?;
-        rx.await.map_err(|_| NodeError::Stopped)
+        self.app
+            .send(input)
+            .await
+            .map_err(|_| self.control.stopped())?;
+        rx.await.map_err(|_| self.control.stopped())
     }
-}
-
-/// What subscribers watch.
-type Changes = watch::Sender<ChangeCount>;
-
-/// Runs a write on the engine and, if it changed the state (its delta was
-/// not empty), tells subscribers; or says why the engine refused it.
-fn apply<T: Replicated>(
-    engine: &mut Engine<T>,
-    changes: &Changes,
-    mutate: impl FnOnce(&mut T, ReplicaId) -> T,
-) -> Result<(), crdt_sync::LocalWriteError> {
-    let mut changed = false;
-    engine.update(|state, me| {
-        let delta = mutate(state, me);
-        changed = !delta.is_bottom();
-        delta
-    })?;
-    if changed {
-        changes.send_modify(|c| c.local += 1);
-    }
-    Ok(())
 }

@@ -9,6 +9,7 @@
 //! | [`NodeError`], [`PeerBehind`] | why a request to a node failed (stopped, refused, peers behind at a flush) |
 //! | [`Subscription`], [`ChangeCount`] | change notifications ([`NodeHandle::subscribe`]) |
 //! | [`ShutdownReport`] | the final state, and whether the last flush completed |
+//! | [`StoreOptions`], [`Durability`], [`Identity`], [`StoreError`], [`StoreStats`] | a durable node ([`Node::open`]): its replica kept in `crdt-store` |
 //! | [`KvState`], [`KvValue`] | a key-value store: multi-value registers of any ordered serde type with get/put contexts, counters, sets |
 //!
 //! Frames are a big-endian `u32` length and the engine's encoded message. The
@@ -20,6 +21,11 @@
 //! Every queue is bounded: a peer sending faster than the engine handles is
 //! slowed down by TCP flow control, and what received input costs in memory
 //! is at most [`NodeConfig::inbound_queue_bytes`].
+//!
+//! A node is in memory ([`Node::start`]) or durable ([`Node::open`]): kept
+//! in a `crdt-store` data directory, restarted under the same replica id,
+//! and acknowledging a write (to the application or to a peer) only once it
+//! is on disk.
 //!
 //! `tokio` is the one dependency beyond the workspace: the transport needs
 //! sockets, timers and channels, and tokio is what Rust network services
@@ -35,6 +41,8 @@ mod config;
 mod conn;
 /// The engine's thread and what it receives.
 mod driver;
+/// A durable node's store.
+mod durable;
 /// Why a request to a node failed.
 mod error;
 /// Waiting for peers' acknowledgements.
@@ -54,8 +62,11 @@ mod node;
 
 pub use changes::{ChangeCount, Subscription};
 pub use config::NodeConfig;
+/// Store settings and results of a durable node ([`Node::open`]), from
+/// `crdt-store`.
+pub use crdt_store::{Durability, Identity, Options as StoreOptions, StoreError, StoreStats};
 pub use error::{NodeError, PeerBehind};
 pub use handle::NodeHandle;
 pub use kv::{KvState, KvValue};
 pub use metrics::NetMetrics;
-pub use node::{Node, ShutdownReport};
+pub use node::{Node, STORE_FILE, ShutdownReport};

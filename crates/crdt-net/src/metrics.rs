@@ -1,5 +1,6 @@
 //! What a node reports about itself.
 
+use crdt_store::StoreStats;
 use crdt_sync::Metrics;
 
 /// The engine's metrics plus the transport's.
@@ -35,4 +36,8 @@ pub struct NetMetrics {
     /// Writes dropped by [`NodeHandle::update`](crate::NodeHandle::update)
     /// because the application queue was full.
     pub updates_dropped: u64,
+    /// A durable node's store ([`Node::open`](crate::Node::open)): log and
+    /// snapshot sizes, appends, commits (group commit: appends per commit)
+    /// and compactions. `None` for an in-memory node.
+    pub store: Option<StoreStats>,
 }

@@ -2,9 +2,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Instant;
 
 use crdt_core::ReplicaId;
+use crdt_store::{Identity, Opened, Options, Store, StoreError};
 use crdt_sync::{Engine, Replicated};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -14,6 +16,7 @@ use crate::changes::ChangeCount;
 use crate::config::NodeConfig;
 use crate::conn::accept_loop;
 use crate::driver::{Control, Driver, NET_QUEUE};
+use crate::durable::Durable;
 use crate::error::NodeError;
 use crate::handle::NodeHandle;
 use crate::inbound::Inbound;
@@ -52,7 +55,11 @@ pub struct Node<T> {
     handle: NodeHandle<T>,
     engine_thread: std::thread::JoinHandle<()>,
     acceptor: AbortHandle,
+    identity: Option<Identity>,
 }
+
+/// The file a durable node keeps its replica in, inside its data directory.
+pub const STORE_FILE: &str = "replica.redb";
 
 impl<T: Replicated + Send + Sync + 'static> Node<T> {
     /// Binds the listener and starts the node. `replica` is the id this
@@ -64,8 +71,106 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
     /// error. Must be called within a tokio runtime, where the node's
     /// connections then run; the engine runs on a thread of its own.
     pub async fn start(config: NodeConfig, replica: ReplicaId, state: T) -> io::Result<Self> {
+        Self::launch(config, replica, state, None).await
+    }
+
+    /// Opens (or creates) the replica kept in `data_dir` and starts a
+    /// durable node on it: the node resumes the replica id, everything it
+    /// minted and its state, so a restart adds nothing to any context and
+    /// never mints a dot twice; a fresh id only for a new store (or a
+    /// [`Durability::Relaxed`](crate::Durability::Relaxed) one that was not
+    /// closed cleanly). The directory is created if missing; the store is
+    /// the file [`STORE_FILE`] in it, which one node at a time may open.
+    ///
+    /// On a durable node an acknowledgement means *on disk*: a
+    /// [`NodeHandle::write`] returns once its delta is committed, and a
+    /// delta received from a peer is acknowledged to it once committed (see
+    /// [`Durability`](crate::Durability) for the cost and how to relax
+    /// it). The store compacts its log in the background. A store that
+    /// fails to commit (a full disk) stops the node with
+    /// [`NodeError::Store`]: everything acknowledged before is safe, nothing
+    /// that was not leaves the node; free space and open it again.
+    ///
+    /// A store that cannot be opened is an error whose kind says why
+    /// ([`io::ErrorKind::InvalidData`] for a damaged file,
+    /// [`io::ErrorKind::ResourceBusy`] if another node has it open) and
+    /// whose inner error is the [`StoreError`]; otherwise as
+    /// [`Node::start`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use crdt_net::{Identity, Node, NodeConfig, StoreOptions};
+    /// use crdt_sync::PeerId;
+    /// use crdt_types::OrSet;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("crdt-net-doc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let config = NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap());
+    /// let node = Node::<OrSet<String>>::open(config.clone(), &dir, StoreOptions::default())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(node.identity(), Some(Identity::New));
+    /// let me = node.handle().replica();
+    /// // `Ok` means committed (fsynced): it survives a crash.
+    /// node.handle().write(|s, me| s.insert(me, "milk".into())).await.unwrap();
+    /// node.shutdown().await.unwrap();
+    ///
+    /// let node = Node::<OrSet<String>>::open(config, &dir, StoreOptions::default())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(node.identity(), Some(Identity::Resumed));
+    /// assert_eq!(node.handle().replica(), me);
+    /// assert!(node.handle().read(|s| s.contains(&"milk".into())).await.unwrap());
+    /// node.shutdown().await.unwrap();
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # });
+    /// ```
+    pub async fn open(
+        config: NodeConfig,
+        data_dir: impl AsRef<Path>,
+        options: Options,
+    ) -> io::Result<Self> {
+        let path = data_dir.as_ref().join(STORE_FILE);
+        let dir = data_dir.as_ref().to_path_buf();
+        let (store, opened) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            Store::<T>::open(&path, options).map_err(store_io)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Self::open_store(config, store, opened).await
+    }
+
+    /// [`Node::open`] with a store the caller opened ([`Store::open`] on a
+    /// file of its choosing, or [`Store::open_backend`] on any redb
+    /// backend), and what opening it returned. `opened` must come from
+    /// opening `store`.
+    pub async fn open_store(
+        config: NodeConfig,
+        store: Store<T>,
+        opened: Opened<T>,
+    ) -> io::Result<Self> {
+        let identity = opened.identity();
+        let replica = opened.replica();
+        let mut node = Self::launch(
+            config,
+            replica,
+            opened.into_state(),
+            Some(Durable::new(store)),
+        )
+        .await?;
+        node.identity = Some(identity);
+        Ok(node)
+    }
+
+    async fn launch(
+        config: NodeConfig,
+        replica: ReplicaId,
+        state: T,
+        durable: Option<Durable<T>>,
+    ) -> io::Result<Self> {
         config.validate()?;
-        let engine = Engine::new(replica, state, config.engine.clone(), Instant::now())
+        let engine = Engine::restore_as(replica, state, config.engine.clone(), Instant::now())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
@@ -78,7 +183,7 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
             control.add_peer(peer, addr);
         }
         let driver = Driver::new(
-            engine,
+            (engine, durable),
             config.clone(),
             net_tx.clone(),
             control.clone(),
@@ -98,7 +203,15 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
             ),
             engine_thread,
             acceptor: acceptor.abort_handle(),
+            identity: None,
         })
+    }
+
+    /// For a durable node ([`Node::open`]), whether its replica id is new,
+    /// resumed from the store, or rotated; `None` for an in-memory node.
+    #[must_use]
+    pub fn identity(&self) -> Option<Identity> {
+        self.identity
     }
 
     /// A handle to talk to the node.
@@ -123,8 +236,12 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
     /// as behind, so when a whole cluster stops, flush every node
     /// ([`NodeHandle::flush`]) while all are up, then shut them down.
     ///
+    /// On a durable node, the store is closed once every pending write is
+    /// committed; its state is in the store, to open again.
+    ///
     /// [`NodeError::Stopped`] if the engine had already stopped (a closure
-    /// passed to the handle panicked on the engine's thread).
+    /// passed to the handle panicked on the engine's thread);
+    /// [`NodeError::Store`] if a durable node's store failed.
     pub async fn shutdown(self) -> Result<ShutdownReport<T>, NodeError> {
         let report = self.handle.request_shutdown().await;
         self.acceptor.abort();
@@ -144,4 +261,19 @@ pub struct ShutdownReport<T> {
     /// stopped: [`NodeError::NotSynced`] names the peers that had not
     /// within [`NodeConfig::flush_timeout`].
     pub flushed: Result<(), NodeError>,
+}
+
+/// A store that could not be opened, as an I/O error of the matching kind
+/// carrying the [`StoreError`].
+fn store_io(e: StoreError) -> io::Error {
+    let kind = match &e {
+        StoreError::Corrupt(_) | StoreError::UnsupportedFormat { .. } | StoreError::Encode(_) => {
+            io::ErrorKind::InvalidData
+        }
+        StoreError::InUse => io::ErrorKind::ResourceBusy,
+        StoreError::DiskFull => io::ErrorKind::StorageFull,
+        StoreError::Io { kind, .. } => *kind,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e)
 }
