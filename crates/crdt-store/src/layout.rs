@@ -214,7 +214,7 @@ pub(crate) fn check_minted<T: Replicated>(
     state: &T,
     minted: &BTreeMap<ReplicaId, u64>,
 ) -> Result<(), StoreError> {
-    let Some(context) = state.digest() else {
+    let Some(context) = state.dots() else {
         return Ok(());
     };
     match minted.iter().find(|&(&r, &top)| context.max(r) < top) {

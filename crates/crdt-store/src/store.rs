@@ -197,7 +197,7 @@ impl<T: Replicated + 'static> Store<T> {
     /// resolve in submission order.
     pub fn submit_local(&self, delta: &T) -> Result<Ticket, StoreError> {
         let mut minted: BTreeMap<ReplicaId, u64> = BTreeMap::new();
-        let context = delta.digest();
+        let context = delta.dots();
         for (r, _, hi) in context.iter().flat_map(|c| c.ranges()) {
             if T::mints_as(self.replica, r) {
                 let top = minted.entry(r).or_insert(0);

@@ -129,6 +129,8 @@ impl<T: Replicated> Engine<T> {
     ///
     /// `replica` is the id this incarnation writes with (see
     /// [`Engine::replica`]); it must never have minted dots the state lacks.
+    /// If the state already holds a dot of `replica` near the counter's
+    /// maximum, the engine writes under a fresh random id instead.
     /// For a replica restarted from a snapshot use [`Engine::restore`].
     pub fn new(
         replica: ReplicaId,
@@ -139,6 +141,13 @@ impl<T: Replicated> Engine<T> {
         config.validate()?;
         let mut minted = BTreeMap::new();
         record_minted::<T>(&mut minted, replica, state.dots().as_ref());
+        // A state whose dots under `replica` reach the mint limit (an adopted
+        // forged dot saved by a store, say) is never minted under again.
+        let replica = if minted.get(&replica).is_some_and(|&n| n > MINT_LIMIT) {
+            ReplicaId::random()
+        } else {
+            replica
+        };
         Ok(Self {
             next_round: now + config.sync_interval,
             config,

@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet};
 use crdt_sync::{Config, Engine, Event, PeerId};
-use crdt_types::{OrSet, ReplicaId};
+use crdt_types::{CausalCrdt, OrSet, ReplicaId};
 
 type E = Engine<OrSet<u64>>;
 
@@ -183,4 +184,36 @@ fn classic_delta_mode_quiesces() {
     assert!(a.is_synced() && b.is_synced());
     let quiet = run(&mut a, &mut b, &mut t, 10, false);
     assert_eq!(quiet, 0, "nothing is sent once in sync");
+}
+
+/// A replica that adopted a forged dot at the counter's maximum and was
+/// saved (by a store, say) must not resume minting under that id: its next
+/// write would overflow or reuse the dot. Found while wiring `crdt-store`
+/// into `crdt-net`.
+#[test]
+fn a_restart_as_an_id_whose_counter_is_exhausted_writes_under_a_fresh_id() {
+    let now = Instant::now();
+    let exhausted = ReplicaId::from_u128(2);
+    let dot = Dot::new(exhausted, u64::MAX).unwrap();
+    let mut store: DotMap<u64, DotSet> = DotMap::new();
+    store.update(5, |s| s.insert(dot));
+    let context: CausalContext = std::iter::once(dot).collect();
+    let saved = OrSet::from_causal(Causal::from_parts(store, context).unwrap());
+
+    let mut a = Engine::new(ReplicaId::from_u128(1), OrSet::new(), config(), now).unwrap();
+    let mut b = Engine::restore_as(exhausted, saved, config(), now).unwrap();
+    assert_ne!(
+        b.replica(),
+        exhausted,
+        "an exhausted id is not written under"
+    );
+    a.add_peer(PeerId(2), now);
+    b.add_peer(PeerId(1), now);
+    b.update(|s, me| s.insert(me, 6)).unwrap();
+    b.update(|s, me| s.insert(me, 7)).unwrap();
+    let mut t = now;
+    run(&mut a, &mut b, &mut t, 10, false);
+    assert_eq!(a.state(), b.state());
+    assert!([5, 6, 7].iter().all(|x| a.state().contains(x)));
+    assert!(a.is_synced() && b.is_synced());
 }
