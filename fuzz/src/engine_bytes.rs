@@ -181,7 +181,7 @@ impl Op {
         };
         // The derive takes variant `(u32 * OP_VARIANTS) >> 32`: the least
         // u32 that maps to `index` is its ceiling.
-        let tag = ((index << 32) + OP_VARIANTS - 1) / OP_VARIANTS;
+        let tag = (index << 32).div_ceil(OP_VARIANTS);
         out.extend_from_slice(&u32::try_from(tag).expect("below 2^32").to_le_bytes());
         for field in fields {
             match field {

@@ -33,7 +33,10 @@ fn delta<T>(state: T, part: u32, parts: u32) -> Message<T> {
     })
 }
 
-/// A context holding `ranges` (replica, lo, hi).
+/// Counter ranges: (replica, lo, hi).
+type Ranges = Vec<(ReplicaId, u64, u64)>;
+
+/// A context holding `ranges`.
 fn context(ranges: &[(ReplicaId, u64, u64)]) -> CausalContext {
     let mut context = CausalContext::new();
     for &(r, lo, hi) in ranges {
@@ -63,7 +66,7 @@ where
 }
 
 /// Contexts of one range `1..=2^20`, `1..=2^24`, and two whole ranges.
-fn huge_ranges() -> [(&'static str, Vec<(ReplicaId, u64, u64)>); 3] {
+fn huge_ranges() -> [(&'static str, Ranges); 3] {
     [
         ("range-2-20", vec![(forger(1), 1, 1 << 20)]),
         ("range-2-24", vec![(forger(1), 1, 1 << 24)]),
@@ -334,6 +337,16 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
             input(0, limit, vec![raw(1, 0, digest)], writes_of_b.clone()),
         ));
     }
+    // Enough writes of B in the same interval as the forged context that
+    // forwarding it needs more than 256 bytes: the interval is split.
+    let many_writes: Vec<Op> = (0..64)
+        .map(|x| Op::Insert {
+            at: 1,
+            key: x,
+            x: u16::from(x) + 10,
+        })
+        .chain([Op::Tick(20), Op::Deliver(0), Op::Deliver(0)])
+        .collect();
     for (name, ranges) in huge_ranges() {
         let removal: State = removal(&ranges);
         seeds.push((
@@ -342,7 +355,7 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
                 2,
                 0,
                 vec![raw(1, 0, delta(removal, 0, 1))],
-                writes_of_b.clone(),
+                many_writes.clone(),
             ),
         ));
     }

@@ -142,13 +142,13 @@ fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
     };
     let filled = |r: u64| {
         let mut s = OrSet::new();
-        s.insert_all(ReplicaId::from_u128(r.into()), (0..20).map(|x| x * 10 + r));
+        let _ = s.insert_all(ReplicaId::from_u128(r.into()), (0..20).map(|x| x * 10 + r));
         Engine::new(ReplicaId::from_u128(r.into()), s, config.clone(), t).unwrap()
     };
     let (mut a, mut b): (E, E) = (filled(1), filled(2));
     a.add_peer(PeerId(2), t);
     b.add_peer(PeerId(1), t);
-    let mut opening = |e: &mut E| {
+    let opening = |e: &mut E| {
         let m = e.poll_transmit().expect("an opening digest");
         codec::decode::<OrSet<u64>>(&m.bytes, usize::MAX).unwrap()
     };
