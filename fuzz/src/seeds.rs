@@ -236,6 +236,8 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
         Op::Deliver(0),
     ];
     let one_dot = |x: u16| State::new().update(5, |s| s.insert(forger(1), x));
+    // Forged writes under distinct ids (no dot with two values).
+    let write_of = |k: u128, x: u16| State::new().update(5, |s| s.insert(forger(k), x));
     let mut seeds = vec![
         (
             "saturated-dot",
@@ -261,7 +263,7 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
                 0,
                 2,
                 vec![
-                    raw(1, 0, delta(one_dot(9), 0, u32::MAX)),
+                    raw(1, 0, delta(write_of(2, 9), 0, u32::MAX)),
                     raw(
                         0,
                         0,
@@ -269,7 +271,7 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
                             id: 9,
                             part: 0,
                             parts: u32::MAX,
-                            state: one_dot(11),
+                            state: write_of(3, 11),
                         }),
                     ),
                 ],
