@@ -18,56 +18,9 @@
 
 use std::time::{Duration, Instant};
 
-use arbitrary::Arbitrary;
-use crdt_core::ReplicaId;
+use crdt_fuzz::engine_bytes::{Input, N, Op, State, replica};
 use crdt_sync::{Config, Engine, PeerId};
-use crdt_types::{OrMap, OrSet};
 use libfuzzer_sys::fuzz_target;
-
-type State = OrMap<u8, OrSet<u16>>;
-
-#[derive(Arbitrary, Debug)]
-enum Op {
-    /// An honest write: insert `x` into the set under `key`.
-    Insert { at: u8, key: u8, x: u16 },
-    /// An honest remove of one element.
-    RemoveElement { at: u8, key: u8, x: u16 },
-    /// An honest remove of a whole key.
-    RemoveKey { at: u8, key: u8 },
-    /// Time passes; every engine runs its timers.
-    Tick(u8),
-    /// The network delivers, loses or duplicates an honest message.
-    Deliver(u8),
-    Drop(u8),
-    Duplicate(u8),
-    /// Arbitrary bytes to engine `to`, claimed to come from one of its peers.
-    Raw { to: u8, from: u8, bytes: Vec<u8> },
-    /// An in-flight honest message, with bytes overwritten, to any engine
-    /// under any peer id.
-    Tamper { k: u8, to: u8, from: u8, edits: Vec<(u16, u8)> },
-    /// The head of one honest message and the tail of another.
-    Splice { a: u8, b: u8, cut: u16, to: u8, from: u8 },
-    /// An honest message cut short.
-    Truncate { k: u8, len: u16, to: u8 },
-    /// An honest message replayed to another engine, claimed by `from`.
-    Replay { k: u8, to: u8, from: u8 },
-}
-
-#[derive(Arbitrary, Debug)]
-struct Input {
-    /// Who talks to whom: 0 = engines 0 and 1 only, 1 = a line 0 - 1 - 2,
-    /// otherwise a full mesh. A mesh repairs what one link loses; a pair
-    /// or a line does not, so forged acknowledgements show there.
-    topology: u8,
-    /// How much state each engine holds before the schedule (up to 47
-    /// elements each, in up to 7 keys).
-    prefill: u8,
-    /// The message limit, from the smallest accepted to the default.
-    limit: u8,
-    ops: Vec<Op>,
-}
-
-const N: usize = 3;
 
 fn config(limit: u8) -> Config {
     Config {
@@ -137,7 +90,7 @@ fuzz_target!(|input: Input| {
     let mut now = Instant::now();
     let mut engines: Vec<Engine<State>> = (0..N)
         .map(|i| {
-            let me = ReplicaId::from_u128(i as u128 + 1);
+            let me = replica(i);
             let mut state = State::new();
             for x in 0..u16::from(prefill % 48) {
                 let _ = state.update((x % 7) as u8, |s| s.insert(me, x * 3 + i as u16));
@@ -197,7 +150,13 @@ fuzz_target!(|input: Input| {
                     let _ = engines[to].handle_message(now, from, &bytes);
                 }
             }
-            Op::Splice { a, b, cut, to, from } => {
+            Op::Splice {
+                a,
+                b,
+                cut,
+                to,
+                from,
+            } => {
                 if let (Some(x), Some(y)) = (pick(&flights, a), pick(&flights, b)) {
                     let cut_x = usize::from(cut) % (x.len() + 1);
                     let cut_y = usize::from(cut) % (y.len() + 1);
@@ -250,7 +209,10 @@ fuzz_target!(|input: Input| {
         }
     }
     for &i in &live {
-        assert!(engines[i].is_synced(), "engine {i} never reports is_synced()");
+        assert!(
+            engines[i].is_synced(),
+            "engine {i} never reports is_synced()"
+        );
         assert_eq!(
             engines[i].state(),
             engines[live[0]].state(),

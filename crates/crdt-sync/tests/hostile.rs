@@ -125,6 +125,58 @@ fn a_forged_dot_of_a_replica_relayed_back_to_it_still_converges() {
     }
 }
 
+/// Found by the `engine_bytes` fuzz target (a splice of two opening
+/// digests): B's own digest under A's epoch, delivered to B before A's real
+/// digest. B answers it with an empty catch-up and answers A's real digest
+/// by resending that catch-up (still in flight), so A never gets B's dots by
+/// catch-up; delta sync never ships them either. Fingerprints skipped an
+/// origin one side has never seen, so the pair stayed apart (and reported
+/// unsynced) forever. Now an origin only the peer has seen counts as seen
+/// differently: found twice, it asks for a digest exchange that ships it.
+#[test]
+fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
+    let mut t = Instant::now();
+    let config = Config {
+        sync_interval: Duration::from_millis(10),
+        ..Config::default()
+    };
+    let filled = |r: u64| {
+        let mut s = OrSet::new();
+        let _ = s.insert_all(ReplicaId::from_u128(r.into()), (0..20).map(|x| x * 10 + r));
+        Engine::new(ReplicaId::from_u128(r.into()), s, config.clone(), t).unwrap()
+    };
+    let (mut a, mut b): (E, E) = (filled(1), filled(2));
+    a.add_peer(PeerId(2), t);
+    b.add_peer(PeerId(1), t);
+    let opening = |e: &mut E| {
+        let m = e.poll_transmit().expect("an opening digest");
+        codec::decode::<OrSet<u64>>(&m.bytes, usize::MAX).unwrap()
+    };
+    let (from_a, from_b) = (opening(&mut a), opening(&mut b));
+    assert!(matches!(from_b.message, Message::Digest { .. }));
+    let forged = Envelope {
+        from_epoch: from_a.from_epoch,
+        ..from_b.clone()
+    };
+    b.handle_message(t, PeerId(1), &codec::encode(&forged).unwrap())
+        .unwrap();
+    b.handle_message(t, PeerId(1), &codec::encode(&from_a).unwrap())
+        .unwrap();
+    a.handle_message(t, PeerId(2), &codec::encode(&from_b).unwrap())
+        .unwrap();
+    for _ in 0..3000 {
+        sync(&mut a, &mut b, &mut t, 1);
+        let synced = a.is_synced() && b.is_synced();
+        assert!(!synced || a.state() == b.state(), "synced while apart");
+        if synced {
+            break;
+        }
+    }
+    assert_eq!(a.state(), b.state());
+    assert_eq!(a.state().len(), 40);
+    assert!(a.is_synced() && b.is_synced());
+}
+
 #[test]
 fn a_part_count_of_u32_max_allocates_nothing_and_changes_nothing_else() {
     let (mut a, mut b, mut t) = pair();

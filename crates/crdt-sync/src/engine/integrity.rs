@@ -44,9 +44,9 @@
 //! on the wire, and a repair costs the projection of the affected origins
 //! only.
 //!
-//! An origin seen differently (`seen` unequal) twice in a row while the
-//! pair is otherwise in sync asks for a digest exchange, which ships what
-//! each side lacks (a version buffered for a peer that was then reset is
+//! An origin seen differently (`seen` unequal, or listed by the peer and
+//! never seen here) twice in a row while the pair is otherwise in sync
+//! asks for a digest exchange, which ships what each side lacks (a version buffered for a peer that was then reset is
 //! otherwise never sent).
 //!
 //! A mismatch is repaired when the next comparison finds it unchanged: a
@@ -228,10 +228,18 @@ impl<T: Replicated> Engine<T> {
             let mut mismatch = false;
             // One lookup per print received: the cost follows the bytes.
             for t in theirs {
-                let Ok(i) = mine.binary_search_by(|m| m.replica.cmp(&t.replica)) else {
-                    continue;
+                // An origin the peer has seen and this replica has not is
+                // seen differently too (its part of the list may be empty
+                // here for good: a catch-up that answered a forged digest
+                // leaves it out, and delta sync never ships old dots).
+                let m = match mine.binary_search_by(|m| m.replica.cmp(&t.replica)) {
+                    Ok(i) => mine[i],
+                    Err(_) => Fingerprint {
+                        replica: t.replica,
+                        seen: !t.seen,
+                        live: !t.live,
+                    },
                 };
-                let m = mine[i];
                 if m.seen != t.seen {
                     // Not seen alike: delta sync is usually still at work.
                     // If the same difference is found twice, ask for a
