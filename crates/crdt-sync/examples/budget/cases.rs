@@ -229,12 +229,8 @@ pub(crate) fn set_cases(limit: usize) -> Vec<Case<Set>> {
     ));
     let siblings = |n: usize| {
         let c = context_of(ids(n), &[(1, 1)]);
-        let mut dots = DotSet::new();
-        for d in c.iter() {
-            dots.insert(d);
-        }
         let mut store = DotMap::new();
-        store.insert(7, dots);
+        store.insert(7, c.iter().collect::<DotSet>());
         set(store, c)
     };
     let n = fit(limit, 1 << 20, |n| delta(siblings(n)));
