@@ -55,7 +55,10 @@ fn a_set_of_many_siblings_decodes_in_allocations_linear_in_its_bytes() {
     let Message::Delta(p) = decoded.unwrap().message else {
         panic!("a delta");
     };
-    assert_eq!(p.state.as_causal().store().get(&7).map(DotSet::len), Some(n as usize));
+    assert_eq!(
+        p.state.as_causal().store().get(&7).map(DotSet::len),
+        Some(n as usize)
+    );
     // Quadratic decoding allocated 24 * n^2 / 2 = 192 MB here.
     assert!(
         total <= 16 * bytes.len(),
@@ -64,7 +67,8 @@ fn a_set_of_many_siblings_decodes_in_allocations_linear_in_its_bytes() {
     );
     // Through the public path, into an engine: applied, not refused.
     let t = Instant::now();
-    let mut e: Engine<OrSet<u64>> = Engine::new(ReplicaId::from_u128(1), OrSet::new(), Config::default(), t).unwrap();
+    let mut e: Engine<OrSet<u64>> =
+        Engine::new(ReplicaId::from_u128(1), OrSet::new(), Config::default(), t).unwrap();
     e.handle_message(t, PeerId(2), &bytes).unwrap();
     assert!(e.state().contains(&7));
 }

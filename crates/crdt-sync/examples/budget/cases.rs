@@ -278,7 +278,9 @@ fn digest_cases(limit: usize) -> Vec<Case<Set>> {
             Box::new(|_| digest(None)),
         ),
     ];
-    let n = fit(limit, 1 << 20, |n| digest::<Set>(Some(gaps(writer(0), n as u64))));
+    let n = fit(limit, 1 << 20, |n| {
+        digest::<Set>(Some(gaps(writer(0), n as u64)))
+    });
     cases.push(Case::new(
         format!("digest of {n} one-dot ranges of a writer"),
         Box::new(move |_| digest(Some(gaps(writer(0), n as u64)))),
@@ -433,9 +435,25 @@ fn deep(store: DeepStore, context: CausalContext) -> Deep {
 /// A path per leaf: distinct at every level (`spread`) or only at the last.
 fn path(i: u64, spread: bool) -> [u64; 7] {
     if spread {
-        [key(i), key(i + 1), key(i + 2), key(i + 3), key(i + 4), key(i + 5), i]
+        [
+            key(i),
+            key(i + 1),
+            key(i + 2),
+            key(i + 3),
+            key(i + 4),
+            key(i + 5),
+            i,
+        ]
     } else {
-        [i % 10, i / 10 % 10, i / 100 % 10, i / 1000 % 10, i / 10_000 % 10, 0, i]
+        [
+            i % 10,
+            i / 10 % 10,
+            i / 100 % 10,
+            i / 1000 % 10,
+            i / 10_000 % 10,
+            0,
+            i,
+        ]
     }
 }
 
