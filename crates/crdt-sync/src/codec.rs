@@ -256,9 +256,14 @@ pub(crate) fn frame_payload(
     Ok(out)
 }
 
-/// The encoded size of a state alone (for metrics).
+/// The encoded size of a state alone (for metrics), counted without
+/// writing the bytes anywhere: no allocation.
 pub(crate) fn state_len<T: Serialize>(state: &T) -> usize {
-    encode_body(state).map_or(usize::MAX, |b| b.len())
+    let mut size = bincode::enc::write::SizeWriter::default();
+    match bincode::serde::encode_into_writer(state, &mut size, config()) {
+        Ok(()) => size.bytes_written,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// Decodes one message of at most `limit` bytes; see the module docs.

@@ -72,7 +72,7 @@ impl DotSet {
     }
 
     /// From sorted, distinct dots.
-    fn from_sorted(dots: SmallVec<[Dot; 1]>) -> Self {
+    pub(super) fn from_sorted(dots: SmallVec<[Dot; 1]>) -> Self {
         let repr = if dots.len() == 1 {
             Repr::One(dots[0])
         } else {

@@ -18,6 +18,7 @@ use std::num::NonZeroU64;
 use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
 
 use super::{DotFun, DotMap, DotSet, DotStore, content_hash};
 use crate::{Dot, ReplicaId};
@@ -194,16 +195,16 @@ impl InternedDeserialize for DotSet {
                 f.write_str("a sorted sequence of interned dots")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotSet, A::Error> {
-                let mut out = DotSet::new();
-                let mut last: Option<Dot> = None;
+                // Collected, then built once: inserting one by one copies
+                // the set per dot, quadratic in a set of many siblings.
+                let mut dots: SmallVec<[Dot; 1]> = SmallVec::new();
                 while let Some(dot) = read_dot(&mut seq, self.0, self.1)? {
-                    if last.is_some_and(|l| l >= dot) {
+                    if dots.last().is_some_and(|&l| l >= dot) {
                         return Err(A::Error::custom("dot set entries are not strictly sorted"));
                     }
-                    last = Some(dot);
-                    out.insert(dot);
+                    dots.push(dot);
                 }
-                Ok(out)
+                Ok(DotSet::from_sorted(dots))
             }
         }
         let readable = deserializer.is_human_readable();
