@@ -267,6 +267,13 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     /// peer restarted on another port): the node stops dialing the old
     /// address and dials the new one. Of each pair of peers the one with
     /// the smaller id dials, so the address matters only on that side.
+    ///
+    /// A node refuses a connection from a peer it does not know yet; the
+    /// dialer sees it open and close at once, and dials again after its
+    /// backoff. While it is closed the peer is not live, so a flush in that
+    /// window does not wait for it (see [`NodeHandle::wait_synced`]): when
+    /// peering two nodes, add the dialer (the smaller id) on the accepting
+    /// side first.
     pub fn add_peer(&self, peer: PeerId, addr: SocketAddr) {
         self.control.add_peer(peer, addr);
     }

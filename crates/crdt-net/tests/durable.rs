@@ -119,8 +119,10 @@ where
     A: crdt_sync::Replicated + Send + Sync + 'static,
     B: crdt_sync::Replicated + Send + Sync + 'static,
 {
-    a.handle().add_peer(PeerId(2), b.local_addr());
+    // The accepting side first, so the first connection is not refused
+    // (see `common::pair`).
     b.handle().add_peer(PeerId(1), a.local_addr());
+    a.handle().add_peer(PeerId(2), b.local_addr());
     for h in [a.handle().metrics().await, b.handle().metrics().await] {
         h.unwrap();
     }

@@ -56,6 +56,28 @@ async fn a_write_just_before_shutdown_reaches_the_peer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pairs_first_connection_is_not_refused() {
+    // `pair` adds node 1 on node 2 before node 1 dials, so the connection
+    // the flush tests wait for is never one node 2 refuses: a refused one
+    // closes at once, and a flush made while it was closed waited for no
+    // peer (`a_write_just_before_shutdown_reaches_the_peer` failed so).
+    for round in 1..=5 {
+        let nodes = pair(config(1)).await;
+        let (a, b) = (nodes[0].handle(), nodes[1].handle());
+        wait_connected(&a, 1).await;
+        wait_connected(&b, 1).await;
+        let (ma, mb) = (metrics(&a).await, metrics(&b).await);
+        assert_eq!(mb.connections_rejected, 0, "round {round}: {mb:?}");
+        assert_eq!(
+            (ma.connections_opened, ma.connections_closed),
+            (1, 0),
+            "round {round}: node 1 connected once and stayed: {ma:?}"
+        );
+        shutdown_all(nodes).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_synced_returns_once_the_peers_have_every_write() {
     let nodes = pair(config(1)).await;
     let (a, b) = (nodes[0].handle(), nodes[1].handle());

@@ -96,11 +96,20 @@ pub(crate) async fn shutdown_all(nodes: Vec<Node<KvState>>) {
 }
 
 /// Two nodes, 1 and 2, peered with each other; `first` is node 1's config.
+///
+/// Node 2 learns of node 1 before node 1 learns of node 2 (and dials it):
+/// the other way round, node 1 could dial before node 2 knew it, and node 2
+/// refused that connection after the handshake. Node 1 then counted it as
+/// open for a moment and, once it closed, had no live peer, so a flush in
+/// that window returned `Ok` without waiting for anyone (seen as a rare
+/// failure of `a_write_just_before_shutdown_reaches_the_peer` under load).
+/// A node applies `add_peer` before the next input it handles, so node 2
+/// knows node 1 by the time node 1's connection reaches its engine.
 pub(crate) async fn pair(first: NodeConfig) -> Vec<Node<KvState>> {
     let a = start(first).await;
     let b = start(config(2)).await;
-    a.handle().add_peer(PeerId(2), b.local_addr());
     b.handle().add_peer(PeerId(1), a.local_addr());
+    a.handle().add_peer(PeerId(2), b.local_addr());
     vec![a, b]
 }
 
