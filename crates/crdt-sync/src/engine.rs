@@ -673,7 +673,7 @@ impl<T: Replicated> Engine<T> {
                 peer.rto(sync_interval),
             );
             if let Some(sent) = peer.in_flight()
-                && sent.kind != MessageKind::Delta
+                && covers(sent, digest)
                 && now.duration_since(sent.last_progress) <= stall
             {
                 // Parts sent less than a round trip ago may still arrive.
@@ -687,7 +687,15 @@ impl<T: Replicated> Engine<T> {
         match digest.and_then(|d| self.state.missing_for(d)) {
             Some(missing) => {
                 self.metrics.digest_catch_ups += 1;
+                let id = self.next_id;
                 self.send_payload(now, to, MessageKind::CatchUp, missing);
+                if let Some(sent) = self
+                    .peers
+                    .get_mut(&to)
+                    .and_then(|p| p.sent.iter_mut().find(|s| s.id == id))
+                {
+                    sent.answered = digest.cloned();
+                }
             }
             None => {
                 self.metrics.full_state_fallbacks += 1;
@@ -888,6 +896,7 @@ impl<T: Replicated> Engine<T> {
                 last_progress: now,
                 resent: false,
                 kind,
+                answered: None,
             });
         }
     }
@@ -961,6 +970,17 @@ fn record_minted<T: Replicated>(
             let top = minted.entry(r).or_insert(0);
             *top = (*top).max(hi);
         }
+    }
+}
+
+/// Whether `sent`, a payload in flight, answers a digest `digest` just
+/// received: a full state answers anything; a catch-up only a digest that
+/// claims at least what the one it answered claimed (a repeated request).
+fn covers(sent: &Sent, digest: Option<&CausalContext>) -> bool {
+    match (sent.kind, &sent.answered, digest) {
+        (MessageKind::State, _, _) => true,
+        (MessageKind::CatchUp, Some(answered), Some(digest)) => answered.is_subset(digest),
+        _ => false,
     }
 }
 

@@ -177,6 +177,55 @@ fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
     assert!(a.is_synced() && b.is_synced());
 }
 
+/// The same forged digest, seen from the answer: a catch-up still in flight
+/// answers a repeated digest only if the new one claims at least what the
+/// one it answered claimed. Before, B answered A's real digest with the
+/// empty catch-up made for the forged one, and A got B's writes only once
+/// fingerprints found the difference.
+#[test]
+fn a_digest_that_claims_less_than_the_one_answered_gets_a_fresh_catch_up() {
+    let t = Instant::now();
+    let config = Config {
+        sync_interval: Duration::from_millis(10),
+        ..Config::default()
+    };
+    let filled = |r: u64| {
+        let mut s = OrSet::new();
+        let _ = s.insert_all(ReplicaId::from_u128(r.into()), (0..20).map(|x| x * 10 + r));
+        Engine::new(ReplicaId::from_u128(r.into()), s, config.clone(), t).unwrap()
+    };
+    let (mut a, mut b): (E, E) = (filled(1), filled(2));
+    a.add_peer(PeerId(2), t);
+    b.add_peer(PeerId(1), t);
+    let opening = |e: &mut E| {
+        let m = e.poll_transmit().expect("an opening digest");
+        codec::decode::<OrSet<u64>>(&m.bytes, usize::MAX).unwrap()
+    };
+    let (from_a, from_b) = (opening(&mut a), opening(&mut b));
+    let forged = Envelope {
+        from_epoch: from_a.from_epoch,
+        ..from_b
+    };
+    b.handle_message(t, PeerId(1), &codec::encode(&forged).unwrap())
+        .unwrap();
+    b.handle_message(t, PeerId(1), &codec::encode(&from_a).unwrap())
+        .unwrap();
+    let answered: usize = std::iter::from_fn(|| b.poll_transmit())
+        .filter_map(
+            |m| match codec::decode::<OrSet<u64>>(&m.bytes, usize::MAX) {
+                Ok(Envelope {
+                    message: Message::CatchUp(p),
+                    ..
+                }) => Some(p.state.len()),
+                _ => None,
+            },
+        )
+        .max()
+        .unwrap_or(0);
+    assert_eq!(answered, 20, "A's real digest is answered with B's writes");
+    assert_eq!(b.metrics().digest_catch_ups, 2);
+}
+
 #[test]
 fn a_part_count_of_u32_max_allocates_nothing_and_changes_nothing_else() {
     let (mut a, mut b, mut t) = pair();

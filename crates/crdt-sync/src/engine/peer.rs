@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crdt_core::ReplicaId;
+use crdt_core::{CausalContext, ReplicaId};
 
 use crate::message::MessageKind;
 
@@ -84,6 +84,11 @@ pub(super) struct Sent {
     pub(super) resent: bool,
     /// Delta, catch-up or state.
     pub(super) kind: MessageKind,
+    /// For a catch-up, the digest it answers: a later digest from the same
+    /// peer is answered by this one, still in flight, only if it claims at
+    /// least as much (otherwise this one may lack what the peer now asks
+    /// for, e.g. after a forged digest).
+    pub(super) answered: Option<CausalContext>,
 }
 
 impl Sent {
