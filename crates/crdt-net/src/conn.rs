@@ -190,7 +190,7 @@ pub(crate) async fn accept_loop(
                     PeerId(u64::from_be_bytes(id))
                 }
                 _ => {
-                    eprintln!("crdt-net: dropping a connection without a valid handshake");
+                    tracing::warn!("dropping a connection without a valid handshake");
                     return;
                 }
             };

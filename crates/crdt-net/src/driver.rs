@@ -436,10 +436,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                     return; // dropped: the stream closes
                 }
                 if !self.known.contains_key(&peer) {
-                    eprintln!(
-                        "crdt-net: refusing a connection from unknown peer {}",
-                        peer.0
-                    );
+                    tracing::warn!(peer = peer.0, "refusing a connection from an unknown peer");
                     self.net.connections_rejected += 1;
                     return;
                 }
@@ -492,7 +489,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                             .refreshed(&self.engine.metrics().peers, self.sequence());
                     }
                     Err(e) => {
-                        eprintln!("crdt-net: closing connection to peer {}: {e}", peer.0);
+                        tracing::warn!(peer = peer.0, reason = %e, "closing the connection: bad message");
                         self.net.connections_rejected += 1;
                         self.close(peer);
                     }
@@ -501,7 +498,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             NetInput::Closed { peer, conn, why } => {
                 if self.conns.get(&peer).is_some_and(|c| c.id() == conn) {
                     if let Some(why) = why {
-                        eprintln!("crdt-net: connection to peer {} closed: {why}", peer.0);
+                        tracing::info!(peer = peer.0, reason = %why, "connection closed");
                         if why.kind() == io::ErrorKind::InvalidData {
                             self.net.connections_rejected += 1; // over the limit
                         }
@@ -557,7 +554,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                     Some(r) => {
                         let _ = r.send(Err(NodeError::Refused(e)));
                     }
-                    None => eprintln!("crdt-net: local write refused: {e}"),
+                    None => tracing::warn!(reason = %e, "local write refused"),
                 }
                 return;
             }
@@ -579,10 +576,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
     /// The store failed: nothing more leaves the node, pending writes fail,
     /// and the node stops at the end of this turn.
     fn fail(&mut self, e: StoreError) {
-        eprintln!(
-            "crdt-net: peer {}: the store failed, stopping: {e}",
-            self.config.me.0
-        );
+        tracing::error!(node = self.config.me.0, reason = %e, "the store failed, stopping");
         if let Some(d) = &mut self.durable {
             d.fail(&e);
         }
@@ -633,7 +627,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             }
         }
         while let Some(event) = self.engine.poll_event() {
-            eprintln!("crdt-net: peer {:?}: {event:?}", self.config.me.0);
+            tracing::info!(node = self.config.me.0, ?event, "engine event");
         }
     }
 

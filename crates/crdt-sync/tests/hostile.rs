@@ -125,17 +125,10 @@ fn a_forged_dot_of_a_replica_relayed_back_to_it_still_converges() {
     }
 }
 
-/// Found by the `engine_bytes` fuzz target (a splice of two opening
-/// digests): B's own digest under A's epoch, delivered to B before A's real
-/// digest. B answers it with an empty catch-up and answers A's real digest
-/// by resending that catch-up (still in flight), so A never gets B's dots by
-/// catch-up; delta sync never ships them either. Fingerprints skipped an
-/// origin one side has never seen, so the pair stayed apart (and reported
-/// unsynced) forever. Now an origin only the peer has seen counts as seen
-/// differently: found twice, it asks for a digest exchange that ships it.
-#[test]
-fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
-    let mut t = Instant::now();
+/// Two engines of 20 elements each; B receives its own opening digest
+/// forged under A's epoch, then A's real one. Returns A, B and B's real
+/// opening digest (not yet delivered to A).
+fn forged_digest_then_real(t: Instant) -> (E, E, Envelope<OrSet<u64>>) {
     let config = Config {
         sync_interval: Duration::from_millis(10),
         ..Config::default()
@@ -162,6 +155,21 @@ fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
         .unwrap();
     b.handle_message(t, PeerId(1), &codec::encode(&from_a).unwrap())
         .unwrap();
+    (a, b, from_b)
+}
+
+/// Found by the `engine_bytes` fuzz target (a splice of two opening
+/// digests): B's own digest under A's epoch, delivered to B before A's real
+/// digest. B answers it with an empty catch-up and answers A's real digest
+/// by resending that catch-up (still in flight), so A never gets B's dots by
+/// catch-up; delta sync never ships them either. Fingerprints skipped an
+/// origin one side has never seen, so the pair stayed apart (and reported
+/// unsynced) forever. Now an origin only the peer has seen counts as seen
+/// differently: found twice, it asks for a digest exchange that ships it.
+#[test]
+fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
+    let mut t = Instant::now();
+    let (mut a, mut b, from_b) = forged_digest_then_real(t);
     a.handle_message(t, PeerId(2), &codec::encode(&from_b).unwrap())
         .unwrap();
     for _ in 0..3000 {
@@ -184,32 +192,7 @@ fn a_forged_digest_under_a_peers_epoch_cannot_keep_a_pair_apart() {
 /// fingerprints found the difference.
 #[test]
 fn a_digest_that_claims_less_than_the_one_answered_gets_a_fresh_catch_up() {
-    let t = Instant::now();
-    let config = Config {
-        sync_interval: Duration::from_millis(10),
-        ..Config::default()
-    };
-    let filled = |r: u64| {
-        let mut s = OrSet::new();
-        let _ = s.insert_all(ReplicaId::from_u128(r.into()), (0..20).map(|x| x * 10 + r));
-        Engine::new(ReplicaId::from_u128(r.into()), s, config.clone(), t).unwrap()
-    };
-    let (mut a, mut b): (E, E) = (filled(1), filled(2));
-    a.add_peer(PeerId(2), t);
-    b.add_peer(PeerId(1), t);
-    let opening = |e: &mut E| {
-        let m = e.poll_transmit().expect("an opening digest");
-        codec::decode::<OrSet<u64>>(&m.bytes, usize::MAX).unwrap()
-    };
-    let (from_a, from_b) = (opening(&mut a), opening(&mut b));
-    let forged = Envelope {
-        from_epoch: from_a.from_epoch,
-        ..from_b
-    };
-    b.handle_message(t, PeerId(1), &codec::encode(&forged).unwrap())
-        .unwrap();
-    b.handle_message(t, PeerId(1), &codec::encode(&from_a).unwrap())
-        .unwrap();
+    let (_a, mut b, _) = forged_digest_then_real(Instant::now());
     let answered: usize = std::iter::from_fn(|| b.poll_transmit())
         .filter_map(
             |m| match codec::decode::<OrSet<u64>>(&m.bytes, usize::MAX) {
