@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crdt_core::ReplicaId;
-use crdt_net::{Durability, Node, NodeConfig, StoreOptions};
+use crdt_net::{Durability, Node, NodeConfig, StoreOptions, Transport};
 use crdt_sync::{PeerId, codec};
 use crdt_types::{CausalCrdt, OrSet};
 
@@ -26,7 +26,13 @@ type Set = OrSet<u64>;
 const WRITES: usize = 2_000;
 
 fn config(me: u64) -> NodeConfig {
-    NodeConfig::new(PeerId(me), "127.0.0.1:0".parse().expect("loopback"))
+    // Plain TCP: these figures are about the store, and the transport's
+    // cost is measured apart (example `tls_figures`).
+    NodeConfig::new(
+        PeerId(me),
+        "127.0.0.1:0".parse().expect("loopback"),
+        Transport::plain_tcp_insecure(),
+    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

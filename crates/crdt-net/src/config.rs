@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crdt_sync::{Config, PeerId};
 
+use crate::tls::Transport;
+
 /// Settings of a node. [`NodeConfig::new`] fills in the defaults.
 ///
 /// Every queue of a node is bounded, so what a node holds follows what it
@@ -23,6 +25,10 @@ pub struct NodeConfig {
     pub me: PeerId,
     /// Where to listen (`127.0.0.1:0` lets the OS pick a port).
     pub listen: SocketAddr,
+    /// How connections are made: mutual TLS ([`Transport::tls`]), whose
+    /// certificate must name [`me`](Self::me), or, by an explicit opt-in,
+    /// [`Transport::plain_tcp_insecure`].
+    pub transport: Transport,
     /// Peers to connect to; more can be added with
     /// [`NodeHandle::add_peer`](crate::NodeHandle::add_peer).
     pub peers: Vec<(PeerId, SocketAddr)>,
@@ -68,12 +74,14 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// Defaults for node `me` listening on `listen`, with no peers yet.
+    /// Defaults for node `me` listening on `listen` and connecting over
+    /// `transport`, with no peers yet.
     #[must_use]
-    pub fn new(me: PeerId, listen: SocketAddr) -> Self {
+    pub fn new(me: PeerId, listen: SocketAddr, transport: Transport) -> Self {
         Self {
             me,
             listen,
+            transport,
             peers: Vec::new(),
             engine: Config::default(),
             connect_timeout: Duration::from_secs(2),
@@ -89,8 +97,10 @@ impl NodeConfig {
     }
 
     /// Checks the transport's settings (the engine's are checked by
-    /// [`crdt_sync::Engine::new`]): every queue must hold something.
+    /// [`crdt_sync::Engine::new`]): every queue must hold something, and a
+    /// TLS certificate must name this node.
     pub(crate) fn validate(&self) -> io::Result<()> {
+        self.transport.check(self.me)?;
         let zero = [
             ("inbound_queue_bytes", self.inbound_queue_bytes),
             ("outbound_queue_bytes", self.outbound_queue_bytes),

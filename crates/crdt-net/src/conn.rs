@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crdt_sync::PeerId;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
@@ -17,6 +17,7 @@ use crate::config::NodeConfig;
 use crate::driver::{Control, NetInput};
 use crate::frame::{check_len, read_body, read_frame, read_len, write_frame};
 use crate::inbound::Inbound;
+use crate::tls::Stream;
 
 /// The most frames queued for one peer's writer (bytes are bounded by
 /// [`NodeConfig::outbound_queue_bytes`]).
@@ -39,13 +40,13 @@ impl Conn {
     pub(crate) fn start(
         rt: &Handle,
         (peer, id): (PeerId, u64),
-        stream: TcpStream,
+        stream: Stream,
         net_tx: mpsc::Sender<NetInput>,
         inbound: Arc<Inbound>,
         config: &NodeConfig,
         done: Option<oneshot::Sender<()>>,
     ) -> Self {
-        let (read, write) = stream.into_split();
+        let (read, write) = tokio::io::split(stream);
         let (out, out_rx) = mpsc::channel(OUTBOUND_FRAMES);
         let out_bytes = Arc::new(AtomicUsize::new(0));
         let writer = rt.spawn(write_loop(
@@ -107,7 +108,7 @@ impl Conn {
 /// fills and TCP flow control slows the sender down.
 async fn read_loop(
     (peer, conn): (PeerId, u64),
-    mut read: OwnedReadHalf,
+    mut read: ReadHalf<Stream>,
     net_tx: mpsc::Sender<NetInput>,
     inbound: Arc<Inbound>,
     (max, body_timeout): (usize, Duration),
@@ -147,7 +148,7 @@ async fn read_loop(
 
 /// Writes the frames queued for one peer, in order.
 async fn write_loop(
-    mut write: OwnedWriteHalf,
+    mut write: WriteHalf<Stream>,
     mut out_rx: mpsc::Receiver<Vec<u8>>,
     out_bytes: Arc<AtomicUsize>,
     timeout: Duration,
@@ -161,8 +162,11 @@ async fn write_loop(
     }
 }
 
-/// Accepts connections; the first frame of each is the dialer's `PeerId`.
-/// Stops when the node has.
+/// Accepts connections. Each must pass the transport's handshake (with
+/// TLS: a certificate of the cluster's CA) and then send its hello, the
+/// dialer's `PeerId` as the first frame, which must be the peer its
+/// certificate names. Only then is the connection handed to the engine;
+/// a refused one is logged, counted and closed. Stops when the node has.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     net_tx: mpsc::Sender<NetInput>,
@@ -170,29 +174,39 @@ pub(crate) async fn accept_loop(
     control: Arc<Control>,
 ) {
     while !net_tx.is_closed() {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((tcp, from)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         if control.isolated.load(Ordering::SeqCst) {
             continue; // dropped: the stream closes
         }
+        let _ = tcp.set_nodelay(true);
         let net_tx = net_tx.clone();
-        let read_timeout = config.read_timeout;
+        let control = Arc::clone(&control);
+        let config = config.clone();
         tokio::spawn(async move {
-            let mut stream = stream;
-            let hello =
-                tokio::time::timeout(read_timeout, read_frame(&mut stream, 8, read_timeout)).await;
-            let peer = match hello {
-                Ok(Ok(Some(b))) if b.len() == 8 => {
-                    let mut id = [0u8; 8];
-                    id.copy_from_slice(&b);
-                    PeerId(u64::from_be_bytes(id))
+            let timeout = config.read_timeout;
+            let handshake = async {
+                let (mut stream, certified) = config.transport.accept(tcp).await?;
+                let claimed = match read_frame(&mut stream, 8, timeout).await? {
+                    Some(b) => <[u8; 8]>::try_from(b.as_slice())
+                        .map(|id| PeerId(u64::from_be_bytes(id)))
+                        .map_err(|_| refusal(certified, "the hello is not 8 bytes"))?,
+                    None => return Err(refusal(certified, "closed before its hello")),
+                };
+                match certified {
+                    Some(p) if p != claimed => Err(refusal(
+                        certified,
+                        &format!("the hello claims peer {}", claimed.0),
+                    )),
+                    _ => Ok((claimed, stream)),
                 }
-                _ => {
-                    tracing::warn!("dropping a connection without a valid handshake");
-                    return;
-                }
+            };
+            let (peer, stream) = match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(done)) => done,
+                Ok(Err(e)) => return control.refused(None, &from, &e),
+                Err(_) => return control.refused(None, &from, &"handshake timed out"),
             };
             let _ = net_tx
                 .send(NetInput::Connected {
@@ -205,8 +219,15 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// Why a handshake was refused, naming the peer the certificate names.
+fn refusal(certified: Option<PeerId>, why: &str) -> std::io::Error {
+    let who = certified.map_or(String::new(), |p| format!("certified as peer {}: ", p.0));
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{who}{why}"))
+}
+
 /// Dials `peer` and keeps the connection up, reconnecting with exponential
-/// backoff and jitter.
+/// backoff and jitter. With TLS the acceptor's certificate must name
+/// `peer`; a handshake that fails is logged and counted.
 pub(crate) async fn dial_loop(
     peer: PeerId,
     addr: SocketAddr,
@@ -217,19 +238,23 @@ pub(crate) async fn dial_loop(
     let mut backoff = config.backoff_min;
     let mut jitter = Jitter::new(config.me.0 ^ peer.0.rotate_left(32));
     loop {
-        if !control.isolated.load(Ordering::SeqCst) {
-            let attempt =
-                tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await;
-            if let Ok(Ok(mut stream)) = attempt {
-                let _ = stream.set_nodelay(true);
-                if write_frame(
+        if !control.isolated.load(Ordering::SeqCst)
+            && let Ok(Ok(tcp)) =
+                tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr)).await
+        {
+            let _ = tcp.set_nodelay(true);
+            let handshake = async {
+                let mut stream = config.transport.dial(tcp, peer).await?;
+                write_frame(
                     &mut stream,
                     &config.me.0.to_be_bytes(),
                     config.write_timeout,
                 )
-                .await
-                .is_ok()
-                {
+                .await?;
+                Ok::<_, std::io::Error>(stream)
+            };
+            match tokio::time::timeout(config.connect_timeout, handshake).await {
+                Ok(Ok(stream)) => {
                     backoff = config.backoff_min;
                     let (done, closed) = oneshot::channel();
                     let connected = NetInput::Connected {
@@ -242,6 +267,16 @@ pub(crate) async fn dial_loop(
                     }
                     let _ = closed.await;
                 }
+                // TLS refusals (a certificate that does not name `peer`,
+                // or ours refused) are invalid data; a reset or early end
+                // is a peer going away or isolated, and is retried quietly.
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    control.refused(Some(peer), &addr, &e);
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = peer.0, %addr, reason = %e, "handshake failed")
+                }
+                Err(_) => control.refused(Some(peer), &addr, &"handshake timed out"),
             }
         }
         let wait = backoff + jitter.up_to(backoff / 2);

@@ -1,6 +1,7 @@
 //! The engine's own thread: every input of the sync engine goes through it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,7 +11,6 @@ use std::time::Instant;
 use crdt_core::ReplicaId;
 use crdt_store::StoreError;
 use crdt_sync::{Engine, LocalWriteError, Mode, PeerId, Replicated};
-use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
@@ -24,6 +24,7 @@ use crate::flush::Waiters;
 use crate::inbound::{Inbound, Ticket};
 use crate::metrics::NetMetrics;
 use crate::node::ShutdownReport;
+use crate::tls::Stream;
 
 /// How many inputs from connections (frames, opens, closes) may wait for
 /// the engine; the inbound byte budget usually binds first.
@@ -79,7 +80,7 @@ pub(crate) enum NetInput {
     /// the connection ends.
     Connected {
         peer: PeerId,
-        stream: TcpStream,
+        stream: Stream,
         done: Option<oneshot::Sender<()>>,
     },
     Frame {
@@ -108,6 +109,8 @@ pub(crate) struct Control {
     new_peers: Mutex<BTreeMap<PeerId, SocketAddr>>,
     /// Writes [`crate::NodeHandle::update`] dropped on a full queue.
     pub(crate) updates_dropped: AtomicU64,
+    /// Connections refused at the handshake, by the acceptor or a dialer.
+    handshakes_refused: AtomicU64,
     /// Why the node stopped, if its store failed.
     failure: Mutex<Option<StoreError>>,
     /// Wakes the engine when any of the above changed.
@@ -121,6 +124,7 @@ impl Control {
             isolations: AtomicU64::new(0),
             new_peers: Mutex::new(BTreeMap::new()),
             updates_dropped: AtomicU64::new(0),
+            handshakes_refused: AtomicU64::new(0),
             failure: Mutex::new(None),
             wake: Notify::new(),
         })
@@ -132,6 +136,13 @@ impl Control {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(peer, addr);
         self.wake.notify_one();
+    }
+
+    /// Counts and logs a connection refused at the handshake: to or from
+    /// `addr`, `peer` if this node dialed it.
+    pub(crate) fn refused(&self, peer: Option<PeerId>, addr: &SocketAddr, why: &dyn fmt::Display) {
+        self.handshakes_refused.fetch_add(1, Ordering::SeqCst);
+        tracing::warn!(peer = peer.map(|p| p.0), %addr, reason = %why, "connection refused at the handshake");
     }
 
     /// What a request to a stopped node fails with: the store's error if
@@ -517,6 +528,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         m.inbound_queued_bytes_max = self.inbound.high_water();
         m.inbound_waits = self.inbound.waits();
         m.updates_dropped = self.control.updates_dropped.load(Ordering::Relaxed);
+        m.handshakes_refused = self.control.handshakes_refused.load(Ordering::SeqCst);
         m.store = self.durable.as_ref().map(Durable::stats);
         m
     }

@@ -68,9 +68,13 @@ pub(crate) async fn write_frame<W: AsyncWriteExt + Unpin>(
 ) -> io::Result<()> {
     let len = u32::try_from(bytes.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    // One write of length and body: over TLS each write is a record of its
+    // own, so two writes would cost a record header (and a syscall) more.
+    let mut whole = Vec::with_capacity(4 + bytes.len());
+    whole.extend_from_slice(&len.to_be_bytes());
+    whole.extend_from_slice(bytes);
     let write = async {
-        w.write_all(&len.to_be_bytes()).await?;
-        w.write_all(bytes).await?;
+        w.write_all(&whole).await?;
         w.flush().await
     };
     match tokio::time::timeout(timeout, write).await {

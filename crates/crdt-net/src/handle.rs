@@ -44,12 +44,16 @@ use crate::node::ShutdownReport;
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// use crdt_net::{KvState, Node, NodeConfig, NodeError};
+/// use crdt_net::{ClusterCa, KvState, Node, NodeConfig, NodeError, Transport};
 /// use crdt_sync::PeerId;
 /// use crdt_types::ReplicaId;
 ///
+/// let ca = ClusterCa::new("docs").unwrap();
 /// let local = "127.0.0.1:0".parse().unwrap();
-/// let start = |id| Node::start(NodeConfig::new(PeerId(id), local), ReplicaId::random(), KvState::new());
+/// let start = |id| {
+///     let tls = Transport::tls(ca.issue(PeerId(id)).unwrap().identity().unwrap()).unwrap();
+///     Node::start(NodeConfig::new(PeerId(id), local, tls), ReplicaId::random(), KvState::new())
+/// };
 /// let (a, b) = (start(1).await.unwrap(), start(2).await.unwrap());
 /// let (ha, hb) = (a.handle(), b.handle());
 /// ha.add_peer(PeerId(2), b.local_addr());

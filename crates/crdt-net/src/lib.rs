@@ -33,6 +33,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+/// Certificate tooling.
+#[cfg(feature = "certs")]
+mod certs;
 /// Change notifications.
 mod changes;
 /// The settings of a node.
@@ -59,7 +62,11 @@ mod kv;
 mod metrics;
 /// A replica node.
 mod node;
+/// Mutual TLS or plain TCP.
+mod tls;
 
+#[cfg(feature = "certs")]
+pub use certs::{ClusterCa, NodeCert};
 pub use changes::{ChangeCount, Subscription};
 pub use config::NodeConfig;
 /// Store settings and results of a durable node ([`Node::open`]), from
@@ -70,3 +77,6 @@ pub use handle::NodeHandle;
 pub use kv::{KvState, KvValue};
 pub use metrics::NetMetrics;
 pub use node::{Node, STORE_FILE, ShutdownReport};
+/// Certificate and key types of [`TlsIdentity`], from rustls.
+pub use rustls::pki_types;
+pub use tls::{CA_FILE, CERT_FILE, KEY_FILE, TlsIdentity, Transport, peer_name};

@@ -13,8 +13,21 @@ pub struct NetMetrics {
     /// Connections closed, for any reason.
     pub connections_closed: u64,
     /// Connections closed because a peer sent bytes that did not decode or a
-    /// frame over the limit, and connections refused at the handshake.
+    /// frame over the limit, and connections from peers the node does not
+    /// know.
     pub connections_rejected: u64,
+    /// Connections refused at the handshake, before any frame reached the
+    /// engine. As the acceptor: no client certificate, one not of the
+    /// cluster's CA, expired, or naming another peer than the hello claims;
+    /// bytes that are not TLS; a malformed hello; a handshake not done
+    /// within [`NodeConfig::read_timeout`](crate::NodeConfig::read_timeout).
+    /// As the dialer: an acceptor whose certificate does not name the peer
+    /// dialed (or is not of the CA), or that refused this node's, or a
+    /// handshake not done within
+    /// [`NodeConfig::connect_timeout`](crate::NodeConfig::connect_timeout).
+    /// Each refusal is also logged (`tracing`, warn) with the peer and the
+    /// reason.
+    pub handshakes_refused: u64,
     /// Peers connected now.
     pub connected_peers: usize,
     /// Bytes of received frames not yet handled by the engine, now: frames

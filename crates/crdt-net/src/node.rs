@@ -38,11 +38,13 @@ use crate::inbound::Inbound;
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
-/// use crdt_net::{Node, NodeConfig};
+/// use crdt_net::{ClusterCa, Node, NodeConfig, Transport};
 /// use crdt_sync::PeerId;
 /// use crdt_types::{OrSet, ReplicaId};
 ///
-/// let config = NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap());
+/// let ca = ClusterCa::new("shop")?;
+/// let tls = Transport::tls(ca.issue(PeerId(1))?.identity()?)?;
+/// let config = NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap(), tls);
 /// let node = Node::start(config, ReplicaId::random(), OrSet::<String>::new()).await?;
 /// let h = node.handle();
 /// h.write(|set, me| set.insert(me, "milk".to_string())).await.unwrap();
@@ -67,8 +69,8 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
     /// known to be the latest of that id).
     ///
     /// An engine configuration that [`crdt_sync::Config::validate`] refuses,
-    /// or a queue bound of zero, is an [`io::ErrorKind::InvalidInput`]
-    /// error. Must be called within a tokio runtime, where the node's
+    /// a queue bound of zero, or a TLS certificate that does not name
+    /// [`NodeConfig::me`], is an [`io::ErrorKind::InvalidInput`] error. Must be called within a tokio runtime, where the node's
     /// connections then run; the engine runs on a thread of its own.
     pub async fn start(config: NodeConfig, replica: ReplicaId, state: T) -> io::Result<Self> {
         Self::launch(config, replica, state, None).await
@@ -99,13 +101,15 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use crdt_net::{Identity, Node, NodeConfig, StoreOptions};
+    /// use crdt_net::{ClusterCa, Identity, Node, NodeConfig, StoreOptions, Transport};
     /// use crdt_sync::PeerId;
     /// use crdt_types::OrSet;
     ///
     /// let dir = std::env::temp_dir().join(format!("crdt-net-doc-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
-    /// let config = NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap());
+    /// let ca = ClusterCa::new("shop").unwrap();
+    /// let tls = Transport::tls(ca.issue(PeerId(1)).unwrap().identity().unwrap()).unwrap();
+    /// let config = NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap(), tls);
     /// let node = Node::<OrSet<String>>::open(config.clone(), &dir, StoreOptions::default())
     ///     .await
     ///     .unwrap();

@@ -22,9 +22,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, TestDir, config, wait_for};
+use common::{CLUSTER, DEADLINE, TestDir, cert, config, config_over, wait_for};
 use crdt_core::{Lattice, ReplicaId};
-use crdt_net::{Identity, NetMetrics, Node, NodeConfig, NodeHandle, STORE_FILE, StoreOptions};
+use crdt_net::{
+    Identity, NetMetrics, Node, NodeConfig, NodeHandle, STORE_FILE, StoreOptions, TlsIdentity,
+    Transport,
+};
 use crdt_store::Store;
 use crdt_sync::{PeerId, Replicated};
 use crdt_types::{CausalCrdt, OrSet};
@@ -44,9 +47,14 @@ fn options() -> StoreOptions {
     StoreOptions::default().with_compact_min_log_bytes(16 << 10)
 }
 
-/// The child's node (peer 1): it dials the parent's node (peer 2).
-fn child_config(peer: std::net::SocketAddr) -> NodeConfig {
-    let mut c = config(1);
+/// The child's node (peer 1): it dials the parent's node (peer 2), with
+/// the certificate the parent wrote into its data directory `dir` (the
+/// child's process has a test CA of its own, which the parent's node
+/// would refuse).
+fn child_config(peer: std::net::SocketAddr, dir: &Path) -> NodeConfig {
+    let identity =
+        TlsIdentity::from_pem_files(CLUSTER, dir).expect("the parent wrote the certificate");
+    let mut c = config_over(1, Transport::tls(identity).unwrap());
     c.peers.push((PeerId(2), peer));
     c
 }
@@ -68,7 +76,7 @@ fn crash_child() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let node = Node::<Set>::open(child_config(peer), &dir, options())
+        let node = Node::<Set>::open(child_config(peer, dir.as_ref()), &dir, options())
             .await
             .unwrap();
         let h = node.handle();
@@ -287,6 +295,7 @@ async fn crash_at_random_moments_loses_no_acknowledged_write() {
     let started = Instant::now();
     let dir = TestDir::new("crash");
     let data: PathBuf = dir.path().join("child");
+    cert(1).write_files(&data).unwrap();
     let mut peer_config = config(2);
     peer_config
         .peers
@@ -336,7 +345,7 @@ async fn crash_at_random_moments_loses_no_acknowledged_write() {
     assert!(confirmed > 0, "no write of the peer was ever confirmed");
 
     // The crashed replica, opened again as a node, and the peer converge.
-    let node = Node::<Set>::open(child_config(addr), &data, options())
+    let node = Node::<Set>::open(child_config(addr, &data), &data, options())
         .await
         .unwrap();
     assert_eq!(node.identity(), Some(Identity::Resumed));

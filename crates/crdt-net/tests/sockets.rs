@@ -1,5 +1,6 @@
-//! Real sockets on 127.0.0.1: nodes converge through a partition and heal;
-//! garbage and oversized frames close only the offending connection, and a
+//! Real sockets on 127.0.0.1, over mutual TLS: nodes converge through a
+//! partition and heal; garbage and oversized frames from a peer with a
+//! valid certificate close only the offending connection, and a
 //! connection's first frame is never overtaken by its opening.
 //!
 //! Every wait is [`common::wait_for`] a condition, with a deadline.
@@ -8,12 +9,11 @@ mod common;
 
 use crdt_net::{KvState, Node, NodeHandle};
 use crdt_sync::PeerId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use common::{
-    ABSENT, DEADLINE, config, config_with_absent, converged, metrics, pair, rogue, shutdown_all,
-    start, wait_for, wait_until_converged,
+    ABSENT, DEADLINE, cert, closed_by_peer, config, config_with_absent, converged, metrics, pair,
+    rogue, shutdown_all, start, tls_client, wait_for, wait_until_converged,
 };
 
 async fn three() -> Vec<Node<KvState>> {
@@ -100,20 +100,6 @@ async fn three_nodes_converge_through_a_partition_and_heal() {
     shutdown_all(nodes).await;
 }
 
-/// Whether the node closed the stream within [`DEADLINE`].
-async fn closed_by_peer(s: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 64];
-    let eof = async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {} // the node may have sent something first
-            }
-        }
-    };
-    tokio::time::timeout(DEADLINE, eof).await.is_ok()
-}
-
 /// Waits until the node has counted `n` rejected connections, then checks
 /// it counted no more. Waiting, rather than reading the counter once the
 /// socket reports the close, keeps the check independent of whether the node
@@ -157,7 +143,7 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     // An unknown peer id is refused at the handshake.
     let mut stranger = rogue(h.local_addr(), PeerId(7)).await;
     assert!(
-        closed_by_peer(&mut stranger).await,
+        closed_by_peer(&mut stranger).await.is_some(),
         "an unknown peer is refused"
     );
     wait_for_rejections(&h, 1).await;
@@ -167,7 +153,7 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     g.write_all(&5u32.to_be_bytes()).await.unwrap();
     g.write_all(b"junk!").await.unwrap();
     assert!(
-        closed_by_peer(&mut g).await,
+        closed_by_peer(&mut g).await.is_some(),
         "a garbage frame closes the connection"
     );
     wait_for_rejections(&h, 2).await;
@@ -176,7 +162,7 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
     let mut big = rogue(h.local_addr(), ABSENT).await;
     big.write_all(&(1u32 << 20).to_be_bytes()).await.unwrap();
     assert!(
-        closed_by_peer(&mut big).await,
+        closed_by_peer(&mut big).await.is_some(),
         "an oversized frame closes the connection"
     );
     wait_for_rejections(&h, 3).await;
@@ -207,23 +193,27 @@ async fn garbage_and_oversized_frames_close_only_that_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_frame_of_a_connection_is_handled_after_its_opening() {
-    // The handshake and a garbage frame arrive in one segment, so the frame
+    // The hello and a garbage frame arrive in one TLS record, so the frame
     // is readable the moment the connection is. Were it handed to the
     // engine before the connection was registered, the engine would ignore
     // it as coming from an unknown connection, and the rogue would stay
     // open instead of being rejected.
     let a = start(config_with_absent(1)).await;
     let h = a.handle();
+    let absent = cert(ABSENT.0).identity().unwrap();
     for i in 1..=20 {
         let mut both = Vec::new();
         both.extend_from_slice(&8u32.to_be_bytes());
         both.extend_from_slice(&ABSENT.0.to_be_bytes());
         both.extend_from_slice(&5u32.to_be_bytes());
         both.extend_from_slice(b"junk!");
-        let mut s = TcpStream::connect(h.local_addr()).await.unwrap();
+        let mut s = tls_client(h.local_addr(), PeerId(1), Some(&absent))
+            .await
+            .unwrap();
         s.write_all(&both).await.unwrap();
+        s.flush().await.unwrap();
         assert!(
-            closed_by_peer(&mut s).await,
+            closed_by_peer(&mut s).await.is_some(),
             "round {i}: the garbage first frame closes the connection"
         );
         wait_for_rejections(&h, i).await;

@@ -16,7 +16,6 @@ use crdt_net::Node;
 use crdt_sync::{Message, MessageKind};
 use crdt_types::ReplicaId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
 use common::{ABSENT, big_set, config_with_absent, frame, rogue};
@@ -43,7 +42,7 @@ const ANSWER_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Reads frames until a catch-up part arrives; the engine sends the first
 /// part only once it has computed and split the whole answer.
-async fn read_until_catch_up(s: &mut TcpStream) {
+async fn read_until_catch_up<S: AsyncReadExt + Unpin>(s: &mut S) {
     loop {
         let mut len = [0u8; 4];
         s.read_exact(&mut len).await.unwrap();

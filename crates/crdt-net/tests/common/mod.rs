@@ -8,14 +8,23 @@
 use std::fmt::Debug;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crdt_core::ReplicaId;
-use crdt_net::{KvState, NetMetrics, Node, NodeConfig, NodeHandle};
+use crdt_net::{
+    ClusterCa, KvState, NetMetrics, Node, NodeCert, NodeConfig, NodeHandle, TlsIdentity, Transport,
+    peer_name,
+};
 use crdt_sync::{Config, Envelope, Message, PeerId, codec};
-use tokio::io::AsyncWriteExt;
+use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 /// How long anything here may take before the test fails. Only a failing
 /// test waits this long.
@@ -62,9 +71,34 @@ where
     }
 }
 
-/// A node's settings for these tests: fast sync rounds and reconnects.
+/// The cluster name of these tests' certificates.
+pub(crate) const CLUSTER: &str = "test";
+
+/// The test cluster's CA, made once per process.
+pub(crate) fn ca() -> &'static ClusterCa {
+    static CA: OnceLock<ClusterCa> = OnceLock::new();
+    CA.get_or_init(|| ClusterCa::new(CLUSTER).expect("a CA"))
+}
+
+/// A certificate of the test CA for `me`.
+pub(crate) fn cert(me: u64) -> NodeCert {
+    ca().issue(PeerId(me)).expect("a node certificate")
+}
+
+/// Mutual TLS with a certificate of the test CA for `me`.
+pub(crate) fn tls(me: u64) -> Transport {
+    Transport::tls(cert(me).identity().unwrap()).expect("a TLS transport")
+}
+
+/// A node's settings for these tests: mutual TLS, fast sync rounds and
+/// reconnects.
 pub(crate) fn config(me: u64) -> NodeConfig {
-    let mut c = NodeConfig::new(PeerId(me), "127.0.0.1:0".parse().unwrap());
+    config_over(me, tls(me))
+}
+
+/// [`config`] over the given transport.
+pub(crate) fn config_over(me: u64, transport: Transport) -> NodeConfig {
+    let mut c = NodeConfig::new(PeerId(me), "127.0.0.1:0".parse().unwrap(), transport);
     c.engine = Config {
         sync_interval: Duration::from_millis(20),
         ..Config::default()
@@ -146,12 +180,62 @@ pub(crate) async fn wait_until_converged(nodes: &[Node<KvState>]) {
     .await;
 }
 
-/// Connects as `as_peer` (the handshake frame) and returns the stream.
-pub(crate) async fn rogue(addr: SocketAddr, as_peer: PeerId) -> TcpStream {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+/// Connects to node 1 at `addr` with a certificate of the test CA for
+/// `as_peer`, sends the hello claiming `as_peer`, and returns the stream.
+pub(crate) async fn rogue(addr: SocketAddr, as_peer: PeerId) -> TlsStream<TcpStream> {
+    let id = cert(as_peer.0).identity().unwrap();
+    let mut s = tls_client(addr, PeerId(1), Some(&id)).await.unwrap();
     s.write_all(&8u32.to_be_bytes()).await.unwrap();
     s.write_all(&as_peer.0.to_be_bytes()).await.unwrap();
+    s.flush().await.unwrap();
     s
+}
+
+/// A TLS client of the node at `addr`, which must present a certificate
+/// of the test CA naming `server`; presenting `client`'s certificate if
+/// any. With TLS 1.3 the client's handshake may complete before the node
+/// has checked the client's certificate: a refusal then shows as the
+/// stream closing.
+pub(crate) async fn tls_client(
+    addr: SocketAddr,
+    server: PeerId,
+    client: Option<&TlsIdentity>,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    let ca = rustls::pki_types::CertificateDer::from_pem_slice(ca().cert_pem().as_bytes()).unwrap();
+    roots.add(ca).unwrap();
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match client {
+        Some(id) => builder
+            .with_client_auth_cert(id.chain().to_vec(), id.key().clone_key())
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from(peer_name(server, CLUSTER)).unwrap();
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+}
+
+/// Whether the node closed the stream within [`DEADLINE`], reading (and
+/// counting) whatever it sent first: `Some(bytes)` if it closed.
+pub(crate) async fn closed_by_peer<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<usize> {
+    let mut buf = [0u8; 1024];
+    let mut got = 0;
+    let eof = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n, // the node may have sent something first
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, eof).await.ok().map(|()| got)
 }
 
 /// A whole frame (length and body) carrying `message` from a peer in
