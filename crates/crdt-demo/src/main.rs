@@ -13,6 +13,12 @@
 //! removed at the end; a folder given is kept, and a later run resumes the
 //! replicas from it. It exits non-zero if the replicas do not converge, or
 //! if the restarted replica lost anything.
+//!
+//! The replicas talk mutual TLS: the parent makes a cluster CA in memory
+//! and writes each replica's certificate and key into its data directory
+//! ([`crdt_net::CA_FILE`], [`crdt_net::CERT_FILE`], [`crdt_net::KEY_FILE`]), where the replica reads
+//! them. Every process logs through `tracing` to standard error, filtered
+//! by `RUST_LOG` (default `warn`; e.g. `RUST_LOG=crdt_net=debug`).
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -20,11 +26,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crdt_net::{KvState, Node, NodeConfig, NodeError, StoreOptions};
+use crdt_net::{
+    ClusterCa, KvState, Node, NodeConfig, NodeError, StoreOptions, TlsIdentity, Transport,
+};
 use crdt_sync::{Config, PeerId};
+use tracing_subscriber::EnvFilter;
+
+/// The name of the demo's cluster (its certificates name
+/// `peer-<id>.demo`).
+const CLUSTER: &str = "demo";
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let data_dir = match args.iter().position(|a| a == "--data-dir") {
         Some(i) => match args.get(i + 1) {
@@ -70,13 +89,23 @@ fn replica(id: u64, dir: &Path) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("replica {id}: cannot start a runtime: {e}");
+            tracing::error!(replica = id, reason = %e, "cannot start a runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tls = match TlsIdentity::from_pem_files(CLUSTER, dir).and_then(Transport::tls) {
+        Ok(tls) => tls,
+        Err(e) => {
+            tracing::error!(replica = id, dir = %dir.display(), reason = %e, "no usable certificate");
             return ExitCode::FAILURE;
         }
     };
     rt.block_on(async move {
-        let mut config =
-            NodeConfig::new(PeerId(id), "127.0.0.1:0".parse().expect("loopback address"));
+        let mut config = NodeConfig::new(
+            PeerId(id),
+            "127.0.0.1:0".parse().expect("loopback address"),
+            tls,
+        );
         config.engine = Config {
             sync_interval: Duration::from_millis(25),
             ..Config::default()
@@ -86,7 +115,7 @@ fn replica(id: u64, dir: &Path) -> ExitCode {
         let node = match Node::<KvState>::open(config, dir, StoreOptions::default()).await {
             Ok(n) => n,
             Err(e) => {
-                eprintln!("replica {id}: cannot start on {}: {e}", dir.display());
+                tracing::error!(replica = id, dir = %dir.display(), reason = %e, "cannot start");
                 return ExitCode::FAILURE;
             }
         };
@@ -196,13 +225,13 @@ fn replica(id: u64, dir: &Path) -> ExitCode {
                         }
                         println!("END");
                     }
-                    _ => eprintln!("replica {id}: unknown command {line:?}"),
+                    _ => tracing::warn!(replica = id, %line, "unknown command"),
                 }
                 Ok(())
             }
             .await;
             if let Err(e) = handled {
-                eprintln!("replica {id}: {line:?} failed: {e}");
+                tracing::error!(replica = id, %line, reason = %e, "command failed");
                 return ExitCode::FAILURE;
             }
         }
@@ -238,7 +267,8 @@ impl Replica {
             .arg(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // The replica's logs (`RUST_LOG`) go to the demo's stderr.
+            .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start replica {id}: {e}"))?;
         let stdin = child.stdin.take().ok_or("no stdin")?;
@@ -353,9 +383,28 @@ fn kill_and_restart(rs: &mut [Replica], data: &Path) -> bool {
     same_id && intact && rejoined
 }
 
+/// Makes a cluster CA for this run and writes each replica's certificate
+/// and key into its data directory (replacing those of an earlier run,
+/// whose CA is gone).
+fn certificates(data: &Path) -> std::io::Result<()> {
+    let ca = ClusterCa::new(CLUSTER)?;
+    for id in 1..=3 {
+        ca.issue(PeerId(id))?
+            .write_files(data.join(format!("replica-{id}")))?;
+    }
+    Ok(())
+}
+
 fn parent(data: &Path) -> ExitCode {
     println!("crdt demo: 3 replica processes on 127.0.0.1, a social-media scenario");
-    println!("  data: {}\n", data.display());
+    println!("  data: {}", data.display());
+    if let Err(e) = certificates(data) {
+        tracing::error!(reason = %e, "cannot make the replicas' certificates");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "  mutual TLS: a fresh cluster CA; each replica's certificate (peer-N.{CLUSTER}) in its data directory\n"
+    );
     let mut rs: Vec<Replica> = Vec::new();
     for id in 1..=3 {
         match Replica::spawn(id, data) {
@@ -369,7 +418,7 @@ fn parent(data: &Path) -> ExitCode {
                 rs.push(r);
             }
             Err(e) => {
-                eprintln!("{e}");
+                tracing::error!(reason = %e, "a replica did not start");
                 return ExitCode::FAILURE;
             }
         }
