@@ -4,7 +4,9 @@
 //! | item | what it is |
 //! |---|---|
 //! | [`Node`], [`NodeHandle`] | one replica: its engine (on a thread of its own), a listener, a dialer per peer |
-//! | [`NodeConfig`] | peers, timeouts, reconnect backoff, queue bounds, the engine's settings |
+//! | [`NodeConfig`] | peers, transport, timeouts, reconnect backoff, queue bounds, the engine's settings |
+//! | [`Transport`], [`TlsIdentity`] | mutual TLS (a certificate of the cluster's CA per node), or plain TCP by an explicit opt-in |
+//! | [`ClusterCa`], [`NodeCert`] | certificate tooling: a cluster CA and node certificates, in memory or as PEM files (feature `certs`, default) |
 //! | [`NetMetrics`] | the engine's metrics plus connection and queue counters |
 //! | [`NodeError`], [`PeerBehind`] | why a request to a node failed (stopped, refused, peers behind at a flush) |
 //! | [`Subscription`], [`ChangeCount`] | change notifications ([`NodeHandle::subscribe`]) |
@@ -12,10 +14,19 @@
 //! | [`StoreOptions`], [`Durability`], [`Identity`], [`StoreError`], [`StoreStats`] | a durable node ([`Node::open`]): its replica kept in `crdt-store` |
 //! | [`KvState`], [`KvValue`] | a key-value store: multi-value registers of any ordered serde type with get/put contexts, counters, sets |
 //!
+//! Connections are mutual TLS 1.3 (rustls, `ring` provider): each node's
+//! certificate, signed by the cluster's CA, names its `PeerId` as
+//! `peer-<id>.<cluster>` ([`peer_name`]). The acceptor reads the dialer's
+//! id from its verified certificate, the dialer checks that the acceptor's
+//! names the peer it dialed; a connection that fails, or whose hello claims
+//! another id, is closed before any frame reaches the engine
+//! ([`NetMetrics::handshakes_refused`]). Plain TCP only by
+//! [`Transport::plain_tcp_insecure`].
+//!
 //! Frames are a big-endian `u32` length and the engine's encoded message. The
-//! first frame of a connection is the dialer's `PeerId` (8 bytes). A frame
+//! first frame of a connection (the hello) is the dialer's `PeerId` (8 bytes). A frame
 //! over the engine's size limit, or bytes that do not decode, close that
-//! connection with a log line on standard error; the local state is
+//! connection with a `tracing` warning; the local state is
 //! untouched and other peers carry on. Of each pair of peers the one with the
 //! smaller id dials, and reconnects with exponential backoff and jitter.
 //! Every queue is bounded: a peer sending faster than the engine handles is
@@ -27,9 +38,13 @@
 //! and acknowledging a write (to the application or to a peer) only once it
 //! is on disk.
 //!
-//! `tokio` is the one dependency beyond the workspace: the transport needs
-//! sockets, timers and channels, and tokio is what Rust network services
-//! already run on. Only this crate depends on it; the engine stays sans-IO.
+//! Dependencies beyond the workspace: `tokio` (the transport needs sockets,
+//! timers and channels, and tokio is what Rust network services already run
+//! on; only this crate depends on it, the engine stays sans-IO), `tracing`
+//! for logs, `rustls` / `tokio-rustls` / `rustls-webpki` for TLS (the
+//! `ring` provider: no aws-lc, no cmake or C++), and `rcgen` for the
+//! certificate tooling, behind the default feature `certs` so that a
+//! deployment with certificates from elsewhere can leave it out.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
