@@ -22,9 +22,15 @@ pub struct NetMetrics {
     /// bytes that are not TLS; a malformed hello; a handshake not done
     /// within [`NodeConfig::read_timeout`](crate::NodeConfig::read_timeout).
     /// As the dialer: an acceptor whose certificate does not name the peer
-    /// dialed (or is not of the CA), or that refused this node's, or a
-    /// handshake not done within
+    /// dialed (or is not of the CA), or a handshake not done within
     /// [`NodeConfig::connect_timeout`](crate::NodeConfig::connect_timeout).
+    /// An acceptor that refuses this node's certificate (or its hello) does
+    /// so after the dialer's side of the TLS 1.3 handshake has completed:
+    /// the dialer sees a connection that opens and closes at once (counted
+    /// in [`connections_opened`](Self::connections_opened) and
+    /// [`connections_closed`](Self::connections_closed), and, when the
+    /// acceptor sent a TLS alert, in
+    /// [`connections_rejected`](Self::connections_rejected)).
     /// Each refusal is also logged (`tracing`, warn) with the peer and the
     /// reason.
     pub handshakes_refused: u64,
