@@ -28,8 +28,8 @@ pub struct NetMetrics {
     /// so after the dialer's side of the TLS 1.3 handshake has completed:
     /// the dialer sees a connection that opens and closes at once (counted
     /// in [`connections_opened`](Self::connections_opened) and
-    /// [`connections_closed`](Self::connections_closed), and, when the
-    /// acceptor sent a TLS alert, in
+    /// [`connections_closed`](Self::connections_closed), and, when it reads
+    /// the acceptor's TLS alert rather than a reset, in
     /// [`connections_rejected`](Self::connections_rejected)).
     /// Each refusal is also logged (`tracing`, warn) with the peer and the
     /// reason.

@@ -239,6 +239,48 @@ async fn the_dialer_refuses_an_acceptor_that_is_not_the_peer_it_dialed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_certificate_is_of_another_ca_cannot_dial_in() {
+    // Node 1 trusts the cluster's CA but presents a certificate of another
+    // CA: its side of the handshake completes, then node 2 refuses it, so
+    // node 1 sees connections that open and close at once.
+    let foreign = ClusterCa::new(CLUSTER).unwrap().issue(PeerId(1)).unwrap();
+    let id = TlsIdentity::from_pem(
+        CLUSTER,
+        ca().cert_pem(),
+        foreign.cert_pem(),
+        foreign.key_pem(),
+    )
+    .unwrap();
+    let b = start(config(2)).await;
+    let a = start(config_over(1, Transport::tls(id).unwrap())).await;
+    let (ha, hb) = (a.handle(), b.handle());
+    hb.add_peer(PeerId(1), ha.local_addr());
+    ha.add_peer(PeerId(2), hb.local_addr());
+    ha.update(|s, me| s.add(me, "likes", 1)).unwrap();
+    // Closed by node 2's alert, or by a reset if node 2 closed with node
+    // 1's hello unread: either way closed, not refused by node 1.
+    let m1 = wait_for(
+        DEADLINE,
+        "node 1's connections are closed at once, twice",
+        || metrics(&ha),
+        |m| m.connections_closed >= 2,
+    )
+    .await;
+    assert_eq!(m1.handshakes_refused, 0, "node 1 trusted node 2: {m1:?}");
+    // Node 2 counts a refusal after sending its alert: wait for it.
+    let m2 = wait_for(
+        DEADLINE,
+        "node 2 refuses node 1 twice",
+        || metrics(&hb),
+        |m| m.handshakes_refused >= 2,
+    )
+    .await;
+    assert_eq!(m2.connections_opened, 0, "{m2:?}");
+    assert_eq!(hb.read(|s| s.count("likes")).await.unwrap(), 0);
+    shutdown_all(vec![a, b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_does_not_start_with_a_certificate_naming_another_peer() {
     let err = Node::start(
         NodeConfig::new(PeerId(1), "127.0.0.1:0".parse().unwrap(), tls(2)),
