@@ -33,12 +33,6 @@ impl Script {
         self.input.ops.push(op);
     }
 
-    /// The first flight `pick` chooses, as an op's operand.
-    fn find(&self, pick: impl Fn(&Flight, Kind) -> bool) -> Option<u8> {
-        let k = self.sim.flights().iter().position(|f| pick(f, f.kind()))?;
-        Some(u8::try_from(k).expect("fewer than 256 flights"))
-    }
-
     /// `ms` milliseconds pass; then every message is delivered, oldest
     /// first, except those `lose` picks, which are lost.
     fn tick(&mut self, ms: u8, lose: impl Fn(&Flight, Kind) -> bool) {
