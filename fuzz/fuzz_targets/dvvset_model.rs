@@ -44,8 +44,8 @@ const N: usize = 3;
 fuzz_target!(|ops: Vec<Op>| {
     let mut sets: Vec<DvvSet<u32>> = vec![DvvSet::new(); N];
     let mut models: Vec<Model> = vec![Model::default(); N];
-    let mut next_id = 0u32;
-    for op in ops.into_iter().take(64) {
+    // Each op's number is the value a put there writes.
+    for (next_id, op) in (0u32..).zip(ops.into_iter().take(64)) {
         match op {
             Op::Put { read_at, at } => {
                 let (read_at, at) = (usize::from(read_at) % N, usize::from(at) % N);
@@ -75,7 +75,6 @@ fuzz_target!(|ops: Vec<Op>| {
                 models[to].superseded.extend(m.superseded);
             }
         }
-        next_id += 1;
         for (s, m) in sets.iter().zip(&models) {
             let mut values: Vec<u32> = s.values().copied().collect();
             values.sort_unstable();

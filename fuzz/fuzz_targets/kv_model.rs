@@ -94,7 +94,7 @@ fuzz_target!(|ops: Vec<Op>| {
     for s in &stores {
         all.join(s);
     }
-    for k in 0..2 {
-        assert_eq!(all.count(&format!("c{k}")), totals[k]);
+    for (k, total) in totals.iter().enumerate() {
+        assert_eq!(all.count(&format!("c{k}")), *total);
     }
 });

@@ -4,22 +4,10 @@
 //! deltas equal replicas synced by full states, at every step.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use crdt_core::Lattice;
+use crdt_fuzz::merge_laws::{MAX_OPS, Op};
 use crdt_types::{MvRegister, OrMap, OrSet, PnCounter, ReplicaId};
 use libfuzzer_sys::fuzz_target;
-
-#[derive(Arbitrary, Debug)]
-enum Op {
-    Insert(u8, u8),
-    Remove(u8, u8),
-    Clear(u8),
-    MapInsert(u8, u8, u8),
-    MapRemoveKey(u8, u8),
-    MvWrite(u8, u8),
-    Count(u8, i8),
-    Sync(u8, u8),
-}
 
 /// One replica's whole state: several types, so one trace exercises them all.
 #[derive(Clone, Default, PartialEq, Debug)]
@@ -64,7 +52,7 @@ fn replica_id(i: u8) -> ReplicaId {
 fuzz_target!(|ops: Vec<Op>| {
     let mut rs: Vec<Replica> = (0..3).map(|_| Replica::default()).collect();
     let mut deltas: Vec<State> = Vec::new();
-    for op in ops.into_iter().take(96) {
+    for op in ops.into_iter().take(MAX_OPS) {
         let (who, delta) = match op {
             Op::Sync(from, to) => {
                 let (from, to) = (usize::from(from % 3), usize::from(to % 3));

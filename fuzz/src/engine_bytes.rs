@@ -179,10 +179,7 @@ impl Op {
             Self::Truncate { k, len, to } => (10, vec![B(*k), W(*len), B(*to)]),
             Self::Replay { k, to, from } => (11, vec![B(*k), B(*to), B(*from)]),
         };
-        // The derive takes variant `(u32 * OP_VARIANTS) >> 32`: the least
-        // u32 that maps to `index` is its ceiling.
-        let tag = (index << 32).div_ceil(OP_VARIANTS);
-        out.extend_from_slice(&u32::try_from(tag).expect("below 2^32").to_le_bytes());
+        crate::write_variant(out, index, OP_VARIANTS);
         for field in fields {
             match field {
                 B(b) => out.push(b),

@@ -1,6 +1,7 @@
 //! Seed inputs: the regression classes of the fault and hostile-bytes
-//! issues (10 and 11), built as values and written in each target's input
-//! format by `cargo run --example write_seeds`.
+//! issues (10 and 11) and of the fuzz-target issue (17), built as values
+//! and written in each target's input format by
+//! `cargo run --example write_seeds`.
 
 use crdt_core::{Causal, CausalContext, Dot, DotFun, Fingerprint, HybridClock};
 use crdt_sync::{Envelope, Message, Payload, codec};
@@ -8,6 +9,9 @@ use crdt_types::{CausalCrdt, LwwRegister, MvRegister, OrMap, OrSet, ReplicaId};
 use serde::Serialize;
 
 use crate::engine_bytes::{Input, Op, State, replica};
+
+mod sync;
+pub use sync::{Reach, sync_engine};
 
 /// A replica id no engine of the targets uses (the forger's).
 fn forger(k: u128) -> ReplicaId {
@@ -365,4 +369,24 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
         .into_iter()
         .map(|(name, input)| (name.to_owned(), input))
         .collect()
+}
+
+/// Seeds of `merge_laws`: (class, operations). `repeated-syncs` is the
+/// input class that ran the target out of memory while a sync appended the
+/// sender's whole delta log to the receiver's: a few writes on two
+/// replicas, then syncs back and forth between them to the end (each sync
+/// doubled the logs then; now it adds nothing).
+#[must_use]
+pub fn merge_laws() -> Vec<(String, Vec<crate::merge_laws::Op>)> {
+    use crate::merge_laws::{MAX_OPS, Op};
+    let mut ops = vec![
+        Op::Insert(0, 1),
+        Op::MapInsert(1, 2, 3),
+        Op::MvWrite(0, 4),
+        Op::Count(1, -5),
+    ];
+    while ops.len() < MAX_OPS {
+        ops.extend([Op::Sync(0, 1), Op::Sync(1, 0)]);
+    }
+    vec![("repeated-syncs".to_owned(), ops)]
 }
