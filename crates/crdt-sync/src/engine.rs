@@ -581,7 +581,9 @@ impl<T: Replicated> Engine<T> {
         body_len: usize,
     ) {
         let fresh = if self.config.strip_redundant {
-            state.delta_from(&self.state)
+            let fresh = state.delta_from(&self.state);
+            drop(state); // freed before the join: peak memory follows the message
+            fresh
         } else if state.leq(&self.state) {
             T::default() // classic delta sync buffers only deltas that inflate
         } else {
