@@ -146,9 +146,18 @@ impl IntervalSet {
         self.spans = out;
     }
 
-    /// `self \ other`.
+    /// `self \ other`, allocated at its exact size (a stripped delta is
+    /// kept in a buffer: no doubling slack).
     pub(crate) fn difference(&self, other: &Self) -> Self {
-        let mut out: SmallVec<[Span; 1]> = SmallVec::new();
+        let mut count = 0;
+        self.difference_each(other, |_| count += 1);
+        let mut out: SmallVec<[Span; 1]> = SmallVec::with_capacity(count);
+        self.difference_each(other, |s| out.push(s));
+        Self { spans: out }
+    }
+
+    /// Calls `emit` on each span of `self \ other`, in order.
+    fn difference_each(&self, other: &Self, mut emit: impl FnMut(Span)) {
         let b = &other.spans;
         let mut j = 0;
         for &(first, hi) in &self.spans {
@@ -161,7 +170,7 @@ impl IntervalSet {
             let mut k = j;
             while k < b.len() && b[k].0 <= hi {
                 if b[k].0 > lo {
-                    out.push((lo, b[k].0 - 1));
+                    emit((lo, b[k].0 - 1));
                 }
                 if b[k].1 >= hi {
                     rest = false;
@@ -171,10 +180,9 @@ impl IntervalSet {
                 k += 1;
             }
             if rest {
-                out.push((lo, hi));
+                emit((lo, hi));
             }
         }
-        Self { spans: out }
     }
 
     /// `self ∩ other`.
@@ -290,7 +298,8 @@ impl<'de> Deserialize<'de> for IntervalSet {
                 })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IntervalSet, A::Error> {
-                let mut spans: SmallVec<[Span; 1]> = SmallVec::new();
+                let mut spans: SmallVec<[Span; 1]> =
+                    SmallVec::with_capacity(crate::sorted::capacity_for::<Span>(seq.size_hint()));
                 let mut prev_end = 0u64;
                 if self.0 {
                     // Readable: absolute `[lo, hi]`, sorted, apart, non-adjacent.

@@ -581,9 +581,9 @@ impl<T: Replicated> Engine<T> {
         body_len: usize,
     ) {
         let fresh = if self.config.strip_redundant {
-            let fresh = state.delta_from(&self.state);
-            drop(state); // freed before the join: peak memory follows the message
-            fresh
+            // Consumed: reused when all new, else freed before the join, so
+            // that peak memory follows the message.
+            state.into_delta_from(&self.state)
         } else if state.leq(&self.state) {
             T::default() // classic delta sync buffers only deltas that inflate
         } else {

@@ -86,8 +86,9 @@ impl<K, V> SortedMap<K, V> {
         self.len() == 0
     }
 
-    /// The non-empty chunks, in order (a non-empty flat map is one chunk).
-    fn chunks(&self) -> &[Vec<(K, V)>] {
+    /// The non-empty chunks, in order (a non-empty flat map is one chunk):
+    /// plain nested loops over them beat [`SortedMap::iter`] in hot walks.
+    pub(crate) fn chunks(&self) -> &[Vec<(K, V)>] {
         match &self.repr {
             Repr::Flat(v) if v.is_empty() => &[],
             Repr::Flat(v) => std::slice::from_ref(v),
