@@ -211,6 +211,17 @@ impl CausalContext {
         Self { entries }
     }
 
+    /// `self := self \ other`, reusing `self`'s allocations where the
+    /// result fits in them (see [`IntervalSet::subtract`]).
+    pub(crate) fn subtract(&mut self, other: &Self) {
+        for (r, set) in &mut self.entries {
+            if let Ok(j) = other.find(*r) {
+                set.subtract(&other.entries[j].1);
+            }
+        }
+        self.entries.retain(|(_, set)| !set.is_empty());
+    }
+
     /// The dots in both `self` and `other`.
     #[must_use]
     pub fn intersection(&self, other: &Self) -> Self {

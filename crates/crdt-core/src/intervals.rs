@@ -156,32 +156,43 @@ impl IntervalSet {
         Self { spans: out }
     }
 
-    /// Calls `emit` on each span of `self \ other`, in order.
-    fn difference_each(&self, other: &Self, mut emit: impl FnMut(Span)) {
+    /// `self := self \ other`, in place when no span of `self` is split in
+    /// two (the usual case: `other` covers whole spans or their ends), so a
+    /// large received set is stripped without a second copy.
+    pub(crate) fn subtract(&mut self, other: &Self) {
         let b = &other.spans;
         let mut j = 0;
-        for &(first, hi) in &self.spans {
-            // Skip spans of `other` wholly before this one.
-            while j < b.len() && b[j].1 < first {
-                j += 1;
+        let mut split = false;
+        for &span in &self.spans {
+            let mut outputs = 0;
+            span_minus(span, b, &mut j, &mut |_| outputs += 1);
+            if outputs > 1 {
+                split = true;
+                break;
             }
-            let mut lo = first;
-            let mut rest = true;
-            let mut k = j;
-            while k < b.len() && b[k].0 <= hi {
-                if b[k].0 > lo {
-                    emit((lo, b[k].0 - 1));
-                }
-                if b[k].1 >= hi {
-                    rest = false;
-                    break;
-                }
-                lo = b[k].1 + 1; // b[k].1 < hi, so no overflow and lo <= hi
-                k += 1;
-            }
-            if rest {
-                emit((lo, hi));
-            }
+        }
+        if split {
+            *self = self.difference(other);
+            return;
+        }
+        // Each span yields at most one, written at or before its own slot.
+        let (mut j, mut w) = (0, 0);
+        for i in 0..self.spans.len() {
+            let span = self.spans[i];
+            let spans = &mut self.spans;
+            span_minus(span, b, &mut j, &mut |s| {
+                spans[w] = s;
+                w += 1;
+            });
+        }
+        self.spans.truncate(w);
+    }
+
+    /// Calls `emit` on each span of `self \ other`, in order.
+    fn difference_each(&self, other: &Self, mut emit: impl FnMut(Span)) {
+        let mut j = 0;
+        for &span in &self.spans {
+            span_minus(span, &other.spans, &mut j, &mut emit);
         }
     }
 
@@ -247,6 +258,30 @@ impl IntervalSet {
         }
         Self { spans: out }
     }
+}
+
+/// Calls `emit` on each span of `span \ b`, in order; `j` is the first
+/// span of `b` that may meet `span` (spans of `self` passed in increasing
+/// order move it forward only).
+fn span_minus(span: Span, b: &[Span], j: &mut usize, emit: &mut impl FnMut(Span)) {
+    let (first, hi) = span;
+    // Skip spans of `b` wholly before this one.
+    while *j < b.len() && b[*j].1 < first {
+        *j += 1;
+    }
+    let mut lo = first;
+    let mut k = *j;
+    while k < b.len() && b[k].0 <= hi {
+        if b[k].0 > lo {
+            emit((lo, b[k].0 - 1));
+        }
+        if b[k].1 >= hi {
+            return;
+        }
+        lo = b[k].1 + 1; // b[k].1 < hi, so no overflow and lo <= hi
+        k += 1;
+    }
+    emit((lo, hi));
 }
 
 /// Appends `span` to sorted `out`, merging it with the last span when they
@@ -390,6 +425,14 @@ mod tests {
                 && a.is_subset(&b) == ra.is_subset(&rb)
                 && (1..=70).all(|n| a.contains(n) == ra.contains(&n))
                 && IntervalSet::from_sorted(ra.iter().copied()) == a
+        }
+
+        fn subtract_in_place_matches_difference(xs: Vec<u8>, ys: Vec<u8>) -> bool {
+            let (a, _) = set(&xs);
+            let (b, _) = set(&ys);
+            let mut c = a.clone();
+            c.subtract(&b);
+            canonical(&c) && c == a.difference(&b)
         }
 
         fn insert_span_matches_inserting_each(xs: Vec<u8>, lo: u8, len: u8) -> bool {

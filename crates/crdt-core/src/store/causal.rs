@@ -191,14 +191,21 @@ impl<S: DotStore> Causal<S> {
     /// small as the new dots alone.
     #[must_use]
     pub fn delta_for(&self, peer: &CausalContext) -> Self {
-        let mut context = self.context.difference(peer);
-        let store = if context.is_empty() {
+        let unseen = self.context.difference(peer);
+        let store = if unseen.is_empty() {
             S::default() // the peer has seen every dot we have
         } else {
             self.store.filtered(&mut |d| !peer.contains(d))
         };
         let shared = self.context.intersection(peer);
-        context.join(&removed_within(&self.store, &shared));
+        let removed = removed_within(&self.store, &shared);
+        let context = if removed.is_empty() {
+            unseen
+        } else {
+            // `unseen ∪ removed`, built at its size in one pass (joining into
+            // `unseen` would copy it): `removed` lies in `self.context`.
+            self.context.difference(&peer.difference(&removed))
+        };
         Self { store, context }
     }
 
@@ -315,30 +322,53 @@ impl<S: DotStore> Decompose for Causal<S> {
     /// seen, and the removals of dots `known` still holds.
     fn delta_from(&self, known: &Self) -> Self {
         let store = self.store.filtered(&mut |d| !known.context.contains(d));
-        let mut context = self.context.difference(&known.context);
-        let shared = self.context.intersection(&known.context);
-        if !shared.is_empty() {
-            let removed_here = removed_within(&self.store, &shared);
-            if !removed_here.is_empty() {
-                let still_there: CausalContext = known
-                    .store
-                    .dots()
-                    .filter(|d| removed_here.contains(*d))
-                    .collect();
-                context.join(&still_there);
-            }
-        }
+        let still_there = self.still_held_by(known);
+        // `(self \ known) ∪ still_there`, built at its size in one pass
+        // (joining into the difference would copy it): `still_there` lies in
+        // `self.context`.
+        let context = if still_there.is_empty() {
+            self.context.difference(&known.context)
+        } else {
+            self.context
+                .difference(&known.context.difference(&still_there))
+        };
         Self { store, context }
     }
 
     /// `self` itself when `known` has seen none of its dots (a delta of new
     /// writes, or anything sent to an empty replica); a copy otherwise.
-    fn into_delta_from(self, known: &Self) -> Self {
+    fn into_delta_from(mut self, known: &Self) -> Self {
         if self.context.is_disjoint(&known.context) {
-            self
-        } else {
-            self.delta_from(known)
+            return self;
         }
+        let still_there = self.still_held_by(known);
+        self.store.retain_dots(&mut |d| !known.context.contains(d));
+        if still_there.is_empty() {
+            self.context.subtract(&known.context);
+        } else {
+            self.context
+                .subtract(&known.context.difference(&still_there));
+        }
+        self
+    }
+}
+
+impl<S: DotStore> Causal<S> {
+    /// The dots `self` has removed that `known` still holds.
+    fn still_held_by(&self, known: &Self) -> CausalContext {
+        let shared = self.context.intersection(&known.context);
+        if shared.is_empty() {
+            return CausalContext::new();
+        }
+        let removed_here = removed_within(&self.store, &shared);
+        if removed_here.is_empty() {
+            return CausalContext::new();
+        }
+        known
+            .store
+            .dots()
+            .filter(|d| removed_here.contains(*d))
+            .collect()
     }
 }
 
