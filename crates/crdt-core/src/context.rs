@@ -211,6 +211,17 @@ impl CausalContext {
         Self { entries }
     }
 
+    /// `self := self \ other`, reusing `self`'s allocations where the
+    /// result fits in them (see [`IntervalSet::subtract`]).
+    pub(crate) fn subtract(&mut self, other: &Self) {
+        for (r, set) in &mut self.entries {
+            if let Ok(j) = other.find(*r) {
+                set.subtract(&other.entries[j].1);
+            }
+        }
+        self.entries.retain(|(_, set)| !set.is_empty());
+    }
+
     /// The dots in both `self` and `other`.
     #[must_use]
     pub fn intersection(&self, other: &Self) -> Self {
@@ -265,6 +276,44 @@ impl CausalContext {
         true
     }
 
+    /// Whether this context has seen `dot`, for a run of increasing dots:
+    /// `at` (start from `Cursor::default()`) moves forward only, so a run
+    /// costs one pass over the context at most, not a search per dot.
+    pub(crate) fn contains_from(&self, at: &mut Cursor, dot: Dot) -> bool {
+        while let Some((r, set)) = self.entries.get(at.entry) {
+            match r.cmp(&dot.replica) {
+                Ordering::Less => {
+                    *at = Cursor {
+                        entry: at.entry + 1,
+                        span: 0,
+                    }
+                }
+                Ordering::Greater => return false,
+                Ordering::Equal => {
+                    let spans = set.spans();
+                    while let Some(&(lo, hi)) = spans.get(at.span) {
+                        if hi >= dot.counter() {
+                            return lo <= dot.counter();
+                        }
+                        at.span += 1;
+                    }
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// The position of `replica` among the context's replicas.
+    pub(crate) fn replica_index(&self, replica: ReplicaId) -> Option<usize> {
+        self.find(replica).ok()
+    }
+
+    /// The replica at position `i` (see [`CausalContext::replica_index`]).
+    pub(crate) fn replica_at(&self, i: usize) -> Option<ReplicaId> {
+        self.entries.get(i).map(|(r, _)| *r)
+    }
+
     #[inline]
     fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
         // Few replicas: a linear scan beats binary search on the hot path.
@@ -280,6 +329,13 @@ impl CausalContext {
         }
         self.entries.binary_search_by(|(r, _)| r.cmp(&replica))
     }
+}
+
+/// A position in a [`CausalContext`] for [`CausalContext::contains_from`].
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Cursor {
+    entry: usize,
+    span: usize,
 }
 
 impl Lattice for CausalContext {

@@ -146,35 +146,54 @@ impl IntervalSet {
         self.spans = out;
     }
 
-    /// `self \ other`.
+    /// `self \ other`, allocated at its exact size (a stripped delta is
+    /// kept in a buffer: no doubling slack).
     pub(crate) fn difference(&self, other: &Self) -> Self {
-        let mut out: SmallVec<[Span; 1]> = SmallVec::new();
+        let mut count = 0;
+        self.difference_each(other, |_| count += 1);
+        let mut out: SmallVec<[Span; 1]> = SmallVec::with_capacity(count);
+        self.difference_each(other, |s| out.push(s));
+        Self { spans: out }
+    }
+
+    /// `self := self \ other`, in place when no span of `self` is split in
+    /// two (the usual case: `other` covers whole spans or their ends), so a
+    /// large received set is stripped without a second copy.
+    pub(crate) fn subtract(&mut self, other: &Self) {
         let b = &other.spans;
         let mut j = 0;
-        for &(first, hi) in &self.spans {
-            // Skip spans of `other` wholly before this one.
-            while j < b.len() && b[j].1 < first {
-                j += 1;
-            }
-            let mut lo = first;
-            let mut rest = true;
-            let mut k = j;
-            while k < b.len() && b[k].0 <= hi {
-                if b[k].0 > lo {
-                    out.push((lo, b[k].0 - 1));
-                }
-                if b[k].1 >= hi {
-                    rest = false;
-                    break;
-                }
-                lo = b[k].1 + 1; // b[k].1 < hi, so no overflow and lo <= hi
-                k += 1;
-            }
-            if rest {
-                out.push((lo, hi));
+        let mut split = false;
+        for &span in &self.spans {
+            let mut outputs = 0;
+            span_minus(span, b, &mut j, &mut |_| outputs += 1);
+            if outputs > 1 {
+                split = true;
+                break;
             }
         }
-        Self { spans: out }
+        if split {
+            *self = self.difference(other);
+            return;
+        }
+        // Each span yields at most one, written at or before its own slot.
+        let (mut j, mut w) = (0, 0);
+        for i in 0..self.spans.len() {
+            let span = self.spans[i];
+            let spans = &mut self.spans;
+            span_minus(span, b, &mut j, &mut |s| {
+                spans[w] = s;
+                w += 1;
+            });
+        }
+        self.spans.truncate(w);
+    }
+
+    /// Calls `emit` on each span of `self \ other`, in order.
+    fn difference_each(&self, other: &Self, mut emit: impl FnMut(Span)) {
+        let mut j = 0;
+        for &span in &self.spans {
+            span_minus(span, &other.spans, &mut j, &mut emit);
+        }
     }
 
     /// `self ∩ other`.
@@ -241,6 +260,30 @@ impl IntervalSet {
     }
 }
 
+/// Calls `emit` on each span of `span \ b`, in order; `j` is the first
+/// span of `b` that may meet `span` (spans of `self` passed in increasing
+/// order move it forward only).
+fn span_minus(span: Span, b: &[Span], j: &mut usize, emit: &mut impl FnMut(Span)) {
+    let (first, hi) = span;
+    // Skip spans of `b` wholly before this one.
+    while *j < b.len() && b[*j].1 < first {
+        *j += 1;
+    }
+    let mut lo = first;
+    let mut k = *j;
+    while k < b.len() && b[k].0 <= hi {
+        if b[k].0 > lo {
+            emit((lo, b[k].0 - 1));
+        }
+        if b[k].1 >= hi {
+            return;
+        }
+        lo = b[k].1 + 1; // b[k].1 < hi, so no overflow and lo <= hi
+        k += 1;
+    }
+    emit((lo, hi));
+}
+
 /// Appends `span` to sorted `out`, merging it with the last span when they
 /// overlap or touch. `span.0` must not be below the last span's start.
 fn push_merging(out: &mut SmallVec<[Span; 1]>, span: Span) {
@@ -290,7 +333,8 @@ impl<'de> Deserialize<'de> for IntervalSet {
                 })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IntervalSet, A::Error> {
-                let mut spans: SmallVec<[Span; 1]> = SmallVec::new();
+                let mut spans: SmallVec<[Span; 1]> =
+                    SmallVec::with_capacity(crate::sorted::capacity_for::<Span>(seq.size_hint()));
                 let mut prev_end = 0u64;
                 if self.0 {
                     // Readable: absolute `[lo, hi]`, sorted, apart, non-adjacent.
@@ -381,6 +425,14 @@ mod tests {
                 && a.is_subset(&b) == ra.is_subset(&rb)
                 && (1..=70).all(|n| a.contains(n) == ra.contains(&n))
                 && IntervalSet::from_sorted(ra.iter().copied()) == a
+        }
+
+        fn subtract_in_place_matches_difference(xs: Vec<u8>, ys: Vec<u8>) -> bool {
+            let (a, _) = set(&xs);
+            let (b, _) = set(&ys);
+            let mut c = a.clone();
+            c.subtract(&b);
+            canonical(&c) && c == a.difference(&b)
         }
 
         fn insert_span_matches_inserting_each(xs: Vec<u8>, lo: u8, len: u8) -> bool {

@@ -98,6 +98,14 @@ pub trait Decompose: Lattice {
         }
         out
     }
+
+    /// [`Decompose::delta_from`] of a state that is no longer needed (a
+    /// received payload): types override it to reuse `self` when nothing
+    /// in it is known, so stripping costs no copy.
+    #[must_use]
+    fn into_delta_from(self, known: &Self) -> Self {
+        self.delta_from(known)
+    }
 }
 
 /// The partial order answer from the two `leq` tests: equal, before, after,

@@ -16,6 +16,14 @@ use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// How many `T`s to pre-allocate for a sequence whose length prefix says
+/// `hint`: exact for an honest prefix, and at most 4 KiB whatever it says
+/// (a lying prefix fails to decode before it could cost more).
+pub(crate) fn capacity_for<T>(hint: Option<usize>) -> usize {
+    hint.unwrap_or(0)
+        .min(4096 / std::mem::size_of::<T>().max(1))
+}
+
 /// Serializes a slice as a sequence with a known length.
 pub(crate) fn serialize_seq<S: Serializer, T: Serialize>(
     serializer: S,

@@ -67,7 +67,10 @@ fn delta_from_is_the_unknown_part<S: DotStore>(r: &Replicas<S>) -> bool {
             reference.join(&p);
         }
     }
-    known.clone().joined(&fresh) == known.clone().joined(x) && fresh == reference
+    known.clone().joined(&fresh) == known.clone().joined(x)
+        && fresh == reference
+        && x.clone().into_delta_from(known) == fresh
+        && x.clone().into_delta_from(&Causal::new()) == *x
 }
 
 macro_rules! delta_props {

@@ -409,7 +409,7 @@ impl<T: Replicated> Engine<T> {
                 }
             }
             Message::Digest { digest, reply } => {
-                self.answer_digest(now, from, digest.as_ref());
+                self.answer_digest(now, from, digest);
                 if reply {
                     self.ask_digest(from, now, false);
                 }
@@ -581,7 +581,9 @@ impl<T: Replicated> Engine<T> {
         body_len: usize,
     ) {
         let fresh = if self.config.strip_redundant {
-            state.delta_from(&self.state)
+            // Consumed: reused when all new, else freed before the join, so
+            // that peak memory follows the message.
+            state.into_delta_from(&self.state)
         } else if state.leq(&self.state) {
             T::default() // classic delta sync buffers only deltas that inflate
         } else {
@@ -665,7 +667,7 @@ impl<T: Replicated> Engine<T> {
     /// instead: its missing parts are resent once a retransmission timeout
     /// has passed. It still covers everything the peer lacked, and starting
     /// over would never finish on a lossy link.
-    fn answer_digest(&mut self, now: Instant, to: PeerId, digest: Option<&CausalContext>) {
+    fn answer_digest(&mut self, now: Instant, to: PeerId, digest: Option<CausalContext>) {
         let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
         if let Some(peer) = self.peers.get_mut(&to) {
             let (stall, rto) = (
@@ -673,7 +675,7 @@ impl<T: Replicated> Engine<T> {
                 peer.rto(sync_interval),
             );
             if let Some(sent) = peer.in_flight()
-                && covers(sent, digest)
+                && covers(sent, digest.as_ref())
                 && now.duration_since(sent.last_progress) <= stall
             {
                 // Parts sent less than a round trip ago may still arrive.
@@ -684,7 +686,7 @@ impl<T: Replicated> Engine<T> {
                 return;
             }
         }
-        match digest.and_then(|d| self.state.missing_for(d)) {
+        match digest.as_ref().and_then(|d| self.state.missing_for(d)) {
             Some(missing) => {
                 self.metrics.digest_catch_ups += 1;
                 let id = self.next_id;
@@ -694,7 +696,7 @@ impl<T: Replicated> Engine<T> {
                     .get_mut(&to)
                     .and_then(|p| p.sent.iter_mut().find(|s| s.id == id))
                 {
-                    sent.answered = digest.cloned();
+                    sent.answered = digest; // kept, not copied: it may be 1 MiB
                 }
             }
             None => {

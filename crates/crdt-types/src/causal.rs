@@ -187,6 +187,10 @@ macro_rules! causal_crdt {
             fn delta_from(&self, known: &Self) -> Self {
                 Self(self.0.delta_from(&known.0))
             }
+
+            fn into_delta_from(self, known: &Self) -> Self {
+                Self(self.0.into_delta_from(&known.0))
+            }
         }
 
         impl<$($g)*> $ty {

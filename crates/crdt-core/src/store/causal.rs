@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
 use super::wire::{Interned, InternedDeserialize, InternedSerialize, Seed};
+use crate::context::Cursor;
 use crate::{CausalContext, Decompose, Dot, DotReuse, InvalidState, Lattice, ReplicaId};
 
 /// A causal state: a store of live dots plus the context of every dot seen.
@@ -111,32 +112,60 @@ impl<S: DotStore> Causal<S> {
     /// Checks the invariants of a state received from elsewhere: every dot in
     /// the store is in the context, no dot is held twice, and the store is in
     /// canonical form (sorted, no empty entries).
+    ///
+    /// One walk of the store, the context walked alongside while the dots
+    /// come in increasing order (sets, registers, maps whose keys follow
+    /// their dots): then nothing is allocated and no dot can repeat. Dots
+    /// out of order are collected as (replica index, counter) pairs, 16
+    /// bytes each, and sorted to find repeats: `O(n log n)`.
     pub fn validate(&self) -> Result<(), InvalidState> {
-        self.store.check()?;
-        // Counters per replica (in context order): every dot must be in the
-        // context, and no counter may repeat.
-        let replicas: SmallVec<[ReplicaId; 4]> = self.context.replicas().collect();
-        let mut counters: SmallVec<[Vec<u64>; 4]> = replicas.iter().map(|_| Vec::new()).collect();
-        for dot in self.store.dots() {
-            if !self.context.contains(dot) {
-                return Err(InvalidState::DotOutsideContext(dot));
+        let ctx = &self.context;
+        let mut at = Cursor::default();
+        let mut last: Option<Dot> = None;
+        // The dots before the first one out of order, and those from it on.
+        let mut prefix = 0usize;
+        let mut rest: Vec<(usize, u64)> = Vec::new();
+        self.store.check_each_dot(&mut |dot| {
+            if rest.is_empty() && last.is_none_or(|l| l < dot) {
+                last = Some(dot);
+                prefix += 1;
+                return if ctx.contains_from(&mut at, dot) {
+                    Ok(())
+                } else {
+                    Err(InvalidState::DotOutsideContext(dot))
+                };
             }
-            if let Ok(i) = replicas.binary_search(&dot.replica) {
-                counters[i].push(dot.counter());
+            match ctx.replica_index(dot.replica) {
+                Some(i) if ctx.contains(dot) => {
+                    rest.push((i, dot.counter()));
+                    Ok(())
+                }
+                _ => Err(InvalidState::DotOutsideContext(dot)),
             }
+        })?;
+        if rest.is_empty() {
+            return Ok(()); // strictly increasing: no dot repeats
         }
-        for (i, mut cs) in counters.into_iter().enumerate() {
-            if cs.windows(2).all(|w| w[0] < w[1]) {
-                continue; // already strictly increasing: no repeat
+        // The increasing prefix (checked to be in the context) joins them.
+        let mut seen = 0;
+        let _stopped = self.store.try_each_dot(&mut |dot| {
+            if seen == prefix {
+                return Err(());
             }
-            cs.sort_unstable();
-            if let Some(w) = cs.windows(2).find(|w| w[0] == w[1])
-                && let Some(dot) = Dot::new(replicas[i], w[0])
-            {
-                return Err(InvalidState::DuplicateDot(dot));
+            seen += 1;
+            if let Some(i) = ctx.replica_index(dot.replica) {
+                rest.push((i, dot.counter()));
             }
+            Ok(())
+        });
+        rest.sort_unstable();
+        match rest.windows(2).find(|w| w[0] == w[1]) {
+            Some(w) => ctx
+                .replica_at(w[0].0)
+                .and_then(|r| Dot::new(r, w[0].1))
+                .map_or(Ok(()), |d| Err(InvalidState::DuplicateDot(d))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Joins `other` unless the two states carry the same dot with different
@@ -162,14 +191,21 @@ impl<S: DotStore> Causal<S> {
     /// small as the new dots alone.
     #[must_use]
     pub fn delta_for(&self, peer: &CausalContext) -> Self {
-        let mut context = self.context.difference(peer);
-        let store = if context.is_empty() {
+        let unseen = self.context.difference(peer);
+        let store = if unseen.is_empty() {
             S::default() // the peer has seen every dot we have
         } else {
             self.store.filtered(&mut |d| !peer.contains(d))
         };
         let shared = self.context.intersection(peer);
-        context.join(&removed_within(&self.store, &shared));
+        let removed = removed_within(&self.store, &shared);
+        let context = if removed.is_empty() {
+            unseen
+        } else {
+            // `unseen ∪ removed`, built at its size in one pass (joining into
+            // `unseen` would copy it): `removed` lies in `self.context`.
+            self.context.difference(&peer.difference(&removed))
+        };
         Self { store, context }
     }
 
@@ -286,20 +322,53 @@ impl<S: DotStore> Decompose for Causal<S> {
     /// seen, and the removals of dots `known` still holds.
     fn delta_from(&self, known: &Self) -> Self {
         let store = self.store.filtered(&mut |d| !known.context.contains(d));
-        let mut context = self.context.difference(&known.context);
-        let shared = self.context.intersection(&known.context);
-        if !shared.is_empty() {
-            let removed_here = removed_within(&self.store, &shared);
-            if !removed_here.is_empty() {
-                let still_there: CausalContext = known
-                    .store
-                    .dots()
-                    .filter(|d| removed_here.contains(*d))
-                    .collect();
-                context.join(&still_there);
-            }
-        }
+        let still_there = self.still_held_by(known);
+        // `(self \ known) ∪ still_there`, built at its size in one pass
+        // (joining into the difference would copy it): `still_there` lies in
+        // `self.context`.
+        let context = if still_there.is_empty() {
+            self.context.difference(&known.context)
+        } else {
+            self.context
+                .difference(&known.context.difference(&still_there))
+        };
         Self { store, context }
+    }
+
+    /// `self` itself when `known` has seen none of its dots (a delta of new
+    /// writes, or anything sent to an empty replica); a copy otherwise.
+    fn into_delta_from(mut self, known: &Self) -> Self {
+        if self.context.is_disjoint(&known.context) {
+            return self;
+        }
+        let still_there = self.still_held_by(known);
+        self.store.retain_dots(&mut |d| !known.context.contains(d));
+        if still_there.is_empty() {
+            self.context.subtract(&known.context);
+        } else {
+            self.context
+                .subtract(&known.context.difference(&still_there));
+        }
+        self
+    }
+}
+
+impl<S: DotStore> Causal<S> {
+    /// The dots `self` has removed that `known` still holds.
+    fn still_held_by(&self, known: &Self) -> CausalContext {
+        let shared = self.context.intersection(&known.context);
+        if shared.is_empty() {
+            return CausalContext::new();
+        }
+        let removed_here = removed_within(&self.store, &shared);
+        if removed_here.is_empty() {
+            return CausalContext::new();
+        }
+        known
+            .store
+            .dots()
+            .filter(|d| removed_here.contains(*d))
+            .collect()
     }
 }
 

@@ -55,6 +55,13 @@ impl<V> DotFun<V> {
         Self::default()
     }
 
+    /// From entries with strictly increasing dots (what a decoder checked),
+    /// trimmed to their number.
+    pub(super) fn from_sorted(mut entries: SmallVec<[(Dot, V); 1]>) -> Self {
+        entries.shrink_to_fit();
+        Self { entries }
+    }
+
     /// Maps `dot` to `value`, returning the value it replaced.
     pub fn insert(&mut self, dot: Dot, value: V) -> Option<V> {
         match self.entries.binary_search_by(|(d, _)| d.cmp(&dot)) {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
 use super::sorted_map::SortedMap;
+use crate::sorted::capacity_for;
 use crate::{CausalContext, Dot, InvalidState};
 
 /// A map from keys to nested dot stores, all sharing one causal context: the
@@ -172,6 +173,30 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         self.map.iter().flat_map(|(_, s)| s.dots())
     }
 
+    fn try_each_dot<E>(&self, f: &mut impl FnMut(Dot) -> Result<(), E>) -> Result<(), E> {
+        for chunk in self.map.chunks() {
+            for (_, s) in chunk {
+                s.try_each_dot(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_each_dot(
+        &self,
+        f: &mut impl FnMut(Dot) -> Result<(), InvalidState>,
+    ) -> Result<(), InvalidState> {
+        for chunk in self.map.chunks() {
+            for (_, s) in chunk {
+                if s.is_bottom() {
+                    return Err(InvalidState::EmptyEntry);
+                }
+                s.check_each_dot(f)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Design note: a small delta must join into a large map without touching
     /// every key (a catch-up after one insert into 100k elements must be cheap).
     /// Keys the delta names are visited by lookup. Keys it does not name can
@@ -327,11 +352,13 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 
     fn check(&self) -> Result<(), InvalidState> {
-        for (_, s) in self.map.iter() {
-            if s.is_bottom() {
-                return Err(InvalidState::EmptyEntry);
+        for chunk in self.map.chunks() {
+            for (_, s) in chunk {
+                if s.is_bottom() {
+                    return Err(InvalidState::EmptyEntry);
+                }
+                s.check()?;
             }
-            s.check()?;
         }
         Ok(())
     }
@@ -387,7 +414,8 @@ impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de>> Deserialize<'d
                 f.write_str("a sequence of (key, store) entries with strictly increasing keys")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut entries: Vec<(K, S)> = Vec::new();
+                let mut entries: Vec<(K, S)> =
+                    Vec::with_capacity(capacity_for::<(K, S)>(seq.size_hint()));
                 while let Some((k, s)) = seq.next_element::<(K, S)>()? {
                     if entries.last().is_some_and(|(last, _)| *last >= k) {
                         return Err(A::Error::custom("dot map keys are not strictly sorted"));

@@ -21,6 +21,7 @@ use serde::{Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
 
 use super::{DotFun, DotMap, DotSet, DotStore, content_hash};
+use crate::sorted::capacity_for;
 use crate::{Dot, ReplicaId};
 
 /// A dot store that can be encoded with its dots' replicas written as indices
@@ -197,7 +198,8 @@ impl InternedDeserialize for DotSet {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotSet, A::Error> {
                 // Collected, then built once: inserting one by one copies
                 // the set per dot, quadratic in a set of many siblings.
-                let mut dots: SmallVec<[Dot; 1]> = SmallVec::new();
+                let mut dots: SmallVec<[Dot; 1]> =
+                    SmallVec::with_capacity(capacity_for::<Dot>(seq.size_hint()));
                 while let Some(dot) = read_dot(&mut seq, self.0, self.1)? {
                     if dots.last().is_some_and(|&l| l >= dot) {
                         return Err(A::Error::custom("dot set entries are not strictly sorted"));
@@ -243,8 +245,8 @@ impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for Dot
                 f.write_str("a sorted sequence of interned (dot, value) entries")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotFun<V>, A::Error> {
-                let mut out = DotFun::new();
-                let mut last: Option<Dot> = None;
+                let mut entries: SmallVec<[(Dot, V); 1]> =
+                    SmallVec::with_capacity(capacity_for::<(Dot, V)>(seq.size_hint()));
                 loop {
                     let (dot, v) = if self.1 {
                         let Some(((replica, counter), v)) =
@@ -259,15 +261,14 @@ impl<V: Clone + Ord + fmt::Debug + DeserializeOwned> InternedDeserialize for Dot
                         };
                         (resolve::<A::Error>(self.0, i, c)?, v)
                     };
-                    if last.is_some_and(|l| l >= dot) {
+                    if entries.last().is_some_and(|(l, _)| *l >= dot) {
                         return Err(A::Error::custom(
                             "dot function entries are not strictly sorted",
                         ));
                     }
-                    last = Some(dot);
-                    out.insert(dot, v);
+                    entries.push((dot, v));
                 }
-                Ok(out)
+                Ok(DotFun::from_sorted(entries))
             }
         }
         let readable = deserializer.is_human_readable();
@@ -333,7 +334,8 @@ impl<K: Ord + Clone + fmt::Debug + DeserializeOwned, S: InternedDeserialize> Int
                 f.write_str("a sequence of (key, store) entries with strictly increasing keys")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotMap<K, S>, A::Error> {
-                let mut entries: Vec<(K, S)> = Vec::new();
+                let mut entries: Vec<(K, S)> =
+                    Vec::with_capacity(capacity_for::<(K, S)>(seq.size_hint()));
                 while let Some((k, s)) =
                     seq.next_element_seed(Entry::<K, S>(self.0, PhantomData))?
                 {

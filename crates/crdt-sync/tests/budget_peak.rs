@@ -1,0 +1,145 @@
+//! The budget of issue 11 on peak heap (decode plus apply at most 16x a
+//! message's bytes), guarded where a crafted message once broke it: each
+//! test sends the message through `Engine::handle_message` and asserts on
+//! the peak extra heap (`peak_alloc`, a dev-dependency: our crates forbid
+//! `unsafe`), never on time. The figures for every crafted case come from
+//! `cargo run --release -p crdt-sync --example budget`.
+//!
+//! The allocator's counters are global: the tests of this binary take one
+//! lock for their whole run, so none measures another's allocations.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet};
+use crdt_sync::{Config, Engine, Envelope, Message, Payload, PeerId, Replicated, codec};
+use crdt_types::{CausalCrdt, OrMap, OrSet, ReplicaId};
+use peak_alloc::PeakAlloc;
+
+#[global_allocator]
+static ALLOC: PeakAlloc = PeakAlloc;
+
+/// Held by every test for its whole run.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// A delta message carrying `state`.
+fn delta<T: Replicated>(state: T) -> Vec<u8> {
+    codec::encode(&Envelope {
+        from_epoch: 1,
+        to_epoch: 0,
+        message: Message::Delta(Payload {
+            id: 1,
+            part: 0,
+            parts: 1,
+            state,
+        }),
+    })
+    .unwrap()
+}
+
+/// The peak extra heap of `engine` handling `bytes`, over the bytes.
+fn peak_ratio<T: Replicated>(engine: &mut Engine<T>, bytes: &[u8]) -> f64 {
+    ALLOC.reset_peak_usage();
+    let before = ALLOC.current_usage();
+    engine
+        .handle_message(Instant::now(), PeerId(2), bytes)
+        .unwrap();
+    ALLOC.peak_usage().saturating_sub(before) as f64 / bytes.len() as f64
+}
+
+fn engine<T: Replicated>(state: T) -> Engine<T> {
+    Engine::new(
+        ReplicaId::from_u128(1),
+        state,
+        Config::default(),
+        Instant::now(),
+    )
+    .unwrap()
+}
+
+fn dot(r: ReplicaId, n: u64) -> Dot {
+    Dot::new(r, n).unwrap()
+}
+
+type Deep = OrMap<u64, OrMap<u64, OrMap<u64, OrMap<u64, OrSet<u64>>>>>;
+
+/// Each level of a nested map holding one key cost a whole chunk of
+/// entries (about 100 bytes of heap for 2 bytes on the wire): 20k leaves on
+/// distinct paths five levels deep took 57x their message. One-key maps
+/// are now one exact allocation.
+#[test]
+fn one_key_levels_of_nested_maps_cost_what_they_hold() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let writer = ReplicaId::from_u128(7);
+    let n = 20_000u64;
+    let context: CausalContext = (1..=n).map(|i| dot(writer, i)).collect();
+    let mut store = <Deep as CausalCrdt>::Store::new();
+    for i in 1..=n {
+        let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15); // distinct at every level
+        store.update(k, |s| {
+            s.update(k ^ 1, |s| {
+                s.update(k ^ 2, |s| {
+                    s.update(k ^ 3, |s| s.update(i, |s| s.insert(dot(writer, i))))
+                })
+            })
+        });
+    }
+    let state = Deep::from_causal(Causal::from_parts(store, context).unwrap());
+    let bytes = delta(state.clone());
+    let mut e = engine(Deep::new());
+    let ratio = peak_ratio(&mut e, &bytes);
+    assert_eq!(e.state(), &state);
+    assert!(
+        ratio <= 16.0,
+        "a nested delta peaked at {ratio:.1}x its bytes"
+    );
+}
+
+/// A removal context of one-dot gaps was copied while stripping what the
+/// receiver knew (and the copy joined again): 24x its bytes. It is now
+/// stripped in place; what is left is two exact copies (the state and the
+/// buffered delta), 8x each, plus the decoder's growth slack.
+#[test]
+fn a_context_of_many_gaps_is_stripped_in_place() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let writer = ReplicaId::from_u128(7);
+    // The receiver holds elements at 1..=1000; the removal names every
+    // other counter up to 2^18.
+    let held: CausalContext = (1..=1000).map(|i| dot(writer, i)).collect();
+    let mut store: DotMap<u64, DotSet> = DotMap::new();
+    for d in held.iter() {
+        store.insert(d.counter(), DotSet::from(d));
+    }
+    let base = OrSet::from_causal(Causal::from_parts(store, held).unwrap());
+    let gaps: CausalContext = (0..1u64 << 17).map(|i| dot(writer, 2 * i + 1)).collect();
+    let bytes = delta(OrSet::<u64>::from_causal(
+        Causal::from_parts(DotMap::new(), gaps).unwrap(),
+    ));
+    let mut e = engine(base);
+    let ratio = peak_ratio(&mut e, &bytes);
+    assert_eq!(e.state().len(), 500, "the odd elements are removed");
+    assert!(
+        ratio <= 17.0,
+        "a gap context peaked at {ratio:.1}x its bytes"
+    );
+}
+
+/// A digest was kept as a copy of itself for the in-flight answer (16x).
+#[test]
+fn a_digest_of_many_gaps_is_kept_without_a_copy() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let writer = ReplicaId::from_u128(7);
+    let gaps: CausalContext = (0..1u64 << 17).map(|i| dot(writer, 2 * i + 1)).collect();
+    let bytes = codec::encode(&Envelope::<OrSet<u64>> {
+        from_epoch: 1,
+        to_epoch: 0,
+        message: Message::Digest {
+            digest: Some(gaps),
+            reply: false,
+        },
+    })
+    .unwrap();
+    let mut e = engine(OrSet::<u64>::new());
+    let ratio = peak_ratio(&mut e, &bytes);
+    assert!(ratio <= 13.0, "a digest peaked at {ratio:.1}x its bytes");
+}
