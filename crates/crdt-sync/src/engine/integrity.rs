@@ -244,26 +244,20 @@ impl<T: Replicated> Engine<T> {
                     // Not seen alike: delta sync is usually still at work.
                     // If the same difference is found twice, ask for a
                     // digest exchange, which ships exactly what each lacks.
-                    let suspect = (m.replica, !m.seen, !t.seen);
-                    if p.suspects.contains(&suspect) {
+                    let suspect = (!m.seen, !t.seen);
+                    if p.suspects.insert(m.replica, suspect) == Some(suspect) {
                         lacking = true;
-                    } else {
-                        p.suspects.retain(|s| s.0 != m.replica);
-                        p.suspects.push(suspect);
                     }
                     continue;
                 }
                 if m.live == t.live {
-                    p.suspects.retain(|s| s.0 != m.replica);
+                    p.suspects.remove(&m.replica);
                     continue;
                 }
                 mismatch = true;
-                let suspect = (m.replica, m.live, t.live);
-                if p.suspects.contains(&suspect) {
+                let suspect = (m.live, t.live);
+                if p.suspects.insert(m.replica, suspect) == Some(suspect) {
                     repair.push(m.replica);
-                } else {
-                    p.suspects.retain(|s| s.0 != m.replica);
-                    p.suspects.push(suspect);
                 }
             }
             if mismatch {

@@ -1,6 +1,6 @@
 //! What an engine knows about one peer, and the payloads it sent there.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crdt_core::{CausalContext, ReplicaId};
@@ -53,10 +53,11 @@ pub(super) struct Peer {
     pub(super) checked: bool,
     /// When fingerprints were last sent to this peer.
     pub(super) prints_sent: Option<Instant>,
-    /// Mismatches seen at the last comparison, `(origin, mine, theirs)`
-    /// live hashes: a mismatch is repaired when the next comparison finds it
+    /// Mismatches seen at the last comparison, origin to `(mine, theirs)`
+    /// hashes: a mismatch is repaired when the next comparison finds it
     /// unchanged (one still in flight settles in between and costs nothing).
-    pub(super) suspects: Vec<(ReplicaId, u64, u64)>,
+    /// Keyed by origin, so a comparison costs `O(log n)` per print received.
+    pub(super) suspects: BTreeMap<ReplicaId, (u64, u64)>,
     /// Where the next part of the fingerprint list sent to this peer starts.
     pub(super) print_cursor: usize,
 }
@@ -135,7 +136,7 @@ impl Peer {
             srtt: None,
             checked: false,
             prints_sent: None,
-            suspects: Vec::new(),
+            suspects: BTreeMap::new(),
             print_cursor: 0,
         }
     }
