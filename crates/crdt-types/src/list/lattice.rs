@@ -258,8 +258,51 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         self.kill_all(&dead_here);
     }
 
+    /// `self ≤ other` without a join: `other` has seen every dot and holds
+    /// every run of `self`, and shows nothing `self` deleted.
+    fn leq(&self, other: &Self) -> bool {
+        if !self.ctx.is_subset(&other.ctx) || !self.held.is_subset(&other.held) {
+            return false;
+        }
+        let dead = self.ctx.difference(&self.visible_dots());
+        dead.ranges().all(|(r, lo, hi)| !other.shows_any(r, lo, hi))
+    }
+
     fn is_bottom(&self) -> bool {
         self.ctx.is_empty()
+    }
+}
+
+impl<T: Clone> List<T> {
+    /// Whether an element of `replica` with a counter in `lo..=hi` is
+    /// visible here.
+    fn shows_any(&self, replica: ReplicaId, lo: u64, hi: u64) -> bool {
+        let Some(&agent) = self.agent_of.get(&replica) else {
+            return false;
+        };
+        self.seq.shows_any(agent, lo, hi)
+            || self.pending.iter().any(|p| {
+                p.agent == agent && p.content.is_some() && p.start <= hi && lo < p.end()
+            })
+    }
+
+    /// Exactly what a peer that has seen the dots of `peer` (its context)
+    /// lacks: the runs with dots it has not seen, and as context those dots
+    /// plus the ones it has seen that are deleted here. The sync engine's
+    /// digest catch-up.
+    #[must_use]
+    pub fn delta_for(&self, peer: &CausalContext) -> Self
+    where
+        T: PartialEq,
+    {
+        let mut pieces = Vec::new();
+        for p in self.seq.pieces().chain(&self.pending) {
+            pieces.extend(Self::unheld(peer, &self.agents, p));
+        }
+        let mut ctx = self.ctx.difference(peer);
+        let gone = self.ctx.intersection(peer).difference(&self.visible_dots());
+        ctx.join(&gone);
+        self.delta_of(pieces, ctx)
     }
 }
 

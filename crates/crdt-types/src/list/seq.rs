@@ -481,6 +481,21 @@ impl<T: Clone> Seq<T> {
         }
     }
 
+    /// Whether an integrated element of `agent` with a counter in `lo..=hi`
+    /// is visible.
+    pub(crate) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
+        let Some(map) = self.index.get(agent as usize) else {
+            return false;
+        };
+        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
+        map.range(first..=hi).any(|(&start, _)| {
+            Id::new(agent, start)
+                .and_then(|id| self.find(id))
+                .and_then(|at| self.piece(at))
+                .is_some_and(|p| p.content.is_some() && p.end() > lo)
+        })
+    }
+
     /// Integrates a remote piece whose origins are integrated, at the place
     /// Fugue gives it (see the module documentation): scan the elements
     /// between the left and the right origin, skip those that belong after
