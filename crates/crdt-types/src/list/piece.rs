@@ -83,10 +83,13 @@ impl<T> Piece<T> {
     /// Keeps elements `..off` and returns elements `off..` as their own
     /// piece (`0 < off < len`).
     pub(crate) fn split_off(&mut self, off: u32) -> Self {
-        let content = self
-            .content
-            .as_mut()
-            .map(|c| c.split_off(off as usize));
+        let content = self.content.as_mut().map(|c| {
+            let rest = c.split_off(off as usize);
+            if c.capacity() > 2 * c.len() + 8 {
+                c.shrink_to_fit();
+            }
+            rest
+        });
         let right = Self {
             agent: self.agent,
             len: self.len - off,

@@ -351,7 +351,7 @@ impl<T: Clone> Seq<T> {
             self.slot.push(0);
             self.chunks.push(Chunk {
                 id: 0,
-                pieces: Vec::new(),
+                pieces: Vec::with_capacity(CHUNK_MAX + 1),
                 visible: 0,
                 total: 0,
             });
@@ -377,7 +377,9 @@ impl<T: Clone> Seq<T> {
     /// Splits chunk `c` in halves; the finger (at or before `c`) stays valid.
     fn split_chunk(&mut self, c: usize) {
         let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
-        let upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
+        let mut upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
+        // Chunks never grow past `CHUNK_MAX + 1`: reserve exactly that.
+        upper.reserve_exact((CHUNK_MAX + 1).saturating_sub(upper.len()));
         let (mut visible, mut total) = (0, 0);
         for p in &upper {
             visible += p.visible();
@@ -451,9 +453,30 @@ impl<T: Clone> Seq<T> {
             chunk.visible -= n as usize;
             self.visible -= n as usize;
         }
-        Piece {
+        let dead = Piece {
             content: None,
             ..piece.clone()
+        };
+        // Tombstones next to tombstones they continue become one run.
+        self.merge_next(at.chunk, at.piece);
+        if at.piece > 0 {
+            self.merge_next(at.chunk, at.piece - 1);
+        }
+        if self.chunks[at.chunk].pieces.len() > CHUNK_MAX {
+            self.split_chunk(at.chunk);
+        }
+        dead
+    }
+
+    /// Merges piece `p + 1` of chunk `c` into piece `p` if it continues it.
+    fn merge_next(&mut self, c: usize, p: usize) {
+        let pieces = &mut self.chunks[c].pieces;
+        if p + 1 < pieces.len() && pieces[p].continued_by(&pieces[p + 1]) {
+            let next = pieces.remove(p + 1);
+            if let Some(map) = self.index.get_mut(next.agent as usize) {
+                map.remove(&next.start);
+            }
+            pieces[p].absorb(next);
         }
     }
 
