@@ -320,7 +320,13 @@ impl<T: Clone> List<T> {
             out.held.insert_range(r, p.start, p.end() - 1);
         }
         out.ctx = ctx;
-        out.integrate_all(pieces);
+        match <[Piece<T>; 1]>::try_from(pieces) {
+            // One run with an origin (a local edit): it cannot be
+            // integrated in a state that holds nothing else.
+            Ok([p]) if p.left.is_some() || p.right.is_some() => out.pending.push(p),
+            Ok([p]) => out.integrate_all(vec![p]),
+            Err(pieces) => out.integrate_all(pieces),
+        }
         out
     }
 
