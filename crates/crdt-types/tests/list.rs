@@ -243,11 +243,27 @@ fn forged_states_fail_to_decode() {
     let mut v = good.clone();
     v["runs"][0]["start"] = serde_json::json!(0);
     assert!(decode(v).is_err());
-    // Two runs holding the same dots.
+    // Two runs holding the same dots: the last run moved onto the first
+    // (run starts are written relative to the end of the run before).
     let mut v = good.clone();
-    let first = v["runs"][0].clone();
-    v["runs"].as_array_mut().expect("runs").push(first);
-    assert!(decode(v).is_err());
+    let runs = v["runs"].as_array().expect("runs").clone();
+    let (mut end, mut first_start) = (0i64, 0i64);
+    for (k, r) in runs.iter().enumerate() {
+        let start = end + r["start"].as_i64().expect("start");
+        if k == 0 {
+            first_start = start;
+        }
+        if k + 1 < runs.len() {
+            end = start + r["len"].as_i64().expect("len");
+        }
+    }
+    let last = runs.len() - 1;
+    v["runs"][last]["agent"] = runs[0]["agent"].clone();
+    v["runs"][last]["start"] = serde_json::json!(first_start - end);
+    v["runs"][last]["left"] = serde_json::Value::Null;
+    v["runs"][last]["right"] = serde_json::Value::Null;
+    let r = decode(v.clone());
+    assert!(matches!(&r, Err(e) if e.to_string().contains("same dot")), "{r:?} {v}");
     // A pending run whose origins are all present is not canonical.
     let mut v = json(&d);
     v["pending"][0]["left"] = serde_json::Value::Null;

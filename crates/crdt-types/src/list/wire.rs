@@ -8,16 +8,28 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::List;
 use super::piece::{Id, Piece, coalesce};
 
-/// One run on the wire: agent index into the replica table, first counter,
-/// length, origins as `(agent, counter)`, content (`None`: deleted).
+/// One run on the wire: agent index into the replica table, first counter
+/// as a difference from the end of the run before it, length, origins as
+/// `(agent, counter - start)`, content (`None`: deleted). The differences
+/// are small, so binary formats write them in one or two bytes.
 #[derive(Serialize, Deserialize)]
 struct WireRun<T> {
     agent: u32,
-    start: u64,
+    start: i64,
     len: u32,
-    left: Option<(u32, u64)>,
-    right: Option<(u32, u64)>,
+    left: Option<(u32, i64)>,
+    right: Option<(u32, i64)>,
     content: Option<Vec<T>>,
+}
+
+/// `a - b` as a signed difference (wrapping: decoding undoes it exactly).
+fn diff(a: u64, b: u64) -> i64 {
+    a.wrapping_sub(b) as i64
+}
+
+/// `base + d` for a difference made by [`diff`]; `None` on overflow.
+fn undiff(base: u64, d: i64) -> Option<u64> {
+    base.checked_add_signed(d)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -39,21 +51,31 @@ impl<T: Clone + Serialize> Serialize for List<T> {
             .iter()
             .map(|r| u32::try_from(replicas.binary_search(r).unwrap_or(0)).unwrap_or(0))
             .collect();
-        let id = |id: Option<Id>| id.map(|id| (rank[id.agent as usize], id.ctr.get()));
-        let wire = |p: Piece<T>| WireRun {
-            agent: rank[p.agent as usize],
-            start: p.start,
-            len: p.len,
-            left: id(p.left),
-            right: id(p.right),
-            content: p.content,
+        let wire = |pieces: Vec<Piece<T>>| {
+            let mut prev_end = 0u64;
+            let runs: Vec<WireRun<T>> = pieces
+                .into_iter()
+                .map(|p| {
+                    let id = |id: Option<Id>| {
+                        id.map(|id| (rank[id.agent as usize], diff(id.ctr.get(), p.start)))
+                    };
+                    let run = WireRun {
+                        agent: rank[p.agent as usize],
+                        start: diff(p.start, prev_end),
+                        len: p.len,
+                        left: id(p.left),
+                        right: id(p.right),
+                        content: p.content,
+                    };
+                    prev_end = p.start + u64::from(p.len);
+                    run
+                })
+                .collect();
+            runs
         };
         Wire {
-            runs: coalesce(self.seq.pieces().cloned().collect())
-                .into_iter()
-                .map(wire)
-                .collect(),
-            pending: self.pending_sorted().into_iter().map(wire).collect(),
+            runs: wire(coalesce(self.seq.pieces().cloned().collect())),
+            pending: wire(self.pending_sorted()),
             replicas,
             context: self.ctx.clone(),
         }
@@ -80,41 +102,46 @@ impl<T: Clone + PartialEq> List<T> {
         for r in &wire.replicas {
             let _ = out.intern(*r);
         }
-        let id = |o: Option<(u32, u64)>| -> Result<Option<Id>, String> {
+        let id = |o: Option<(u32, i64)>, start: u64| -> Result<Option<Id>, String> {
             match o {
                 None => Ok(None),
-                Some((a, c)) if (a as usize) < n => Id::new(a, c)
+                Some((a, d)) if (a as usize) < n => undiff(start, d)
+                    .and_then(|c| Id::new(a, c))
                     .map(Some)
-                    .ok_or_else(|| "list origin has counter 0".to_owned()),
+                    .ok_or_else(|| "list origin has counter 0 or out of range".to_owned()),
                 Some(_) => Err("list origin names an unknown replica".into()),
             }
         };
-        let piece = |w: WireRun<T>| -> Result<Piece<T>, String> {
+        let piece = |w: WireRun<T>, prev_end: &mut u64| -> Result<Piece<T>, String> {
+            let start = undiff(*prev_end, w.start).unwrap_or(0);
             let ok = (w.agent as usize) < n
-                && w.start >= 1
+                && start >= 1
                 && w.len >= 1
-                && w.start.checked_add(u64::from(w.len)).is_some()
+                && start.checked_add(u64::from(w.len)).is_some()
                 && w.content.as_ref().is_none_or(|c| c.len() == w.len as usize);
             if !ok {
                 return Err("malformed list run".into());
             }
+            *prev_end = start + u64::from(w.len);
             Ok(Piece {
                 agent: w.agent,
                 len: w.len,
-                start: w.start,
-                left: id(w.left)?,
-                right: id(w.right)?,
+                start,
+                left: id(w.left, start)?,
+                right: id(w.right, start)?,
                 content: w.content,
             })
         };
+        let mut prev_end = 0u64;
         for w in wire.runs {
-            let p = piece(w)?;
+            let p = piece(w, &mut prev_end)?;
             out.held
                 .insert_range(wire.replicas[p.agent as usize], p.start, p.end() - 1);
             out.seq.push(p);
         }
+        let mut prev_end = 0u64;
         for w in wire.pending {
-            let p = piece(w)?;
+            let p = piece(w, &mut prev_end)?;
             out.held
                 .insert_range(wire.replicas[p.agent as usize], p.start, p.end() - 1);
             out.pending.push(p);
