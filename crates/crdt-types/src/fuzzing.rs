@@ -167,7 +167,10 @@ impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for ListOp<T> {
             Self::Delete(index, u.int_in_range(1..=4)?)
         } else {
             let n = u.int_in_range(1..=4)?;
-            Self::Insert(index, (0..n).map(|_| T::arbitrary(u)).collect::<Result<_>>()?)
+            Self::Insert(
+                index,
+                (0..n).map(|_| T::arbitrary(u)).collect::<Result<_>>()?,
+            )
         })
     }
 }

@@ -263,7 +263,10 @@ fn forged_states_fail_to_decode() {
     v["runs"][last]["left"] = serde_json::Value::Null;
     v["runs"][last]["right"] = serde_json::Value::Null;
     let r = decode(v.clone());
-    assert!(matches!(&r, Err(e) if e.to_string().contains("same dot")), "{r:?} {v}");
+    assert!(
+        matches!(&r, Err(e) if e.to_string().contains("same dot")),
+        "{r:?} {v}"
+    );
     // A pending run whose origins are all present is not canonical.
     let mut v = json(&d);
     v["pending"][0]["left"] = serde_json::Value::Null;

@@ -129,7 +129,10 @@ impl<T: Clone> List<T> {
             if p.len == 0 {
                 return Err(InvalidState::Other("a run is empty"));
             }
-            if p.content.as_ref().is_some_and(|c| c.len() != p.len as usize) {
+            if p.content
+                .as_ref()
+                .is_some_and(|c| c.len() != p.len as usize)
+            {
                 return Err(InvalidState::Other("a run's content has the wrong length"));
             }
             held.insert_range(r, p.start, p.end() - 1);
@@ -198,7 +201,8 @@ impl<T: Clone + PartialEq> PartialEq for List<T> {
             return false;
         }
         let (mine, theirs) = (self.pending_sorted(), other.pending_sorted());
-        self.elements(self.seq.pieces()).eq(other.elements(other.seq.pieces()))
+        self.elements(self.seq.pieces())
+            .eq(other.elements(other.seq.pieces()))
             && self.elements(mine.iter()).eq(other.elements(theirs.iter()))
     }
 }
@@ -281,9 +285,10 @@ impl<T: Clone> List<T> {
             return false;
         };
         self.seq.shows_any(agent, lo, hi)
-            || self.pending.iter().any(|p| {
-                p.agent == agent && p.content.is_some() && p.start <= hi && lo < p.end()
-            })
+            || self
+                .pending
+                .iter()
+                .any(|p| p.agent == agent && p.content.is_some() && p.start <= hi && lo < p.end())
     }
 
     /// Exactly what a peer that has seen the dots of `peer` (its context)

@@ -135,7 +135,12 @@ impl<T: Clone> Seq<T> {
 
     /// The finger moved (on a copy) to the chunk where `key(visible, total)`
     /// of the target falls: `pick` says how to read a chunk's counts.
-    fn find_chunk(&self, target: usize, pick: fn(&Chunk<T>) -> usize, of: fn(&Finger) -> usize) -> Finger {
+    fn find_chunk(
+        &self,
+        target: usize,
+        pick: fn(&Chunk<T>) -> usize,
+        of: fn(&Finger) -> usize,
+    ) -> Finger {
         let mut f = self.finger;
         if f.chunk > self.chunks.len() {
             f = Finger::default();
@@ -263,7 +268,11 @@ impl<T: Clone> Seq<T> {
     /// Where `id` is: its chunk, piece and offset.
     fn find(&self, id: Id) -> Option<Place> {
         let ctr = id.ctr.get();
-        let (&start, &cid) = self.index.get(id.agent as usize)?.range(..=ctr).next_back()?;
+        let (&start, &cid) = self
+            .index
+            .get(id.agent as usize)?
+            .range(..=ctr)
+            .next_back()?;
         let chunk = *self.slot.get(cid as usize)? as usize;
         let pieces = &self.chunks.get(chunk)?.pieces;
         let piece = pieces
@@ -413,7 +422,11 @@ impl<T: Clone> Seq<T> {
     /// A local insert of `piece`'s elements before visible index `i`: after
     /// the tombstones that follow element `i - 1`. Sets the piece's origins
     /// (the raw neighbours) and returns them.
-    pub(crate) fn insert_local(&mut self, i: usize, mut piece: Piece<T>) -> (Option<Id>, Option<Id>) {
+    pub(crate) fn insert_local(
+        &mut self,
+        i: usize,
+        mut piece: Piece<T>,
+    ) -> (Option<Id>, Option<Id>) {
         self.ensure_agent(piece.agent);
         let (at, f) = self.locate_visible(i);
         self.finger = f;
@@ -489,9 +502,13 @@ impl<T: Clone> Seq<T> {
         let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
         let starts: Vec<u64> = map.range(first..=hi).map(|(s, _)| *s).collect();
         for start in starts {
-            let Some(id) = Id::new(agent, start) else { continue };
+            let Some(id) = Id::new(agent, start) else {
+                continue;
+            };
             let Some(at) = self.find(id) else { continue };
-            let Some(piece) = self.piece(at) else { continue };
+            let Some(piece) = self.piece(at) else {
+                continue;
+            };
             if piece.content.is_none() || piece.end() <= lo {
                 continue;
             }
@@ -530,7 +547,10 @@ impl<T: Clone> Seq<T> {
         };
         let end = self.total as i64;
         let left = pos(self, piece.left);
-        let right = piece.right.and_then(|id| self.raw_pos(id)).map_or(end, |p| p as i64);
+        let right = piece
+            .right
+            .and_then(|id| self.raw_pos(id))
+            .map_or(end, |p| p as i64);
         let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
         let mine = key(piece.agent, piece.start);
         let mut i = left + 1;
@@ -546,7 +566,10 @@ impl<T: Clone> Seq<T> {
             }
             let Some(other) = self.piece(at) else { break };
             let oleft = pos(self, other.left_at(at.off));
-            let oright = other.right.and_then(|id| self.raw_pos(id)).map_or(end, |p| p as i64);
+            let oright = other
+                .right
+                .and_then(|id| self.raw_pos(id))
+                .map_or(end, |p| p as i64);
             let theirs = key(other.agent, other.start + u64::from(at.off));
             match oleft.cmp(&left) {
                 Ordering::Less => break,

@@ -167,7 +167,9 @@ impl quickcheck::Arbitrary for TextOp {
             Self::Delete(index, usize::from(u8::arbitrary(g) % 4) + 1)
         } else {
             let n = u8::arbitrary(g) % 4 + 1;
-            let s = (0..n).map(|_| char::from(b'a' + u8::arbitrary(g) % 3)).collect();
+            let s = (0..n)
+                .map(|_| char::from(b'a' + u8::arbitrary(g) % 3))
+                .collect();
             Self::Insert(index, s)
         }
     }
