@@ -40,11 +40,28 @@ impl<T: Clone> List<T> {
 
     /// The dots of the visible items.
     pub(super) fn visible_dots(&self) -> CausalContext {
+        self.dots_of(
+            self.seq
+                .pieces()
+                .chain(&self.pending)
+                .filter(|p| p.content.is_some()),
+        )
+    }
+
+    /// The dots of `pieces` (of this state), built in sorted order so that
+    /// each range appends (inserting them in document order would shift the
+    /// context's ranges on every insert).
+    pub(super) fn dots_of<'a>(&self, pieces: impl Iterator<Item = &'a Piece<T>>) -> CausalContext
+    where
+        T: 'a,
+    {
+        let mut ranges: Vec<(ReplicaId, u64, u64)> = pieces
+            .map(|p| (self.agents[p.agent as usize], p.start, p.end() - 1))
+            .collect();
+        ranges.sort_unstable();
         let mut out = CausalContext::new();
-        for p in self.seq.pieces().chain(&self.pending) {
-            if p.content.is_some() {
-                out.insert_range(self.agents[p.agent as usize], p.start, p.end() - 1);
-            }
+        for (r, lo, hi) in ranges {
+            out.insert_range(r, lo, hi);
         }
         out
     }
@@ -119,13 +136,11 @@ impl<T: Clone> List<T> {
     /// # Errors
     /// The first broken invariant.
     pub fn validate(&self) -> Result<(), InvalidState> {
-        let mut held = CausalContext::new();
         let mut count = 0u64;
         for p in self.seq.pieces().chain(&self.pending) {
-            let r = *self
-                .agents
-                .get(p.agent as usize)
-                .ok_or(InvalidState::Other("a run names an unknown replica"))?;
+            if p.agent as usize >= self.agents.len() {
+                return Err(InvalidState::Other("a run names an unknown replica"));
+            }
             if p.len == 0 {
                 return Err(InvalidState::Other("a run is empty"));
             }
@@ -135,9 +150,9 @@ impl<T: Clone> List<T> {
             {
                 return Err(InvalidState::Other("a run's content has the wrong length"));
             }
-            held.insert_range(r, p.start, p.end() - 1);
             count += u64::from(p.len);
         }
+        let held = self.dots_of(self.seq.pieces().chain(&self.pending));
         if held.len() != count {
             return Err(InvalidState::Other("two runs hold the same dot"));
         }
@@ -244,15 +259,17 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         }
         // Deleted on the other side: seen there and not visible there.
         let dead = other.ctx.difference(&other.visible_dots());
-        let mut incoming = Vec::new();
-        let mut new_ids = CausalContext::new();
-        for p in other.seq.pieces().chain(&other.pending) {
-            for part in Self::unheld(&self.held, &other.agents, p) {
-                let r = other.agents[part.agent as usize];
-                new_ids.insert_range(r, part.start, part.end() - 1);
-                incoming.push(self.import(&other.agents, part));
-            }
-        }
+        let parts: Vec<Piece<T>> = other
+            .seq
+            .pieces()
+            .chain(&other.pending)
+            .flat_map(|p| Self::unheld(&self.held, &other.agents, p))
+            .collect();
+        let new_ids = other.dots_of(parts.iter());
+        let incoming = parts
+            .into_iter()
+            .map(|p| self.import(&other.agents, p))
+            .collect();
         // New items whose dots we have seen (and so deleted) arrive dead.
         let dead_here = new_ids.intersection(&self.ctx);
         self.held.join(&new_ids);
@@ -358,9 +375,7 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
         // Seen here without a run (deleted, order unknown) but shown there.
         let gone = self.ctx.difference(&self.visible_dots());
         ctx.join(&gone.intersection(&shown));
-        for p in &pieces {
-            ctx.insert_range(self.agents[p.agent as usize], p.start, p.end() - 1);
-        }
+        ctx.join(&self.dots_of(pieces.iter()));
         self.delta_of(pieces, ctx)
     }
 }

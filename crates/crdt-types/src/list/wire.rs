@@ -135,17 +135,14 @@ impl<T: Clone + PartialEq> List<T> {
         let mut prev_end = 0u64;
         for w in wire.runs {
             let p = piece(w, &mut prev_end)?;
-            out.held
-                .insert_range(wire.replicas[p.agent as usize], p.start, p.end() - 1);
             out.seq.push(p);
         }
         let mut prev_end = 0u64;
         for w in wire.pending {
             let p = piece(w, &mut prev_end)?;
-            out.held
-                .insert_range(wire.replicas[p.agent as usize], p.start, p.end() - 1);
             out.pending.push(p);
         }
+        out.held = out.dots_of(out.seq.pieces().chain(&out.pending));
         out.ctx = wire.context;
         out.validate().map_err(|e| e.to_string())?;
         out.check_order().map_err(str::to_owned)?;
