@@ -257,6 +257,11 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         if other.ctx.is_empty() {
             return;
         }
+        if self.ctx.is_empty() {
+            // Bottom joined with a state is that state.
+            self.clone_from(other);
+            return;
+        }
         // Deleted on the other side: seen there and not visible there.
         let dead = other.ctx.difference(&other.visible_dots());
         let parts: Vec<Piece<T>> = other

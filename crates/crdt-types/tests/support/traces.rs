@@ -52,14 +52,12 @@ pub(crate) fn patch(
     me: ReplicaId,
     (pos, del, ins): &(usize, usize, String),
 ) -> Text {
-    let mut delta = Text::new();
-    if *del > 0 {
-        delta.join(&text.delete(*pos, *del));
+    let deleted = (*del > 0).then(|| text.delete(*pos, *del));
+    let inserted = (!ins.is_empty()).then(|| text.insert_str(me, *pos, ins));
+    match (deleted, inserted) {
+        (Some(d), Some(i)) => d.joined(&i),
+        (d, i) => d.or(i).unwrap_or_default(),
     }
-    if !ins.is_empty() {
-        delta.join(&text.insert_str(me, *pos, ins));
-    }
-    delta
 }
 
 /// Replays a sequential trace as local edits of one replica (one delta per
