@@ -21,6 +21,8 @@ mod engine;
 mod message;
 mod metrics;
 mod replicated;
+// `Replicated` for `List<T>` and `Text`.
+mod replicated_list;
 pub mod sim;
 
 pub use codec::{DecodeError, EncodeError};

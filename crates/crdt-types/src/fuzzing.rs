@@ -38,8 +38,8 @@ pub use crdt_core::fuzzing::{MAX_OPS, seeded_bytes};
 
 use crate::laws::{CounterOp, History, MapOp, Mutate, RegisterOp, SetOp, Step, Trace};
 use crate::{
-    CausalCounter, CausalCrdt, DwFlag, EwFlag, GCounter, GSet, LwwRegister, MvRegister, OrMap,
-    OrSet, PnCounter,
+    CausalCounter, CausalCrdt, DwFlag, EwFlag, GCounter, GSet, List, ListOp, LwwRegister,
+    MvRegister, OrMap, OrSet, PnCounter, Text, TextOp,
 };
 
 /// Builds a history of `replicas` states: at most [`MAX_OPS`] steps, each an
@@ -160,6 +160,36 @@ impl<'a> Arbitrary<'a> for CounterOp {
     }
 }
 
+impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for ListOp<T> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let index = usize::from(u8::arbitrary(u)?);
+        Ok(if u.ratio(1u8, 3)? {
+            Self::Delete(index, u.int_in_range(1..=4)?)
+        } else {
+            let n = u.int_in_range(1..=4)?;
+            Self::Insert(
+                index,
+                (0..n).map(|_| T::arbitrary(u)).collect::<Result<_>>()?,
+            )
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for TextOp {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let index = usize::from(u8::arbitrary(u)?);
+        Ok(if u.ratio(1u8, 3)? {
+            Self::Delete(index, u.int_in_range(1..=4)?)
+        } else {
+            let n = u.int_in_range(1..=4)?;
+            let s = (0..n)
+                .map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2u8)?)))
+                .collect::<Result<String>>()?;
+            Self::Insert(index, s)
+        })
+    }
+}
+
 /// `Arbitrary` for a type from its [`Mutate`] impl ([`arbitrary_state`]).
 macro_rules! arbitrary_via_mutate {
     ($(impl[$($g:tt)*] $ty:ty;)*) => {
@@ -185,5 +215,7 @@ arbitrary_via_mutate! {
     impl[T: Arbitrary<'a> + Ord + Clone + Debug] MvRegister<T>;
     impl[T: Arbitrary<'a> + Ord + Clone + Debug] OrSet<T>;
     impl[T: Arbitrary<'a> + Ord + Clone + Debug] GSet<T>;
+    impl[T: Arbitrary<'a> + Clone + PartialEq + Debug] List<T>;
+    impl[] Text;
     impl[K: Arbitrary<'a> + Ord + Clone + Debug, V: CausalCrdt + Mutate<Op: Arbitrary<'a>>] OrMap<K, V>;
 }

@@ -22,6 +22,7 @@
 //! | [`EwFlag`], [`DwFlag`] | enable-wins / disable-wins flag | `Causal<DotSet>` |
 //! | [`GSet`] | grow-only set | sorted set |
 //! | [`OrMap`] | map of nested causal values | `Causal<DotMap<K, V::Store>>` |
+//! | [`List`], [`Text`] | sequence / plain text, Fugue order (no interleaving), stable [`Cursor`]s | runs of dots with origins + causal context |
 //!
 //! The causal types are thin newtypes over the kernel's
 //! [`Causal`](crdt_core::Causal) and share its one join; the trait
@@ -119,6 +120,8 @@ mod ew_flag;
 mod g_counter;
 /// `GSet`: a grow-only set.
 mod g_set;
+/// `List<T>` and `Text`: Fugue sequences stored as runs.
+mod list;
 /// `LwwRegister`: a last-writer-wins register.
 mod lww_register;
 /// `MvRegister`: a multi-value register.
@@ -152,6 +155,7 @@ pub use dw_flag::DwFlag;
 pub use ew_flag::EwFlag;
 pub use g_counter::GCounter;
 pub use g_set::GSet;
+pub use list::{Cursor, List, ListOp, Text, TextOp};
 pub use lww_register::LwwRegister;
 pub use mv_register::MvRegister;
 pub use or_map::OrMap;

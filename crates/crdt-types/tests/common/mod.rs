@@ -24,6 +24,8 @@ macro_rules! for_every_type {
             map_of_ew_flags: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::EwFlag>,
             map_of_dw_flags: crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::DwFlag>,
             derived_post: crate::common::post::Post,
+            list: crdt_types::List<crdt_types::testing::Tiny>,
+            text: crdt_types::Text,
             map_of_maps: crdt_types::OrMap<
                 crdt_types::testing::Tiny,
                 crdt_types::OrMap<crdt_types::testing::Tiny, crdt_types::MvRegister<crdt_types::testing::Tiny>>,

@@ -1,0 +1,399 @@
+//! Join, order, decomposition and validation of `List<T>`.
+
+use std::fmt::{self, Debug};
+
+use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
+
+use super::List;
+use super::piece::{Id, Piece, coalesce};
+
+/// One element in global terms: id, left origin, right origin, content.
+type Element<'a, T> = (Dot, Option<Dot>, Option<Dot>, Option<&'a T>);
+
+impl<T: Clone> List<T> {
+    /// The global form of an optional id.
+    fn global(&self, id: Option<Id>) -> Option<Dot> {
+        id.and_then(|id| self.dot_of(id))
+    }
+
+    /// Every element of `pieces`, one by one, in global terms.
+    fn elements<'a>(
+        &'a self,
+        pieces: impl Iterator<Item = &'a Piece<T>> + 'a,
+    ) -> impl Iterator<Item = Element<'a, T>> + 'a {
+        pieces.flat_map(move |p| {
+            (0..p.len).filter_map(move |off| {
+                let id = self.global(p.id_at(off))?;
+                let item = p.content.as_ref().and_then(|c| c.get(off as usize));
+                Some((id, self.global(p.left_at(off)), self.global(p.right), item))
+            })
+        })
+    }
+
+    /// The pending runs in canonical order (by replica id, then counter),
+    /// coalesced.
+    pub(super) fn pending_sorted(&self) -> Vec<Piece<T>> {
+        let mut pending = self.pending.clone();
+        pending.sort_by_key(|p| (self.agents[p.agent as usize], p.start));
+        coalesce(pending)
+    }
+
+    /// The dots of the visible items.
+    pub(super) fn visible_dots(&self) -> CausalContext {
+        self.dots_of(
+            self.seq
+                .pieces()
+                .chain(&self.pending)
+                .filter(|p| p.content.is_some()),
+        )
+    }
+
+    /// The dots of `pieces` (of this state), built in sorted order so that
+    /// each range appends (inserting them in document order would shift the
+    /// context's ranges on every insert).
+    pub(super) fn dots_of<'a>(&self, pieces: impl Iterator<Item = &'a Piece<T>>) -> CausalContext
+    where
+        T: 'a,
+    {
+        let mut ranges: Vec<(ReplicaId, u64, u64)> = pieces
+            .map(|p| (self.agents[p.agent as usize], p.start, p.end() - 1))
+            .collect();
+        ranges.sort_unstable();
+        let mut out = CausalContext::new();
+        for (r, lo, hi) in ranges {
+            out.insert_range(r, lo, hi);
+        }
+        out
+    }
+
+    /// Tombstones every held element whose dot is in `dead`.
+    fn kill_all(&mut self, dead: &CausalContext) {
+        for (r, lo, hi) in dead.ranges() {
+            let Some(&agent) = self.agent_of.get(&r) else {
+                continue;
+            };
+            self.seq.kill_range(agent, lo, hi);
+            if self.pending.iter().any(|p| p.agent == agent) {
+                let pending = std::mem::take(&mut self.pending);
+                for p in pending {
+                    self.pending.extend(kill_in(p, agent, lo, hi));
+                }
+            }
+        }
+    }
+
+    /// Integrates `incoming` and the pending runs, each as soon as both its
+    /// origins are integrated; what cannot be stays pending.
+    pub(super) fn integrate_all(&mut self, incoming: Vec<Piece<T>>) {
+        let mut queue = incoming;
+        queue.append(&mut self.pending);
+        // Counters grow along causality for each replica: a good first order.
+        queue.sort_by_key(|p| p.start);
+        loop {
+            let before = queue.len();
+            let mut rest = Vec::new();
+            for piece in queue {
+                let ready = |id: Option<Id>| id.is_none_or(|id| self.seq.contains(id));
+                if ready(piece.left) && ready(piece.right) {
+                    self.seq.integrate(piece, &self.agents);
+                } else {
+                    rest.push(piece);
+                }
+            }
+            queue = rest;
+            if queue.is_empty() || queue.len() == before {
+                break;
+            }
+        }
+        self.pending = queue;
+    }
+
+    /// The parts of `piece` (of a state with replica table `agents`) whose
+    /// dots are not in `held`, as pieces of that state.
+    fn unheld(held: &CausalContext, agents: &[ReplicaId], piece: &Piece<T>) -> Vec<Piece<T>> {
+        let r = agents[piece.agent as usize];
+        let mut range = CausalContext::new();
+        range.insert_range(r, piece.start, piece.end() - 1);
+        if held.is_disjoint(&range) {
+            return vec![piece.clone()];
+        }
+        range
+            .difference(held)
+            .ranges()
+            .map(|(_, lo, hi)| {
+                let from = u32::try_from(lo - piece.start).unwrap_or(0);
+                let to = u32::try_from(hi + 1 - piece.start).unwrap_or(piece.len);
+                piece.slice(from, to)
+            })
+            .collect()
+    }
+
+    /// Checks the invariants of a state from elsewhere: every run's dots in
+    /// the context and held once, the integrated runs' origins integrated,
+    /// every pending run waiting for an origin that is not integrated, and
+    /// the counts consistent.
+    ///
+    /// # Errors
+    /// The first broken invariant.
+    pub fn validate(&self) -> Result<(), InvalidState> {
+        let mut count = 0u64;
+        for p in self.seq.pieces().chain(&self.pending) {
+            if p.agent as usize >= self.agents.len() {
+                return Err(InvalidState::Other("a run names an unknown replica"));
+            }
+            if p.len == 0 {
+                return Err(InvalidState::Other("a run is empty"));
+            }
+            if p.content
+                .as_ref()
+                .is_some_and(|c| c.len() != p.len as usize)
+            {
+                return Err(InvalidState::Other("a run's content has the wrong length"));
+            }
+            count += u64::from(p.len);
+        }
+        let held = self.dots_of(self.seq.pieces().chain(&self.pending));
+        if held.len() != count {
+            return Err(InvalidState::Other("two runs hold the same dot"));
+        }
+        if !held.is_subset(&self.ctx) {
+            let dot = held
+                .difference(&self.ctx)
+                .iter()
+                .next()
+                .ok_or(InvalidState::Other("a run's dot is outside the context"))?;
+            return Err(InvalidState::DotOutsideContext(dot));
+        }
+        if held != self.held {
+            return Err(InvalidState::Other("the held dots disagree with the runs"));
+        }
+        for p in self.seq.pieces() {
+            for origin in [p.left, p.right].into_iter().flatten() {
+                if !self.seq.contains(origin) {
+                    return Err(InvalidState::Other("an integrated run's origin is missing"));
+                }
+            }
+        }
+        let ready = |id: Option<Id>| id.is_none_or(|id| self.seq.contains(id));
+        if self.pending.iter().any(|p| ready(p.left) && ready(p.right)) {
+            return Err(InvalidState::Other("a pending run has both origins"));
+        }
+        Ok(())
+    }
+}
+
+/// `piece` with its elements of `agent` in `lo..=hi` made tombstones (split
+/// as needed).
+fn kill_in<T: Clone>(piece: Piece<T>, agent: u32, lo: u64, hi: u64) -> Vec<Piece<T>> {
+    if piece.agent != agent || piece.content.is_none() || piece.end() <= lo || piece.start > hi {
+        return vec![piece];
+    }
+    let from = u32::try_from(lo.saturating_sub(piece.start)).unwrap_or(0);
+    let to = u32::try_from((hi + 1).min(piece.end()) - piece.start).unwrap_or(piece.len);
+    let mut out = Vec::with_capacity(3);
+    if from > 0 {
+        out.push(piece.slice(0, from));
+    }
+    let mut dead = piece.slice(from, to);
+    dead.content = None;
+    out.push(dead);
+    if to < piece.len {
+        out.push(piece.slice(to, piece.len));
+    }
+    out
+}
+
+impl<T: Clone + PartialEq> PartialEq for List<T> {
+    /// Equal elements (ids, origins, contents) in equal order, equal pending
+    /// runs and equal contexts, whatever the runs' boundaries and the
+    /// replica tables.
+    fn eq(&self, other: &Self) -> bool {
+        if self.ctx != other.ctx
+            || self.held != other.held
+            || self.seq.visible() != other.seq.visible()
+            || self.seq.total() != other.seq.total()
+        {
+            return false;
+        }
+        let (mine, theirs) = (self.pending_sorted(), other.pending_sorted());
+        self.elements(self.seq.pieces())
+            .eq(other.elements(other.seq.pieces()))
+            && self.elements(mine.iter()).eq(other.elements(theirs.iter()))
+    }
+}
+
+impl<T: Clone + Eq> Eq for List<T> {}
+
+impl<T: Clone + Debug> Debug for List<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let run = |p: &Piece<T>| {
+            format!(
+                "{:?}@{}+{} <{:?} >{:?} {}",
+                self.agents[p.agent as usize],
+                p.start,
+                p.len,
+                self.global(p.left),
+                self.global(p.right),
+                p.content
+                    .as_ref()
+                    .map_or_else(|| "deleted".to_owned(), |c| format!("{c:?}"))
+            )
+        };
+        let runs: Vec<String> = coalesce(self.seq.pieces().cloned().collect())
+            .iter()
+            .map(run)
+            .collect();
+        let pending: Vec<String> = self.pending_sorted().iter().map(run).collect();
+        f.debug_struct("List")
+            .field("runs", &runs)
+            .field("pending", &pending)
+            .field("context", &self.ctx)
+            .finish()
+    }
+}
+
+impl<T: Clone + PartialEq> Lattice for List<T> {
+    fn join(&mut self, other: &Self) {
+        if other.ctx.is_empty() {
+            return;
+        }
+        if self.ctx.is_empty() {
+            // Bottom joined with a state is that state.
+            self.clone_from(other);
+            return;
+        }
+        // Deleted on the other side: seen there and not visible there.
+        let dead = other.ctx.difference(&other.visible_dots());
+        let parts: Vec<Piece<T>> = other
+            .seq
+            .pieces()
+            .chain(&other.pending)
+            .flat_map(|p| Self::unheld(&self.held, &other.agents, p))
+            .collect();
+        let new_ids = other.dots_of(parts.iter());
+        let incoming = parts
+            .into_iter()
+            .map(|p| self.import(&other.agents, p))
+            .collect();
+        // New items whose dots we have seen (and so deleted) arrive dead.
+        let dead_here = new_ids.intersection(&self.ctx);
+        self.held.join(&new_ids);
+        self.ctx.join(&other.ctx);
+        self.integrate_all(incoming);
+        self.kill_all(&dead);
+        self.kill_all(&dead_here);
+    }
+
+    /// `self ≤ other` without a join: `other` has seen every dot and holds
+    /// every run of `self`, and shows nothing `self` deleted.
+    fn leq(&self, other: &Self) -> bool {
+        if !self.ctx.is_subset(&other.ctx) || !self.held.is_subset(&other.held) {
+            return false;
+        }
+        let dead = self.ctx.difference(&self.visible_dots());
+        dead.ranges().all(|(r, lo, hi)| !other.shows_any(r, lo, hi))
+    }
+
+    fn is_bottom(&self) -> bool {
+        self.ctx.is_empty()
+    }
+}
+
+impl<T: Clone> List<T> {
+    /// Whether an element of `replica` with a counter in `lo..=hi` is
+    /// visible here.
+    fn shows_any(&self, replica: ReplicaId, lo: u64, hi: u64) -> bool {
+        let Some(&agent) = self.agent_of.get(&replica) else {
+            return false;
+        };
+        self.seq.shows_any(agent, lo, hi)
+            || self
+                .pending
+                .iter()
+                .any(|p| p.agent == agent && p.content.is_some() && p.start <= hi && lo < p.end())
+    }
+
+    /// Exactly what a peer that has seen the dots of `peer` (its context)
+    /// lacks: the runs with dots it has not seen, and as context those dots
+    /// plus the ones it has seen that are deleted here. The sync engine's
+    /// digest catch-up.
+    #[must_use]
+    pub fn delta_for(&self, peer: &CausalContext) -> Self
+    where
+        T: PartialEq,
+    {
+        let mut pieces = Vec::new();
+        for p in self.seq.pieces().chain(&self.pending) {
+            pieces.extend(Self::unheld(peer, &self.agents, p));
+        }
+        let mut ctx = self.ctx.difference(peer);
+        let gone = self.ctx.intersection(peer).difference(&self.visible_dots());
+        ctx.join(&gone);
+        self.delta_of(pieces, ctx)
+    }
+}
+
+impl<T: Clone + PartialEq> Decompose for List<T> {
+    /// One part per maximal run (with its dots as context), and one per
+    /// range of dots seen without a run. The parts are irredundant; a
+    /// tombstone run is kept whole rather than split into its insert and
+    /// its delete.
+    fn decompose(&self) -> Vec<Self> {
+        let mut parts = Vec::new();
+        let runs = coalesce(self.seq.pieces().cloned().collect());
+        for p in runs.into_iter().chain(self.pending_sorted()) {
+            let mut ctx = CausalContext::new();
+            ctx.insert_range(self.agents[p.agent as usize], p.start, p.end() - 1);
+            parts.push(self.delta_of(vec![p], ctx));
+        }
+        for (r, lo, hi) in self.ctx.difference(&self.held).ranges() {
+            let mut ctx = CausalContext::new();
+            ctx.insert_range(r, lo, hi);
+            parts.push(self.delta_of(Vec::new(), ctx));
+        }
+        parts
+    }
+
+    /// The runs `known` does not hold, the runs deleted here that `known`
+    /// still shows (as tombstones), and the dots `known` has not seen or
+    /// shows but this state deleted.
+    fn delta_from(&self, known: &Self) -> Self {
+        let shown = known.visible_dots();
+        let mut pieces = Vec::new();
+        let mut ctx = self.ctx.difference(&known.ctx);
+        for p in self.seq.pieces().chain(&self.pending) {
+            let unheld = Self::unheld(&known.held, &self.agents, p);
+            let whole = unheld.len() == 1 && unheld[0].len == p.len;
+            pieces.extend(unheld);
+            if p.content.is_none() && !whole {
+                // Deleted here: ship the part `known` still shows.
+                let r = self.agents[p.agent as usize];
+                let mut range = CausalContext::new();
+                range.insert_range(r, p.start, p.end() - 1);
+                for (_, lo, hi) in range.intersection(&shown).ranges() {
+                    let from = u32::try_from(lo - p.start).unwrap_or(0);
+                    let to = u32::try_from(hi + 1 - p.start).unwrap_or(p.len);
+                    pieces.push(p.slice(from, to));
+                }
+            }
+        }
+        // Seen here without a run (deleted, order unknown) but shown there.
+        let gone = self.ctx.difference(&self.visible_dots());
+        ctx.join(&gone.intersection(&shown));
+        ctx.join(&self.dots_of(pieces.iter()));
+        self.delta_of(pieces, ctx)
+    }
+}
+
+impl<T: Clone + PartialEq + Debug> crate::Crdt for List<T> {
+    fn validate(&self) -> Result<(), InvalidState> {
+        Self::validate(self)
+    }
+}
+
+impl<T: Clone> List<T> {
+    /// The replica ids of the state's table (for the wire form).
+    pub(super) fn agents(&self) -> &[ReplicaId] {
+        &self.agents
+    }
+}

@@ -1,0 +1,415 @@
+//! `List<T>` and `Text`: sequences with Fugue's non-interleaving order,
+//! stored and shipped as runs.
+//!
+//! # Design
+//!
+//! **Element.** Every inserted item gets one dot of its replica. Fugue
+//! (Weidner and Kleppmann, "The Art of the Fugue", 2023) places an item by
+//! two *origins*: the item that was immediately left of it and the one
+//! immediately right of it when it was inserted (tombstones included). In
+//! the paper's tree form the new item becomes a right child of its left
+//! origin, unless that one already has right children, in which case it
+//! becomes a left child of its right origin; the list is the in-order walk,
+//! siblings ordered by id. The paper proves that this never interleaves two
+//! runs typed concurrently at the same place, whether typed forwards or
+//! backwards ("maximal non-interleaving"), which Yjs, RGA and Logoot do not
+//! all guarantee. The list form used here keeps items in a flat sequence and
+//! places a new item by scanning the items between its two origins and
+//! comparing *their* origins with its own (the variant the paper calls
+//! FugueMax, which the paper reports as equivalent to the list-form
+//! integration used by diamond-types); two items with the same two origins
+//! are ordered by replica id, then counter.
+//!
+//! **Run.** Typing produces items whose dots are consecutive and whose
+//! origins chain: item `k + 1` has item `k` as left origin and the same right
+//! origin. So an element is stored as a *run*: replica, first counter,
+//! length, the left origin of its first item and the shared right origin,
+//! and the content (or none, for a deleted run). A run is split only when
+//! something is inserted inside it or part of it is deleted; splitting needs
+//! no new metadata (the left origin of the second half is the last item of
+//! the first). Integrating a remote run places its first item by the scan
+//! above; the rest follow it directly (nothing between them can belong
+//! there), so remote typing costs one scan per run, not per character.
+//!
+//! **State and delta.** A state is its runs plus a causal context (every dot
+//! seen). A deleted item keeps its ordering information (a tombstone run: ids
+//! and origins as ranges, no content) because later items may name it as an
+//! origin. A delta has the same shape: an insert ships its run (content and
+//! origins) and its dots in the context; a delete ships the deleted runs as
+//! tombstones and their dots in the context. Runs whose origins a state does
+//! not hold (a delta on its own, or deltas joined out of order) wait as
+//! *pending* runs and are integrated when their origins arrive.
+//!
+//! **Join.** Union of runs (an incoming run is cut to the counters not yet
+//! held) and of contexts; an item is visible when visible on one side and
+//! not deleted on the other, where deleted means "in that side's context and
+//! not visible there" (the causal rule of the kernel's dot stores, so a
+//! delete that races an insert next to it never removes the insert). The
+//! order of the integrated items depends only on the set of items, so joins
+//! commute; equality and encoding use the canonical form (maximal runs in
+//! document order, pending runs sorted by id).
+//!
+//! **Index.** Runs live in chunks of at most 64 runs that carry visible and
+//! total counts, with a finger on the last chunk used (local edits are near
+//! each other), and a per-replica B-tree from run start to chunk, so index
+//! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
+
+mod lattice;
+mod piece;
+mod seq;
+mod text;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use crdt_core::{CausalContext, Dot, ReplicaId};
+
+use piece::{Id, Piece};
+use seq::Seq;
+
+pub use text::{Text, TextOp};
+
+/// A replicated list: insert and delete by index, concurrent inserts at the
+/// same place never interleave (Fugue), a delete racing an insert next to it
+/// keeps the insert, and [`Cursor`]s that stay between the same two items.
+///
+/// Every mutation returns a delta (a `List` too) to ship to other replicas.
+/// See the module documentation for the design (runs, tombstones, joins).
+///
+/// ```
+/// use crdt_types::{Lattice, List, ReplicaId};
+/// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+/// let mut x = List::new();
+/// let d = x.insert(a, 0, [1, 2, 3]);
+/// let mut y = List::new();
+/// y.join(&d);
+/// // Concurrently: x inserts at the front, y deletes the middle item.
+/// let d1 = x.insert(a, 0, [0]);
+/// let d2 = y.delete(1, 1);
+/// x.join(&d2);
+/// y.join(&d1);
+/// assert_eq!(x, y);
+/// assert_eq!(x.to_vec(), [0, 1, 3]);
+/// ```
+#[derive(Clone)]
+pub struct List<T> {
+    /// Interned replica ids; pieces name them by index.
+    agents: Vec<ReplicaId>,
+    agent_of: BTreeMap<ReplicaId, u32>,
+    seq: Seq<T>,
+    /// Runs whose origins are not (yet) integrated.
+    pending: Vec<Piece<T>>,
+    /// Every dot seen.
+    ctx: CausalContext,
+    /// The dots of the runs held (integrated or pending).
+    held: CausalContext,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        Self {
+            agents: Vec::new(),
+            agent_of: BTreeMap::new(),
+            seq: Seq::default(),
+            pending: Vec::new(),
+            ctx: CausalContext::new(),
+            held: CausalContext::new(),
+        }
+    }
+}
+
+/// A position between two items of a [`List`] or [`Text`] that keeps
+/// pointing between the same two items while others edit: it names the item
+/// to its left (or the start), and [`List::index_of`] finds it again, even
+/// after that item is deleted.
+///
+/// ```
+/// use crdt_types::{Lattice, ReplicaId, Text};
+/// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+/// let mut x = Text::new();
+/// let _ = x.insert_str(a, 0, "hello world");
+/// let cursor = x.cursor_at(5); // between "hello" and " world"
+/// let mut y = x.clone();
+/// let d = y.insert_str(b, 0, ">> ");
+/// x.join(&d);
+/// assert_eq!(x.index_of(&cursor), 8);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    /// The item to the left of the position; `None` is the start.
+    pub after: Option<Dot>,
+}
+
+impl<T: Clone> List<T> {
+    /// The empty list.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of visible items.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.seq.visible()
+    }
+
+    /// Whether there is no visible item.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The item at `index`.
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.seq.get(index)
+    }
+
+    /// The visible items, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        self.seq
+            .pieces()
+            .filter_map(|p| p.content.as_deref())
+            .flatten()
+    }
+
+    /// The visible items, cloned into a vector.
+    #[must_use]
+    pub fn to_vec(&self) -> Vec<T> {
+        self.iter().cloned().collect()
+    }
+
+    /// The causal context: every dot this state has seen.
+    #[must_use]
+    pub fn context(&self) -> &CausalContext {
+        &self.ctx
+    }
+
+    /// Inserts `items` before `index` (at the end when `index == len()`),
+    /// as one run of new dots of `replica`. The delta holds the run (content
+    /// and origins) and its dots; bottom when `items` is empty.
+    ///
+    /// # Panics
+    /// If `index > len()` (as `Vec::insert`).
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn insert(
+        &mut self,
+        replica: ReplicaId,
+        index: usize,
+        items: impl IntoIterator<Item = T>,
+    ) -> Self {
+        assert!(index <= self.len(), "insert index {index} is past the end");
+        let items: Vec<T> = items.into_iter().collect();
+        let Ok(len) = u32::try_from(items.len()) else {
+            panic!("one insert holds at most u32::MAX items");
+        };
+        if len == 0 {
+            return Self::new();
+        }
+        let agent = self.intern(replica);
+        let start = self.ctx.next_dot(replica).counter();
+        let last = start.saturating_add(u64::from(len) - 1);
+        self.ctx.insert_range(replica, start, last);
+        self.held.insert_range(replica, start, last);
+        let piece = Piece {
+            agent,
+            len,
+            start,
+            left: None,
+            right: None,
+            content: Some(items),
+        };
+        let (left, right) = self.seq.insert_local(index, piece.clone());
+        let piece = Piece {
+            left,
+            right,
+            ..piece
+        };
+        let mut ctx = CausalContext::new();
+        ctx.insert_range(replica, start, last);
+        self.delta_of(vec![piece], ctx)
+    }
+
+    /// Deletes `len` items from `index` (fewer if the list ends first). The
+    /// delta holds the deleted runs as tombstones and their dots; an insert
+    /// made concurrently next to them (or inside them) survives.
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn delete(&mut self, index: usize, len: usize) -> Self {
+        let runs = self.seq.delete_local(index, len);
+        let mut ctx = CausalContext::new();
+        for r in &runs {
+            ctx.insert_range(self.agents[r.agent as usize], r.start, r.end() - 1);
+        }
+        self.delta_of(runs, ctx)
+    }
+
+    /// A cursor between the items at `index - 1` and `index` (the start
+    /// for 0; clamped to the end).
+    #[must_use]
+    pub fn cursor_at(&self, index: usize) -> Cursor {
+        let index = index.min(self.len());
+        let after = index
+            .checked_sub(1)
+            .and_then(|i| self.seq.id_at_visible(i))
+            .and_then(|id| self.dot_of(id));
+        Cursor { after }
+    }
+
+    /// The index `cursor` points at now: just after the item it names (or
+    /// where that item was, if deleted); 0 for the start or an item this
+    /// state does not hold.
+    #[must_use]
+    pub fn index_of(&self, cursor: &Cursor) -> usize {
+        let Some(dot) = cursor.after else { return 0 };
+        let Some(&agent) = self.agent_of.get(&dot.replica) else {
+            return 0;
+        };
+        let Some(id) = Id::new(agent, dot.counter()) else {
+            return 0;
+        };
+        match self.seq.position(id) {
+            Some((before, _, visible)) => before + usize::from(visible),
+            None => 0,
+        }
+    }
+
+    /// Number of runs stored (integrated and pending): the size of the
+    /// state's metadata.
+    #[must_use]
+    pub fn run_count(&self) -> usize {
+        self.seq.piece_count() + self.pending.len()
+    }
+
+    /// An estimate of the heap bytes this state holds (runs, contents, index,
+    /// contexts), for measuring memory per item.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.seq.heap_bytes()
+            + self.pending.capacity() * std::mem::size_of::<Piece<T>>()
+            + self.agents.capacity() * 16
+            + self.agent_of.len() * 24
+    }
+
+    /// The agent index of `replica`, interning it.
+    fn intern(&mut self, replica: ReplicaId) -> u32 {
+        if let Some(&a) = self.agent_of.get(&replica) {
+            return a;
+        }
+        let a = u32::try_from(self.agents.len()).unwrap_or(u32::MAX);
+        self.agents.push(replica);
+        self.agent_of.insert(replica, a);
+        self.seq.ensure_agent(a);
+        a
+    }
+
+    /// The global dot of an id.
+    fn dot_of(&self, id: Id) -> Option<Dot> {
+        Dot::new(*self.agents.get(id.agent as usize)?, id.ctr.get())
+    }
+
+    /// A delta made of `pieces` (in this state's agent space) and `ctx`.
+    fn delta_of(&self, pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
+        let mut out = Self::new();
+        let pieces: Vec<Piece<T>> = pieces
+            .into_iter()
+            .map(|p| out.import(&self.agents, p))
+            .collect();
+        for p in &pieces {
+            let r = out.agents[p.agent as usize];
+            out.held.insert_range(r, p.start, p.end() - 1);
+        }
+        out.ctx = ctx;
+        match <[Piece<T>; 1]>::try_from(pieces) {
+            // One run with an origin (a local edit): it cannot be
+            // integrated in a state that holds nothing else.
+            Ok([p]) if p.left.is_some() || p.right.is_some() => out.pending.push(p),
+            Ok([p]) => out.integrate_all(vec![p]),
+            Err(pieces) => out.integrate_all(pieces),
+        }
+        out
+    }
+
+    /// `piece` of a state with replica table `agents`, in this state's
+    /// agent space.
+    fn import(&mut self, agents: &[ReplicaId], piece: Piece<T>) -> Piece<T> {
+        let mut map = |agent: u32| agents.get(agent as usize).map(|r| self.intern(*r));
+        let mut origin = |id: Option<Id>| Id::new(map(id?.agent)?, id?.ctr.get());
+        let left = origin(piece.left);
+        let right = origin(piece.right);
+        let agent = map(piece.agent).unwrap_or(0);
+        Piece {
+            agent,
+            left,
+            right,
+            ..piece
+        }
+    }
+}
+
+impl<T: Clone> FromIterator<T> for List<T> {
+    /// The list of `items` inserted by the nil replica id (tests, fixtures).
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut list = Self::new();
+        let _ = list.insert(ReplicaId::from_u128(0), 0, iter);
+        list
+    }
+}
+
+/// A mutation of a [`List`] as data: its
+/// [`laws::Mutate`](crate::laws::Mutate) operation. Indices are taken modulo
+/// `len() + 1` so every operation applies to every state.
+#[derive(Clone, Debug)]
+pub enum ListOp<T> {
+    /// [`List::insert`] at `index % (len + 1)`.
+    Insert(usize, Vec<T>),
+    /// [`List::delete`] of `len` items from `index % (len + 1)`.
+    Delete(usize, usize),
+}
+
+#[cfg(feature = "quickcheck")]
+impl<T: quickcheck::Arbitrary> quickcheck::Arbitrary for ListOp<T> {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        let index = usize::arbitrary(g);
+        if u8::arbitrary(g) % 3 == 0 {
+            Self::Delete(index, usize::from(u8::arbitrary(g) % 4) + 1)
+        } else {
+            let n = usize::from(u8::arbitrary(g) % 4) + 1;
+            Self::Insert(index, (0..n).map(|_| T::arbitrary(g)).collect())
+        }
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        match self {
+            Self::Insert(i, xs) if xs.len() > 1 => {
+                Box::new(std::iter::once(Self::Insert(*i, xs[..1].to_vec())))
+            }
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl<T: Clone + PartialEq + Debug> crate::laws::Mutate for List<T> {
+    type Op = ListOp<T>;
+
+    fn apply(&mut self, replica: ReplicaId, op: &ListOp<T>) -> Self {
+        let at = |i: &usize, len: usize| i % (len + 1);
+        match op {
+            ListOp::Insert(i, xs) => {
+                let i = at(i, self.len());
+                self.insert(replica, i, xs.iter().cloned())
+            }
+            ListOp::Delete(i, n) => {
+                let i = at(i, self.len());
+                self.delete(i, *n)
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), crdt_core::InvalidState> {
+        Self::validate(self)
+    }
+}
+
+#[cfg(feature = "quickcheck")]
+crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + PartialEq + Debug] List<T>);

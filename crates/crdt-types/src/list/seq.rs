@@ -1,0 +1,608 @@
+//! The integrated sequence: pieces in document order, grouped in chunks
+//! that carry their visible and total element counts, an index from
+//! element ids to chunks, and a finger (the last chunk visited, with the
+//! counts before it) so that nearby edits cost little.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use crdt_core::ReplicaId;
+
+use super::piece::{Id, Piece};
+
+/// Most pieces in one chunk before it splits in two.
+const CHUNK_MAX: usize = 64;
+
+#[derive(Clone, Debug)]
+struct Chunk<T> {
+    /// Stable id (the index keys chunks by it).
+    id: u32,
+    pieces: Vec<Piece<T>>,
+    visible: usize,
+    total: usize,
+}
+
+/// A chunk index with the visible and total counts of the chunks before it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Finger {
+    chunk: usize,
+    visible: usize,
+    total: usize,
+}
+
+/// A place in the sequence: chunk, piece, offset in the piece. At the end of
+/// the sequence the piece index is one past the last piece of the last chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    chunk: usize,
+    piece: usize,
+    off: u32,
+}
+
+/// The integrated pieces of a list, in document order.
+#[derive(Clone, Debug)]
+pub(crate) struct Seq<T> {
+    chunks: Vec<Chunk<T>>,
+    /// Chunk id -> its index in `chunks`.
+    slot: Vec<u32>,
+    /// Per agent: piece start counter -> chunk id.
+    index: Vec<BTreeMap<u64, u32>>,
+    visible: usize,
+    total: usize,
+    finger: Finger,
+}
+
+impl<T> Default for Seq<T> {
+    fn default() -> Self {
+        Self {
+            chunks: Vec::new(),
+            slot: Vec::new(),
+            index: Vec::new(),
+            visible: 0,
+            total: 0,
+            finger: Finger::default(),
+        }
+    }
+}
+
+impl<T: Clone> Seq<T> {
+    /// Visible elements.
+    pub(crate) fn visible(&self) -> usize {
+        self.visible
+    }
+
+    /// All elements, tombstones included.
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Every piece, in document order.
+    pub(crate) fn pieces(&self) -> impl Iterator<Item = &Piece<T>> + '_ {
+        self.chunks.iter().flat_map(|c| c.pieces.iter())
+    }
+
+    /// Number of pieces.
+    pub(crate) fn piece_count(&self) -> usize {
+        self.chunks.iter().map(|c| c.pieces.len()).sum()
+    }
+
+    /// Heap bytes held by the structure (capacity-based estimate).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let pieces: usize = self
+            .chunks
+            .iter()
+            .map(|c| {
+                c.pieces.capacity() * std::mem::size_of::<Piece<T>>()
+                    + c.pieces
+                        .iter()
+                        .map(|p| {
+                            p.content
+                                .as_ref()
+                                .map_or(0, |v| v.capacity() * std::mem::size_of::<T>())
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        // A B-tree entry is 12 bytes of payload; nodes are about 2/3 full.
+        let index: usize = self.index.iter().map(|m| m.len() * 18).sum();
+        pieces
+            + self.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
+            + self.slot.capacity() * 4
+            + index
+    }
+
+    /// Registers agent `agent` in the index.
+    pub(crate) fn ensure_agent(&mut self, agent: u32) {
+        while self.index.len() <= agent as usize {
+            self.index.push(BTreeMap::new());
+        }
+    }
+
+    /// Moves the finger to chunk `c` (in bounds or one past the end).
+    fn seek_chunk(&mut self, c: usize) {
+        let f = &mut self.finger;
+        while f.chunk < c {
+            f.visible += self.chunks[f.chunk].visible;
+            f.total += self.chunks[f.chunk].total;
+            f.chunk += 1;
+        }
+        while f.chunk > c {
+            f.chunk -= 1;
+            f.visible -= self.chunks[f.chunk].visible;
+            f.total -= self.chunks[f.chunk].total;
+        }
+    }
+
+    /// The finger moved (on a copy) to the chunk where `key(visible, total)`
+    /// of the target falls: `pick` says how to read a chunk's counts.
+    fn find_chunk(
+        &self,
+        target: usize,
+        pick: fn(&Chunk<T>) -> usize,
+        of: fn(&Finger) -> usize,
+    ) -> Finger {
+        let mut f = self.finger;
+        if f.chunk > self.chunks.len() {
+            f = Finger::default();
+        }
+        while f.chunk > 0 && of(&f) > target {
+            f.chunk -= 1;
+            f.visible -= self.chunks[f.chunk].visible;
+            f.total -= self.chunks[f.chunk].total;
+        }
+        while f.chunk < self.chunks.len() && of(&f) + pick(&self.chunks[f.chunk]) <= target {
+            f.visible += self.chunks[f.chunk].visible;
+            f.total += self.chunks[f.chunk].total;
+            f.chunk += 1;
+        }
+        f
+    }
+
+    /// The place of the `i`-th visible element (the end when `i` is the
+    /// number of visible elements), and the finger at its chunk.
+    fn locate_visible(&self, i: usize) -> (Place, Finger) {
+        let f = self.find_chunk(i, |c| c.visible, |f| f.visible);
+        if f.chunk == self.chunks.len() {
+            return (self.end_place(), f);
+        }
+        let mut rest = i - f.visible;
+        for (p, piece) in self.chunks[f.chunk].pieces.iter().enumerate() {
+            let v = piece.visible();
+            if rest < v {
+                let off = u32::try_from(rest).unwrap_or(u32::MAX);
+                return (
+                    Place {
+                        chunk: f.chunk,
+                        piece: p,
+                        off,
+                    },
+                    f,
+                );
+            }
+            rest -= v;
+        }
+        (self.end_place(), f)
+    }
+
+    /// The place of raw element `i` (tombstones counted), or the end.
+    fn locate_raw(&self, i: usize) -> (Place, Finger) {
+        let f = self.find_chunk(i, |c| c.total, |f| f.total);
+        if f.chunk == self.chunks.len() {
+            return (self.end_place(), f);
+        }
+        let mut rest = i - f.total;
+        for (p, piece) in self.chunks[f.chunk].pieces.iter().enumerate() {
+            let n = piece.len as usize;
+            if rest < n {
+                let off = u32::try_from(rest).unwrap_or(u32::MAX);
+                return (
+                    Place {
+                        chunk: f.chunk,
+                        piece: p,
+                        off,
+                    },
+                    f,
+                );
+            }
+            rest -= n;
+        }
+        (self.end_place(), f)
+    }
+
+    fn end_place(&self) -> Place {
+        match self.chunks.len() {
+            0 => Place {
+                chunk: 0,
+                piece: 0,
+                off: 0,
+            },
+            n => Place {
+                chunk: n - 1,
+                piece: self.chunks[n - 1].pieces.len(),
+                off: 0,
+            },
+        }
+    }
+
+    fn piece(&self, at: Place) -> Option<&Piece<T>> {
+        self.chunks.get(at.chunk)?.pieces.get(at.piece)
+    }
+
+    /// The place just before `at`'s element, as an element id (the raw
+    /// predecessor), if any.
+    fn id_before(&self, at: Place) -> Option<Id> {
+        if at.off > 0 {
+            return self.piece(at).and_then(|p| p.id_at(at.off - 1));
+        }
+        let (mut c, mut p) = (at.chunk, at.piece);
+        loop {
+            if p > 0 {
+                return self.chunks.get(c)?.pieces.get(p - 1)?.last();
+            }
+            if c == 0 {
+                return None;
+            }
+            c -= 1;
+            p = self.chunks[c].pieces.len();
+        }
+    }
+
+    /// The element at visible index `i`.
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        if i >= self.visible {
+            return None;
+        }
+        let (at, _) = self.locate_visible(i);
+        self.piece(at)?.content.as_ref()?.get(at.off as usize)
+    }
+
+    /// The id of the element at visible index `i`.
+    pub(crate) fn id_at_visible(&self, i: usize) -> Option<Id> {
+        if i >= self.visible {
+            return None;
+        }
+        let (at, _) = self.locate_visible(i);
+        self.piece(at)?.id_at(at.off)
+    }
+
+    /// Where `id` is: its chunk, piece and offset.
+    fn find(&self, id: Id) -> Option<Place> {
+        let ctr = id.ctr.get();
+        let (&start, &cid) = self
+            .index
+            .get(id.agent as usize)?
+            .range(..=ctr)
+            .next_back()?;
+        let chunk = *self.slot.get(cid as usize)? as usize;
+        let pieces = &self.chunks.get(chunk)?.pieces;
+        let piece = pieces
+            .iter()
+            .position(|p| p.agent == id.agent && p.start == start)?;
+        if !pieces[piece].holds(id.agent, ctr) {
+            return None;
+        }
+        Some(Place {
+            chunk,
+            piece,
+            off: u32::try_from(ctr - start).ok()?,
+        })
+    }
+
+    /// Whether `id` is an integrated element.
+    pub(crate) fn contains(&self, id: Id) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// Counts before `at` in the chunk, plus the finger's: `(visible, raw)`.
+    fn prefix(&self, f: Finger, at: Place) -> (usize, usize) {
+        let (mut v, mut t) = (f.visible, f.total);
+        for piece in &self.chunks[at.chunk].pieces[..at.piece] {
+            v += piece.visible();
+            t += piece.len as usize;
+        }
+        (v, t)
+    }
+
+    /// The finger for chunk `c`, computed from the current one.
+    fn finger_at(&self, c: usize) -> Finger {
+        let mut f = self.finger;
+        while f.chunk < c {
+            f.visible += self.chunks[f.chunk].visible;
+            f.total += self.chunks[f.chunk].total;
+            f.chunk += 1;
+        }
+        while f.chunk > c {
+            f.chunk -= 1;
+            f.visible -= self.chunks[f.chunk].visible;
+            f.total -= self.chunks[f.chunk].total;
+        }
+        f
+    }
+
+    /// `(visible elements before, raw position, visible)` of element `id`.
+    pub(crate) fn position(&self, id: Id) -> Option<(usize, usize, bool)> {
+        let at = self.find(id)?;
+        let (v, t) = self.prefix(self.finger_at(at.chunk), at);
+        let piece = self.piece(at)?;
+        let visible = piece.content.is_some();
+        let off = at.off as usize;
+        Some((v + if visible { off } else { 0 }, t + off, visible))
+    }
+
+    /// Raw position of `id` (or `None` if it is not integrated).
+    fn raw_pos(&self, id: Id) -> Option<usize> {
+        self.position(id).map(|(_, raw, _)| raw)
+    }
+
+    /// Splits the piece at `at` so that `at.off` starts a piece; returns
+    /// the place of that piece.
+    fn split_at(&mut self, at: Place) -> Place {
+        if at.off == 0 {
+            return at;
+        }
+        let cid = self.chunks[at.chunk].id;
+        let pieces = &mut self.chunks[at.chunk].pieces;
+        let right = pieces[at.piece].split_off(at.off);
+        self.index[right.agent as usize].insert(right.start, cid);
+        pieces.insert(at.piece + 1, right);
+        Place {
+            chunk: at.chunk,
+            piece: at.piece + 1,
+            off: 0,
+        }
+    }
+
+    /// Puts `piece` at `at` (before the element there), merging it into the
+    /// piece before when it continues it.
+    fn place(&mut self, at: Place, piece: Piece<T>) {
+        let (n, v) = (piece.len as usize, piece.visible());
+        if self.chunks.is_empty() {
+            self.slot.push(0);
+            self.chunks.push(Chunk {
+                id: 0,
+                pieces: Vec::with_capacity(CHUNK_MAX + 1),
+                visible: 0,
+                total: 0,
+            });
+        }
+        let at = self.split_at(at);
+        self.seek_chunk(at.chunk);
+        self.visible += v;
+        self.total += n;
+        let chunk = &mut self.chunks[at.chunk];
+        chunk.visible += v;
+        chunk.total += n;
+        if at.piece > 0 && chunk.pieces[at.piece - 1].continued_by(&piece) {
+            chunk.pieces[at.piece - 1].absorb(piece);
+            return;
+        }
+        self.index[piece.agent as usize].insert(piece.start, chunk.id);
+        chunk.pieces.insert(at.piece, piece);
+        if chunk.pieces.len() > CHUNK_MAX {
+            self.split_chunk(at.chunk);
+        }
+    }
+
+    /// Splits chunk `c` in halves; the finger (at or before `c`) stays valid.
+    fn split_chunk(&mut self, c: usize) {
+        let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
+        let mut upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
+        // Chunks never grow past `CHUNK_MAX + 1`: reserve exactly that.
+        upper.reserve_exact((CHUNK_MAX + 1).saturating_sub(upper.len()));
+        let (mut visible, mut total) = (0, 0);
+        for p in &upper {
+            visible += p.visible();
+            total += p.len as usize;
+            self.index[p.agent as usize].insert(p.start, id);
+        }
+        self.chunks[c].visible -= visible;
+        self.chunks[c].total -= total;
+        self.chunks.insert(
+            c + 1,
+            Chunk {
+                id,
+                pieces: upper,
+                visible,
+                total,
+            },
+        );
+        self.slot.push(0);
+        for (i, chunk) in self.chunks.iter().enumerate().skip(c + 1) {
+            self.slot[chunk.id as usize] = u32::try_from(i).unwrap_or(u32::MAX);
+        }
+    }
+
+    /// Appends `piece` at the end (decoding a state in document order).
+    pub(crate) fn push(&mut self, piece: Piece<T>) {
+        self.ensure_agent(piece.agent);
+        let end = self.end_place();
+        self.place(end, piece);
+    }
+
+    /// A local insert of `piece`'s elements before visible index `i`: after
+    /// the tombstones that follow element `i - 1`. Sets the piece's origins
+    /// (the raw neighbours) and returns them.
+    pub(crate) fn insert_local(
+        &mut self,
+        i: usize,
+        mut piece: Piece<T>,
+    ) -> (Option<Id>, Option<Id>) {
+        self.ensure_agent(piece.agent);
+        let (at, f) = self.locate_visible(i);
+        self.finger = f;
+        piece.left = self.id_before(at);
+        piece.right = self.piece(at).and_then(|p| p.id_at(at.off));
+        let origins = (piece.left, piece.right);
+        self.place(at, piece);
+        origins
+    }
+
+    /// Turns `n` visible elements from visible index `i` into tombstones;
+    /// returns the deleted runs (without content).
+    pub(crate) fn delete_local(&mut self, i: usize, mut n: usize) -> Vec<Piece<T>> {
+        let mut out = Vec::new();
+        while n > 0 && i < self.visible {
+            let (at, f) = self.locate_visible(i);
+            self.finger = f;
+            let Some(piece) = self.piece(at) else { break };
+            let take = (piece.len - at.off).min(u32::try_from(n).unwrap_or(u32::MAX));
+            out.push(self.kill(at, take));
+            n -= take as usize;
+        }
+        out
+    }
+
+    /// Tombstones `n` elements of the (visible) piece at `at`; the finger
+    /// must be at `at.chunk`. Returns them as a tombstone run.
+    fn kill(&mut self, at: Place, n: u32) -> Piece<T> {
+        let at = self.split_at(at);
+        let len = self.chunks[at.chunk].pieces[at.piece].len;
+        if n < len {
+            self.split_at(Place { off: n, ..at });
+        }
+        let chunk = &mut self.chunks[at.chunk];
+        let piece = &mut chunk.pieces[at.piece];
+        if piece.content.take().is_some() {
+            chunk.visible -= n as usize;
+            self.visible -= n as usize;
+        }
+        let dead = Piece {
+            content: None,
+            ..piece.clone()
+        };
+        // Tombstones next to tombstones they continue become one run.
+        self.merge_next(at.chunk, at.piece);
+        if at.piece > 0 {
+            self.merge_next(at.chunk, at.piece - 1);
+        }
+        if self.chunks[at.chunk].pieces.len() > CHUNK_MAX {
+            self.split_chunk(at.chunk);
+        }
+        dead
+    }
+
+    /// Merges piece `p + 1` of chunk `c` into piece `p` if it continues it.
+    fn merge_next(&mut self, c: usize, p: usize) {
+        let pieces = &mut self.chunks[c].pieces;
+        if p + 1 < pieces.len() && pieces[p].continued_by(&pieces[p + 1]) {
+            let next = pieces.remove(p + 1);
+            if let Some(map) = self.index.get_mut(next.agent as usize) {
+                map.remove(&next.start);
+            }
+            pieces[p].absorb(next);
+        }
+    }
+
+    /// Tombstones every integrated element of `agent` with a counter in
+    /// `lo..=hi`.
+    pub(crate) fn kill_range(&mut self, agent: u32, lo: u64, hi: u64) {
+        let Some(map) = self.index.get(agent as usize) else {
+            return;
+        };
+        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
+        let starts: Vec<u64> = map.range(first..=hi).map(|(s, _)| *s).collect();
+        for start in starts {
+            let Some(id) = Id::new(agent, start) else {
+                continue;
+            };
+            let Some(at) = self.find(id) else { continue };
+            let Some(piece) = self.piece(at) else {
+                continue;
+            };
+            if piece.content.is_none() || piece.end() <= lo {
+                continue;
+            }
+            let from = lo.max(start);
+            let to = (hi + 1).min(piece.end());
+            let off = u32::try_from(from - start).unwrap_or(0);
+            let n = u32::try_from(to - from).unwrap_or(0);
+            self.seek_chunk(at.chunk);
+            let _ = self.kill(Place { off, ..at }, n);
+        }
+    }
+
+    /// Whether an integrated element of `agent` with a counter in `lo..=hi`
+    /// is visible.
+    pub(crate) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
+        let Some(map) = self.index.get(agent as usize) else {
+            return false;
+        };
+        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
+        map.range(first..=hi).any(|(&start, _)| {
+            Id::new(agent, start)
+                .and_then(|id| self.find(id))
+                .and_then(|at| self.piece(at))
+                .is_some_and(|p| p.content.is_some() && p.end() > lo)
+        })
+    }
+
+    /// Integrates a remote piece whose origins are integrated, at the place
+    /// Fugue gives it (see the module documentation): scan the elements
+    /// between the left and the right origin, skip those that belong after
+    /// the new run, stop at the first that belongs after it.
+    pub(crate) fn integrate(&mut self, piece: Piece<T>, agents: &[ReplicaId]) {
+        self.ensure_agent(piece.agent);
+        let pos = |s: &Self, id: Option<Id>| -> i64 {
+            id.and_then(|id| s.raw_pos(id)).map_or(-1, |p| p as i64)
+        };
+        let end = self.total as i64;
+        let left = pos(self, piece.left);
+        let right = piece
+            .right
+            .and_then(|id| self.raw_pos(id))
+            .map_or(end, |p| p as i64);
+        let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
+        let mine = key(piece.agent, piece.start);
+        let mut i = left + 1;
+        let mut dest = i;
+        let mut scanning = false;
+        let (mut at, _) = self.locate_raw(usize::try_from(i).unwrap_or(0));
+        loop {
+            if !scanning {
+                dest = i;
+            }
+            if i >= end || i == right {
+                break;
+            }
+            let Some(other) = self.piece(at) else { break };
+            let oleft = pos(self, other.left_at(at.off));
+            let oright = other
+                .right
+                .and_then(|id| self.raw_pos(id))
+                .map_or(end, |p| p as i64);
+            let theirs = key(other.agent, other.start + u64::from(at.off));
+            match oleft.cmp(&left) {
+                Ordering::Less => break,
+                Ordering::Equal => match oright.cmp(&right) {
+                    Ordering::Less => scanning = true,
+                    Ordering::Equal if mine < theirs => break,
+                    _ => scanning = false,
+                },
+                Ordering::Greater => {}
+            }
+            // The rest of this piece follows its first element (their left
+            // origins are after `left`): skip it as a whole.
+            i += i64::from(other.len - at.off);
+            at = self.next_piece(at);
+        }
+        let (at, f) = self.locate_raw(usize::try_from(dest).unwrap_or(0));
+        self.finger = f;
+        self.place(at, piece);
+    }
+
+    /// The place of the piece after the one at `at`.
+    fn next_piece(&self, at: Place) -> Place {
+        if at.piece + 1 < self.chunks[at.chunk].pieces.len() || at.chunk + 1 == self.chunks.len() {
+            return Place {
+                chunk: at.chunk,
+                piece: at.piece + 1,
+                off: 0,
+            };
+        }
+        Place {
+            chunk: at.chunk + 1,
+            piece: 0,
+            off: 0,
+        }
+    }
+}
