@@ -52,8 +52,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Buf, BufMut};
 use crdt_sync::PeerId;
 use foca::{AccumulatingRuntime, Codec, Foca, Header, Member, OwnedNotification, Timer};
-use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use ring::hmac;
 use serde::{Deserialize, Serialize};
@@ -327,7 +327,9 @@ impl Swim {
             .map(|split| datagram.split_at(split))
             .filter(|(body, tag)| hmac::verify(&self.key, body, tag).is_ok());
         let Some((body, _)) = verified else {
-            self.control.membership_rejected.fetch_add(1, Ordering::Relaxed);
+            self.control
+                .membership_rejected
+                .fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%from, bytes = datagram.len(), "membership datagram refused: bad tag");
             return;
         };

@@ -153,7 +153,9 @@ async fn a_datagram_without_the_key_is_dropped() {
     members_settle(&nodes, 2).await;
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     // A well-formed length, a tag made without the key.
-    udp.send_to(&[7u8; 80], nodes[0].local_addr()).await.unwrap();
+    udp.send_to(&[7u8; 80], nodes[0].local_addr())
+        .await
+        .unwrap();
     let first = nodes[0].handle();
     let m = wait_for(
         DEADLINE,

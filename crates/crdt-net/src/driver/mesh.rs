@@ -44,7 +44,11 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         for peer in down {
-            if self.known.get(&peer).is_some_and(|k| k.kind != Kind::Static) {
+            if self
+                .known
+                .get(&peer)
+                .is_some_and(|k| k.kind != Kind::Static)
+            {
                 tracing::info!(node = self.config.me.0, peer = peer.0, "peer down: removed");
                 self.forget(peer);
             }
