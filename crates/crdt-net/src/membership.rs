@@ -436,3 +436,79 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A membership task bound on loopback, and its datagram signer.
+    async fn swim() -> Swim {
+        let settings = Membership::new(Vec::new(), [3; 32]);
+        let addr = "127.0.0.1:0".parse().unwrap();
+        Swim::bind(PeerId(1), addr, settings, Control::new())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn untrusted_datagrams_are_dropped_or_refused_never_panic() {
+        let mut s = swim().await;
+        let from = "127.0.0.1:9".parse().unwrap();
+        let signed = |s: &Swim, body: &[u8]| {
+            let mut d = body.to_vec();
+            d.extend_from_slice(hmac::sign(&s.key, body).as_ref());
+            d
+        };
+        // Too short for a tag, a bad tag, oversized: refused by the tag check.
+        for d in [
+            vec![],
+            vec![1; TAG - 1],
+            vec![1; 100],
+            vec![0; MAX_PACKET + 1],
+        ] {
+            s.receive(&d, from);
+        }
+        assert_eq!(s.control.membership_rejected.load(Ordering::Relaxed), 4);
+        // Signed with the key, but garbage or truncated for foca: ignored.
+        for body in [&[][..], &[0xff; 40][..], &[1, 2, 3][..], &[0; 1300][..]] {
+            let d = signed(&s, body);
+            s.receive(&d, from);
+        }
+        assert_eq!(s.control.membership_rejected.load(Ordering::Relaxed), 4);
+        assert!(s.live.is_empty());
+        assert_eq!(s.foca.iter_members().count(), 0);
+    }
+
+    #[test]
+    fn a_restarted_member_wins_its_address() {
+        use foca::Identity;
+        let old = Id {
+            peer: 2,
+            addr: "127.0.0.1:7000".parse().unwrap(),
+            generation: 10,
+        };
+        let new = Id {
+            generation: 11,
+            ..old
+        };
+        assert!(new.win_addr_conflict(&old));
+        assert!(!old.win_addr_conflict(&new));
+        assert_eq!(old.renew().map(|r| r.generation), Some(11));
+    }
+
+    #[test]
+    fn the_codec_round_trips_and_refuses_a_short_buffer() {
+        let m = Member::alive(Id {
+            peer: 5,
+            addr: "[::1]:9".parse().unwrap(),
+            generation: 1,
+        });
+        let mut buf = Vec::new();
+        WireCodec.encode_member(&m, &mut buf).unwrap();
+        let back = WireCodec.decode_member(&buf[..]).unwrap();
+        assert_eq!(back, m);
+        let mut small = [0u8; 2];
+        assert!(WireCodec.encode_member(&m, &mut small[..]).is_err());
+        assert!(WireCodec.decode_member(&buf[..2]).is_err());
+    }
+}
