@@ -72,6 +72,10 @@ const MAX_PACKET: usize = 1400;
 /// the partial mesh it syncs over. Set in
 /// [`NodeConfig::membership`](crate::NodeConfig::membership).
 ///
+/// The node binds a UDP socket at the address its TCP listener got (same
+/// IP, same port number), so that port must be free for UDP as well; a
+/// seed address is a member's listening address.
+///
 /// ```
 /// use crdt_net::Membership;
 ///
