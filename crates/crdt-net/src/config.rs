@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crdt_sync::{Config, PeerId};
 
+use crate::membership::Membership;
 use crate::tls::Transport;
 
 /// Settings of a node. [`NodeConfig::new`] fills in the defaults.
@@ -32,6 +33,12 @@ pub struct NodeConfig {
     /// Peers to connect to; more can be added with
     /// [`NodeHandle::add_peer`](crate::NodeHandle::add_peer).
     pub peers: Vec<(PeerId, SocketAddr)>,
+    /// SWIM membership from seed addresses, and the partial mesh: the node
+    /// learns the other members, dials at most
+    /// [`Membership::fanout`] of them (chosen again periodically) and
+    /// accepts connections from any member. `None` (the default): only
+    /// [`peers`](Self::peers), each pair connected by the smaller id.
+    pub membership: Option<Membership>,
     /// The sync engine's settings (sync interval, size limit, ...). Frames
     /// longer than `engine.max_message_bytes` close their connection.
     pub engine: Config,
@@ -83,6 +90,7 @@ impl NodeConfig {
             listen,
             transport,
             peers: Vec::new(),
+            membership: None,
             engine: Config::default(),
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(5),
@@ -101,6 +109,9 @@ impl NodeConfig {
     /// TLS certificate must name this node.
     pub(crate) fn validate(&self) -> io::Result<()> {
         self.transport.check(self.me)?;
+        if let Some(m) = &self.membership {
+            m.validate()?;
+        }
         let zero = [
             ("inbound_queue_bytes", self.inbound_queue_bytes),
             ("outbound_queue_bytes", self.outbound_queue_bytes),

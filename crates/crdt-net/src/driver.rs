@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 
 use crate::changes::ChangeCount;
 use crate::config::NodeConfig;
-use crate::conn::{self, Conn};
+use crate::conn::Conn;
 use crate::durable::{Durable, WriteReply};
 use crate::error::NodeError;
 use crate::flush::Waiters;
@@ -25,6 +25,11 @@ use crate::inbound::{Inbound, Ticket};
 use crate::metrics::NetMetrics;
 use crate::node::ShutdownReport;
 use crate::tls::Stream;
+
+/// The driver's side of membership: which peers it dials and accepts.
+mod mesh;
+
+use mesh::Kind;
 
 /// How many inputs from connections (frames, opens, closes) may wait for
 /// the engine; the inbound byte budget usually binds first.
@@ -113,6 +118,15 @@ pub(crate) struct Control {
     handshakes_refused: AtomicU64,
     /// Why the node stopped, if its store failed.
     failure: Mutex<Option<StoreError>>,
+    /// The peers membership chose to dial, not yet seen by the engine (the
+    /// latest choice counts).
+    wanted: Mutex<Option<BTreeMap<PeerId, SocketAddr>>>,
+    /// Members detected down, not yet seen by the engine.
+    down: Mutex<BTreeSet<PeerId>>,
+    /// Live members as SWIM sees them (this node included).
+    pub(crate) members_alive: AtomicUsize,
+    /// Membership datagrams dropped for a bad tag.
+    pub(crate) membership_rejected: AtomicU64,
     /// Wakes the engine when any of the above changed.
     wake: Notify,
 }
@@ -126,6 +140,10 @@ impl Control {
             updates_dropped: AtomicU64::new(0),
             handshakes_refused: AtomicU64::new(0),
             failure: Mutex::new(None),
+            wanted: Mutex::new(None),
+            down: Mutex::new(BTreeSet::new()),
+            members_alive: AtomicUsize::new(0),
+            membership_rejected: AtomicU64::new(0),
             wake: Notify::new(),
         })
     }
@@ -135,6 +153,21 @@ impl Control {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(peer, addr);
+        self.wake.notify_one();
+    }
+
+    /// Membership chose the peers to dial.
+    pub(crate) fn want(&self, peers: BTreeMap<PeerId, SocketAddr>) {
+        *self.wanted.lock().unwrap_or_else(PoisonError::into_inner) = Some(peers);
+        self.wake.notify_one();
+    }
+
+    /// Membership detected `peer` down.
+    pub(crate) fn member_down(&self, peer: PeerId) {
+        self.down
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer);
         self.wake.notify_one();
     }
 
@@ -199,9 +232,12 @@ pub(crate) struct Driver<T> {
 
 /// A peer the node syncs with.
 struct Known {
-    addr: SocketAddr,
+    /// Where to dial it; `None` for a peer known only by its connection.
+    addr: Option<SocketAddr>,
     /// The task keeping a connection to it up, if this node is the dialer.
     dialer: Option<AbortHandle>,
+    /// Why the node syncs with it.
+    kind: Kind,
 }
 
 /// What woke the engine.
@@ -297,6 +333,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
             // Before any input: what the application set before it queued
             // its next request takes effect before that request.
             self.apply_control(now);
+            self.apply_membership(now);
             match turn {
                 Turn::App(None) => {
                     self.stop(); // every handle is gone
@@ -416,21 +453,20 @@ impl<T: Replicated + Send + 'static> Driver<T> {
     /// stops and a new one dials the new address (the connection it makes
     /// replaces the current one, if any).
     fn add_peer(&mut self, peer: PeerId, addr: SocketAddr, now: Instant) {
-        if self.known.get(&peer).is_some_and(|k| k.addr == addr) {
+        if self
+            .known
+            .get(&peer)
+            .is_some_and(|k| k.addr == Some(addr) && k.kind == Kind::Static)
+        {
             return;
         }
-        let dialer = (self.config.me < peer).then(|| {
-            self.rt
-                .spawn(conn::dial_loop(
-                    peer,
-                    addr,
-                    self.net_tx.clone(),
-                    self.config.clone(),
-                    Arc::clone(&self.control),
-                ))
-                .abort_handle()
-        });
-        match self.known.insert(peer, Known { addr, dialer }) {
+        let dialer = (self.config.me < peer).then(|| self.dial(peer, addr));
+        let known = Known {
+            addr: Some(addr),
+            dialer,
+            kind: Kind::Static,
+        };
+        match self.known.insert(peer, known) {
             Some(old) => {
                 if let Some(d) = old.dialer {
                     d.abort();
@@ -446,9 +482,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                 if self.control.isolated.load(Ordering::SeqCst) {
                     return; // dropped: the stream closes
                 }
-                if !self.known.contains_key(&peer) {
-                    tracing::warn!(peer = peer.0, "refusing a connection from an unknown peer");
-                    self.net.connections_rejected += 1;
+                if !self.admit(peer, done.is_some()) {
                     return;
                 }
                 let id = self.next_conn;
@@ -503,6 +537,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                         tracing::warn!(peer = peer.0, reason = %e, "closing the connection: bad message");
                         self.net.connections_rejected += 1;
                         self.close(peer);
+                        self.closed(peer);
                     }
                 }
             }
@@ -515,6 +550,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                         }
                     }
                     self.close(peer);
+                    self.closed(peer);
                 }
             }
         }
@@ -530,6 +566,8 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         m.updates_dropped = self.control.updates_dropped.load(Ordering::Relaxed);
         m.handshakes_refused = self.control.handshakes_refused.load(Ordering::SeqCst);
         m.store = self.durable.as_ref().map(Durable::stats);
+        m.members_alive = self.control.members_alive.load(Ordering::Relaxed);
+        m.membership_rejected = self.control.membership_rejected.load(Ordering::Relaxed);
         m
     }
 

@@ -7,6 +7,7 @@
 //! | [`NodeConfig`] | peers, transport, timeouts, reconnect backoff, queue bounds, the engine's settings |
 //! | [`Transport`], [`TlsIdentity`] | mutual TLS (a certificate of the cluster's CA per node), or plain TCP by an explicit opt-in |
 //! | [`ClusterCa`], [`NodeCert`] | certificate tooling: a cluster CA and node certificates, in memory or as PEM files (feature `certs`, default) |
+//! | [`Membership`] | SWIM membership (foca) from seed addresses over authenticated UDP, and the partial mesh: at most `fanout` peers dialed per node |
 //! | [`NetMetrics`] | the engine's metrics plus connection and queue counters |
 //! | [`NodeError`], [`PeerBehind`] | why a request to a node failed (stopped, refused, peers behind at a flush) |
 //! | [`Subscription`], [`ChangeCount`] | change notifications ([`NodeHandle::subscribe`]) |
@@ -73,6 +74,8 @@ mod handle;
 mod inbound;
 /// A replicated key-value store.
 mod kv;
+/// SWIM membership and the partial mesh.
+mod membership;
 /// What a node reports about itself.
 mod metrics;
 /// A replica node.
@@ -90,6 +93,7 @@ pub use crdt_store::{Durability, Identity, Options as StoreOptions, StoreError, 
 pub use error::{NodeError, PeerBehind};
 pub use handle::NodeHandle;
 pub use kv::{KvState, KvValue};
+pub use membership::Membership;
 pub use metrics::NetMetrics;
 pub use node::{Node, STORE_FILE, ShutdownReport};
 /// Certificate and key types of [`TlsIdentity`], from rustls.

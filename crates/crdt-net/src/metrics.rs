@@ -59,4 +59,10 @@ pub struct NetMetrics {
     /// snapshot sizes, appends, commits (group commit: appends per commit)
     /// and compactions. `None` for an in-memory node.
     pub store: Option<StoreStats>,
+    /// Live members as SWIM sees them, this node included (0 without
+    /// [`NodeConfig::membership`](crate::NodeConfig::membership)).
+    pub members_alive: usize,
+    /// Membership datagrams dropped because their tag did not verify under
+    /// the cluster's membership key.
+    pub membership_rejected: u64,
 }

@@ -20,6 +20,7 @@ use crate::durable::Durable;
 use crate::error::NodeError;
 use crate::handle::NodeHandle;
 use crate::inbound::Inbound;
+use crate::membership::Swim;
 
 /// A running replica: a sync engine on a thread of its own, a listener, a
 /// dialer per peer and a reader and writer per connection.
@@ -57,6 +58,8 @@ pub struct Node<T> {
     handle: NodeHandle<T>,
     engine_thread: std::thread::JoinHandle<()>,
     acceptor: AbortHandle,
+    /// The membership task, if any.
+    swim: Option<AbortHandle>,
     identity: Option<Identity>,
 }
 
@@ -194,6 +197,15 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
             inbound,
             changes_tx,
         );
+        let swim = match &config.membership {
+            Some(m) => {
+                let swim = Swim::bind(config.me, local_addr, m.clone(), control.clone()).await?;
+                let tx = net_tx.clone();
+                let stopped = async move { tx.closed().await };
+                Some(tokio::spawn(swim.run(stopped)).abort_handle())
+            }
+            None => None,
+        };
         let engine_thread = driver.spawn(app_rx, net_rx)?;
         let flush_timeout = config.flush_timeout;
         let acceptor = tokio::spawn(accept_loop(listener, net_tx, config, control.clone()));
@@ -207,6 +219,7 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
             ),
             engine_thread,
             acceptor: acceptor.abort_handle(),
+            swim,
             identity: None,
         })
     }
@@ -249,6 +262,9 @@ impl<T: Replicated + Send + Sync + 'static> Node<T> {
     pub async fn shutdown(self) -> Result<ShutdownReport<T>, NodeError> {
         let report = self.handle.request_shutdown().await;
         self.acceptor.abort();
+        if let Some(s) = &self.swim {
+            s.abort();
+        }
         let thread = self.engine_thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         report
