@@ -27,6 +27,22 @@ pub fn keys(n: u64, sequential: bool) -> Vec<u64> {
     }
 }
 
+/// `n` distinct keys scrambled over all of `u64` by a fixed-seed mixer
+/// (`splitmix64`'s finaliser, a bijection, on `seed + i`): keys shaped like a
+/// user's hashed ids, with no order the benchmark could exploit.
+#[must_use]
+pub fn scrambled_keys(n: u64) -> Vec<u64> {
+    const SEED: u64 = 0x5eed_1234_abcd_0042;
+    (0..n)
+        .map(|i| {
+            let mut z = SEED.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+        .collect()
+}
+
 /// A replica id for benchmark replica number `i` (stable across runs).
 #[must_use]
 pub fn replica(i: u128) -> ReplicaId {

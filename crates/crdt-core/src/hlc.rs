@@ -243,10 +243,14 @@ impl fmt::Debug for HybridClock {
 
 /// Milliseconds since the UNIX epoch from the system clock; 0 for a clock
 /// set before the epoch.
+/// (`u64` arithmetic: `Duration::as_millis` is a 128-bit computation, and
+/// this runs on every clock write.)
 fn system_wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        d.as_secs()
+            .saturating_mul(1_000)
+            .saturating_add(u64::from(d.subsec_millis()))
+    })
 }
 
 /// A remote timestamp too far ahead of the local wall clock for

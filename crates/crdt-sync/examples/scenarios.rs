@@ -10,14 +10,15 @@ use crdt_sync::sim::{Crash, Partition, Report, SimConfig, Simulation, Topology};
 use crdt_sync::{Config, Mode};
 use crdt_types::{GSet, OrSet};
 
-/// Each replica adds one new element per sync round (the paper's workload).
-fn enes(engine: Config, initial_rounds: u64) -> Report {
+/// Each replica adds one new element per sync round (the paper's workload),
+/// every message delayed between `delay.0` and `delay.1`.
+fn enes(engine: Config, initial_rounds: u64, delay: (Duration, Duration)) -> Report {
     let config = SimConfig {
         replicas: 15,
         topology: Topology::PartialMesh { degree: 4 },
         seed: 7,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(30),
+        min_delay: delay.0,
+        max_delay: delay.1,
         write_every: engine.sync_interval,
         write_until: engine.sync_interval * initial_rounds as u32,
         max_time: Duration::from_secs(600),
@@ -31,6 +32,31 @@ fn enes(engine: Config, initial_rounds: u64) -> Report {
             next[i] += 1;
             s.insert((i as u64) << 32 | next[i])
         })
+}
+
+/// The delivery delay of the Enes et al. comparison: 1 to 30 ms.
+const ENES_DELAY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(30));
+
+/// Bytes per write of the default configuration on the Enes et al. workload
+/// as the one-way delay grows (each message delayed exactly that long): a
+/// resend on every round would grow with the round trip, a resend on a
+/// retransmission timeout does not.
+fn bytes_per_write_by_delay(rounds: u64) {
+    println!("\nBytes per write by one-way delay (the workload above, default configuration).\n");
+    println!("| one-way delay | bytes | writes | bytes per write | rounds to converge |");
+    println!("|---|---|---|---|---|");
+    for ms in [10, 100, 1_000] {
+        let d = Duration::from_millis(ms);
+        let r = enes(Config::default(), rounds, (d, d));
+        assert!(r.converged && r.states_equal, "{ms} ms: {r:?}");
+        println!(
+            "| {ms} ms | {} | {} | {:.1} | {} |",
+            r.bytes,
+            r.writes,
+            r.bytes as f64 / r.writes.max(1) as f64,
+            r.rounds_to_converge
+        );
+    }
 }
 
 fn main() {
@@ -62,7 +88,7 @@ fn main() {
     ];
     let reports: Vec<(&str, Report)> = modes
         .into_iter()
-        .map(|(name, c)| (name, enes(c, rounds)))
+        .map(|(name, c)| (name, enes(c, rounds, ENES_DELAY)))
         .collect();
     let state = reports[0].1.bytes as f64;
     let classic = reports[1].1.bytes as f64;
@@ -80,6 +106,8 @@ fn main() {
             classic / r.bytes as f64
         );
     }
+
+    bytes_per_write_by_delay(rounds);
 
     println!("\nFault scenarios: 7 replicas, add-wins set, random inserts and removes for 5 s.\n");
     println!(

@@ -1,6 +1,6 @@
 //! `LwwRegister<T>`: a last-writer-wins register on a hybrid clock.
 
-use crdt_core::{Decompose, HybridClock, HybridTimestamp, InvalidState, Lattice};
+use crdt_core::{Decompose, HybridClock, HybridTimestamp, InvalidState, Lattice, ReplicaId};
 use serde::{Deserialize, Serialize};
 
 /// A last-writer-wins register: the write with the greatest hybrid
@@ -69,11 +69,61 @@ impl<T: Ord + Clone> LwwRegister<T> {
         if let Some((seen, _)) = &self.entry
             && stamp <= *seen
         {
-            stamp = just_after(*seen, clock);
+            stamp = just_after(*seen, clock.replica());
             // A refusal (drift limit) leaves the clock as it was; the write
             // still wins over what it saw.
             let _ = clock.observe(stamp);
         }
+        self.store(stamp, value)
+    }
+
+    /// Writes `value` as `replica` at the caller's wall time `wall_ms`
+    /// (milliseconds since the UNIX epoch, or any clock the application
+    /// shares between replicas), with no clock read: the write path for a
+    /// caller that already knows the time (a request timestamp, one clock
+    /// read for a batch of writes).
+    ///
+    /// The monotonic rule still holds: if the register holds a value whose
+    /// timestamp is not below `(wall_ms, 0, replica)` (a later wall time, or
+    /// an earlier write in the same millisecond), the write takes the
+    /// timestamp just after it, so a write made after observing a value
+    /// always wins over it. The delta is the register holding the new write.
+    ///
+    /// ```
+    /// use crdt_types::{Lattice, LwwRegister, ReplicaId};
+    /// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+    /// let mut x = LwwRegister::new();
+    /// let _ = x.write_at(b, 2_000, "from b's fast clock");
+    /// // a's clock says 1 000 ms, but a saw b's value: a's write wins.
+    /// let d = x.write_at(a, 1_000, "from a");
+    /// assert_eq!(x.value(), Some(&"from a"));
+    /// let mut y = LwwRegister::new();
+    /// let _ = y.write_at(b, 2_000, "from b's fast clock");
+    /// y.join(&d);
+    /// assert_eq!(y.value(), Some(&"from a"));
+    /// ```
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn write_at(&mut self, replica: ReplicaId, wall_ms: u64, value: T) -> Self {
+        self.write_stamped(HybridTimestamp::new(wall_ms, 0, replica), value)
+    }
+
+    /// Writes `value` with the caller's timestamp `stamp` (from a
+    /// [`HybridClock`] read once for many writes, say), or with the
+    /// timestamp of `stamp`'s replica just after the held value's if
+    /// `stamp` is not above it (the monotonic rule of
+    /// [`LwwRegister::write_at`]). The delta is the register holding the
+    /// new write.
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn write_stamped(&mut self, stamp: HybridTimestamp, value: T) -> Self {
+        let stamp = match &self.entry {
+            Some((seen, _)) if stamp <= *seen => just_after(*seen, stamp.replica()),
+            _ => stamp,
+        };
+        self.store(stamp, value)
+    }
+
+    /// Holds `(stamp, value)` and returns it as the delta.
+    fn store(&mut self, stamp: HybridTimestamp, value: T) -> Self {
         self.entry = Some((stamp, value.clone()));
         Self {
             entry: Some((stamp, value)),
@@ -99,13 +149,13 @@ impl<T: Ord + Clone> LwwRegister<T> {
     }
 }
 
-/// The least timestamp of `clock`'s replica above `seen`.
-fn just_after(seen: HybridTimestamp, clock: &HybridClock) -> HybridTimestamp {
+/// The least timestamp of `replica` above `seen`.
+fn just_after(seen: HybridTimestamp, replica: ReplicaId) -> HybridTimestamp {
     let (wall, logical) = match seen.logical().checked_add(1) {
         Some(logical) => (seen.wall_ms(), logical),
         None => (seen.wall_ms().saturating_add(1), 0),
     };
-    HybridTimestamp::new(wall, logical, clock.replica())
+    HybridTimestamp::new(wall, logical, replica)
 }
 
 impl<T: Ord + Clone> Lattice for LwwRegister<T> {
@@ -151,12 +201,17 @@ impl<T: Ord + Clone> Decompose for LwwRegister<T> {
 
 impl<T: Ord + Clone + std::fmt::Debug> crate::laws::Mutate for LwwRegister<T> {
     /// A write of the value with the writer's wall clock reading the given
-    /// milliseconds (small, so clocks tie and go backwards often).
+    /// milliseconds (small, so clocks tie and go backwards often): through a
+    /// clock, or as the caller's time ([`LwwRegister::write_at`]) when bit 3
+    /// is set.
     type Op = (u8, T);
 
-    fn apply(&mut self, replica: crdt_core::ReplicaId, (wall, value): &(u8, T)) -> Self {
-        let wall = u64::from(wall % 8);
-        let mut clock = HybridClock::with_time_source(replica, move || wall);
+    fn apply(&mut self, replica: ReplicaId, (wall, value): &(u8, T)) -> Self {
+        let at = u64::from(wall % 8);
+        if wall & 8 != 0 {
+            return self.write_at(replica, at, value.clone());
+        }
+        let mut clock = HybridClock::with_time_source(replica, move || at);
         self.write(&mut clock, value.clone())
     }
 }
@@ -167,7 +222,6 @@ crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + Ord + std:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crdt_core::ReplicaId;
 
     #[test]
     fn a_write_after_a_value_from_the_future_still_wins() {
@@ -185,7 +239,21 @@ mod tests {
     fn the_logical_part_carries_into_the_wall_time() {
         let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
         let seen = HybridTimestamp::new(5, u32::MAX, b);
-        let clock = HybridClock::with_time_source(a, || 0);
-        assert_eq!(just_after(seen, &clock), HybridTimestamp::new(6, 0, a));
+        assert_eq!(just_after(seen, a), HybridTimestamp::new(6, 0, a));
+    }
+
+    #[test]
+    fn writes_at_one_millisecond_are_ordered_by_their_order() {
+        let a = ReplicaId::from_u128(1);
+        let mut r = LwwRegister::new();
+        let d1 = r.write_at(a, 7, 1);
+        let d2 = r.write_at(a, 7, 2);
+        assert!(d1.timestamp() < d2.timestamp());
+        let mut other = d2.clone();
+        other.join(&d1);
+        assert_eq!(other.value(), Some(&2));
+        // A later caller time wins plainly, with its own stamp.
+        let d3 = r.write_stamped(HybridTimestamp::new(9, 4, a), 3);
+        assert_eq!(d3.timestamp(), Some(HybridTimestamp::new(9, 4, a)));
     }
 }
