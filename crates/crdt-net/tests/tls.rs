@@ -68,14 +68,22 @@ where
 
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (h2, done) = (h2.clone(), Arc::clone(&done));
+        let (h1, h2, done) = (h1.clone(), h2.clone(), Arc::clone(&done));
         tokio::spawn(async move {
             let mut writes = 0u64;
             while !done.load(Ordering::SeqCst) {
                 h2.write(|s, me| s.add(me, "likes", 1)).await.unwrap();
                 writes += 1;
-                // Pacing only: nothing waits on this to have happened.
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                // Paced by delivery: each honest write reaches node 1
+                // while the attack runs before the next is made.
+                let want = i64::try_from(writes).unwrap();
+                wait_for(
+                    DEADLINE,
+                    &format!("node 1 holds honest write {writes}"),
+                    || async { h1.read(|s| s.count("likes")).await.unwrap() },
+                    |&likes| likes >= want,
+                )
+                .await;
             }
             writes
         })

@@ -161,38 +161,30 @@ impl<T: Clone> Seq<T> {
     /// The place of the `i`-th visible element (the end when `i` is the
     /// number of visible elements), and the finger at its chunk.
     fn locate_visible(&self, i: usize) -> (Place, Finger) {
-        let f = self.find_chunk(i, |c| c.visible, |f| f.visible);
-        if f.chunk == self.chunks.len() {
-            return (self.end_place(), f);
-        }
-        let mut rest = i - f.visible;
-        for (p, piece) in self.chunks[f.chunk].pieces.iter().enumerate() {
-            let v = piece.visible();
-            if rest < v {
-                let off = u32::try_from(rest).unwrap_or(u32::MAX);
-                return (
-                    Place {
-                        chunk: f.chunk,
-                        piece: p,
-                        off,
-                    },
-                    f,
-                );
-            }
-            rest -= v;
-        }
-        (self.end_place(), f)
+        self.locate(i, |c| c.visible, |f| f.visible, Piece::visible)
     }
 
     /// The place of raw element `i` (tombstones counted), or the end.
     fn locate_raw(&self, i: usize) -> (Place, Finger) {
-        let f = self.find_chunk(i, |c| c.total, |f| f.total);
+        self.locate(i, |c| c.total, |f| f.total, |p| p.len as usize)
+    }
+
+    /// The place of element `i` counted by `width` (per piece), `pick`
+    /// (per chunk) and `of` (the finger's count), or the end.
+    fn locate(
+        &self,
+        i: usize,
+        pick: fn(&Chunk<T>) -> usize,
+        of: fn(&Finger) -> usize,
+        width: fn(&Piece<T>) -> usize,
+    ) -> (Place, Finger) {
+        let f = self.find_chunk(i, pick, of);
         if f.chunk == self.chunks.len() {
             return (self.end_place(), f);
         }
-        let mut rest = i - f.total;
+        let mut rest = i - of(&f);
         for (p, piece) in self.chunks[f.chunk].pieces.iter().enumerate() {
-            let n = piece.len as usize;
+            let n = width(piece);
             if rest < n {
                 let off = u32::try_from(rest).unwrap_or(u32::MAX);
                 return (
