@@ -78,6 +78,14 @@ pub struct NodeConfig {
     /// [`Node::shutdown`](crate::Node::shutdown) wait for the live peers to
     /// acknowledge every write. Default: 5 s.
     pub flush_timeout: Duration,
+    /// The most accepted connections whose handshake (TLS and the hello)
+    /// is still in progress. Each holds a task and the transport's buffers
+    /// until it completes or [`read_timeout`](Self::read_timeout) passes;
+    /// a connection accepted beyond this bound is closed at once, counted
+    /// in [`NetMetrics::handshakes_refused`](crate::NetMetrics::handshakes_refused)
+    /// and logged. Without the bound, anyone who can reach the port could
+    /// hold memory in proportion to the connections they open. Default: 64.
+    pub max_pending_handshakes: usize,
 }
 
 impl NodeConfig {
@@ -101,6 +109,7 @@ impl NodeConfig {
             outbound_queue_bytes: 8 << 20,
             app_queue: 1024,
             flush_timeout: Duration::from_secs(5),
+            max_pending_handshakes: 64,
         }
     }
 
@@ -116,6 +125,7 @@ impl NodeConfig {
             ("inbound_queue_bytes", self.inbound_queue_bytes),
             ("outbound_queue_bytes", self.outbound_queue_bytes),
             ("app_queue", self.app_queue),
+            ("max_pending_handshakes", self.max_pending_handshakes),
         ]
         .into_iter()
         .find(|&(_, v)| v == 0);

@@ -10,7 +10,7 @@ use crdt_sync::PeerId;
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::config::NodeConfig;
@@ -173,6 +173,7 @@ pub(crate) async fn accept_loop(
     config: NodeConfig,
     control: Arc<Control>,
 ) {
+    let pending = Arc::new(Semaphore::new(config.max_pending_handshakes));
     while !net_tx.is_closed() {
         let Ok((tcp, from)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -181,6 +182,11 @@ pub(crate) async fn accept_loop(
         if control.isolated.load(Ordering::SeqCst) {
             continue; // dropped: the stream closes
         }
+        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
+            control.refused(None, &from, &"too many handshakes in progress");
+            continue; // dropped: the stream closes
+        };
+        let slot = HandshakeSlot::new(permit, Arc::clone(&control));
         let _ = tcp.set_nodelay(true);
         let net_tx = net_tx.clone();
         let control = Arc::clone(&control);
@@ -208,6 +214,7 @@ pub(crate) async fn accept_loop(
                 Ok(Err(e)) => return control.refused(None, &from, &e),
                 Err(_) => return control.refused(None, &from, &"handshake timed out"),
             };
+            drop(slot);
             let _ = net_tx
                 .send(NetInput::Connected {
                     peer,
@@ -216,6 +223,32 @@ pub(crate) async fn accept_loop(
                 })
                 .await;
         });
+    }
+}
+
+/// One of the acceptor's [`NodeConfig::max_pending_handshakes`] slots,
+/// counted in [`Control::handshakes_pending`] while held; released on drop,
+/// whichever way the handshake ends.
+struct HandshakeSlot {
+    _permit: OwnedSemaphorePermit,
+    control: Arc<Control>,
+}
+
+impl HandshakeSlot {
+    fn new(permit: OwnedSemaphorePermit, control: Arc<Control>) -> Self {
+        control.handshakes_pending.fetch_add(1, Ordering::SeqCst);
+        Self {
+            _permit: permit,
+            control,
+        }
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.control
+            .handshakes_pending
+            .fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -116,6 +116,8 @@ pub(crate) struct Control {
     pub(crate) updates_dropped: AtomicU64,
     /// Connections refused at the handshake, by the acceptor or a dialer.
     handshakes_refused: AtomicU64,
+    /// Accepted connections whose handshake is in progress, now.
+    pub(crate) handshakes_pending: AtomicUsize,
     /// Why the node stopped, if its store failed.
     failure: Mutex<Option<StoreError>>,
     /// The peers membership chose to dial, not yet seen by the engine (the
@@ -139,6 +141,7 @@ impl Control {
             new_peers: Mutex::new(BTreeMap::new()),
             updates_dropped: AtomicU64::new(0),
             handshakes_refused: AtomicU64::new(0),
+            handshakes_pending: AtomicUsize::new(0),
             failure: Mutex::new(None),
             wanted: Mutex::new(None),
             down: Mutex::new(BTreeSet::new()),
@@ -565,6 +568,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         m.inbound_waits = self.inbound.waits();
         m.updates_dropped = self.control.updates_dropped.load(Ordering::Relaxed);
         m.handshakes_refused = self.control.handshakes_refused.load(Ordering::SeqCst);
+        m.handshakes_pending = self.control.handshakes_pending.load(Ordering::SeqCst);
         m.store = self.durable.as_ref().map(Durable::stats);
         m.members_alive = self.control.members_alive.load(Ordering::Relaxed);
         m.membership_rejected = self.control.membership_rejected.load(Ordering::Relaxed);

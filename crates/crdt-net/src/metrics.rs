@@ -20,8 +20,10 @@ pub struct NetMetrics {
     /// engine. As the acceptor: no client certificate, one not of the
     /// cluster's CA, expired, or naming another peer than the hello claims;
     /// bytes that are not TLS; a malformed hello; a handshake not done
-    /// within [`NodeConfig::read_timeout`](crate::NodeConfig::read_timeout).
-    /// As the dialer: an acceptor whose certificate does not name the peer
+    /// within [`NodeConfig::read_timeout`](crate::NodeConfig::read_timeout);
+    /// a connection accepted while
+    /// [`NodeConfig::max_pending_handshakes`](crate::NodeConfig::max_pending_handshakes)
+    /// are in progress. As the dialer: an acceptor whose certificate does not name the peer
     /// dialed (or is not of the CA), or a handshake not done within
     /// [`NodeConfig::connect_timeout`](crate::NodeConfig::connect_timeout).
     /// An acceptor that refuses this node's certificate (or its hello) does
@@ -34,6 +36,10 @@ pub struct NetMetrics {
     /// Each refusal is also logged (`tracing`, warn) with the peer and the
     /// reason.
     pub handshakes_refused: u64,
+    /// Accepted connections whose handshake is in progress now, at most
+    /// [`NodeConfig::max_pending_handshakes`](crate::NodeConfig::max_pending_handshakes)
+    /// (a connection accepted beyond it is refused at once).
+    pub handshakes_pending: usize,
     /// Peers connected now.
     pub connected_peers: usize,
     /// Bytes of received frames not yet handled by the engine, now: frames

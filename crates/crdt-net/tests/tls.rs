@@ -360,3 +360,70 @@ async fn plain_tcp_still_works_when_opted_in_and_does_not_mix_with_tls() {
     let _ = c.shutdown().await;
     shutdown_all(nodes).await;
 }
+
+/// Connections that never finish their handshake hold at most
+/// `max_pending_handshakes` slots: the ones beyond are closed at once (long
+/// before the read timeout), and once the flood ends honest peers connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_handshakes_are_bounded_and_do_not_lock_out_honest_peers() {
+    const SLOTS: usize = 4;
+    const EXTRA: u64 = 6;
+    let mut c1 = config(1);
+    c1.max_pending_handshakes = SLOTS;
+    // Far beyond the deadline: a refusal seen in time is the bound's, not
+    // the handshake timeout's.
+    c1.read_timeout = Duration::from_secs(120);
+    let a = start(c1).await;
+    let (ha, addr) = (a.handle(), a.local_addr());
+    let mut held = Vec::new();
+    for _ in 0..SLOTS {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    wait_for(
+        DEADLINE,
+        &format!("{SLOTS} handshakes pending"),
+        || metrics(&ha),
+        |m| m.handshakes_pending == SLOTS,
+    )
+    .await;
+    let mut extra = Vec::new();
+    for _ in 0..EXTRA {
+        extra.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let m = wait_for(
+        DEADLINE,
+        &format!("the {EXTRA} connections beyond the bound are refused"),
+        || metrics(&ha),
+        |m| m.handshakes_refused >= EXTRA,
+    )
+    .await;
+    assert_eq!(
+        (m.handshakes_refused, m.handshakes_pending),
+        (EXTRA, SLOTS),
+        "the held ones are still pending: {m:?}"
+    );
+    for s in &mut extra {
+        assert_eq!(closed_by_peer(s).await, Some(0), "closed with nothing sent");
+    }
+
+    // The flood ends: its handshakes fail, their slots are released, and
+    // an honest peer connects and syncs.
+    drop(held);
+    let m = wait_for(
+        DEADLINE,
+        "every held connection is refused, its slot released",
+        || metrics(&ha),
+        |m| m.handshakes_pending == 0,
+    )
+    .await;
+    assert_eq!(m.handshakes_refused, EXTRA + SLOTS as u64, "{m:?}");
+    let b = start(config(2)).await;
+    b.handle().add_peer(PeerId(1), addr);
+    ha.add_peer(PeerId(2), b.local_addr());
+    b.handle().update(|s, me| s.add(me, "likes", 1)).unwrap();
+    let nodes = vec![a, b];
+    wait_until_converged(&nodes).await;
+    let likes = ha.read(|s| s.count("likes")).await.unwrap();
+    assert_eq!(likes, 1, "the honest peer's write arrived");
+    shutdown_all(nodes).await;
+}
