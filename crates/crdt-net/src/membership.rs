@@ -90,7 +90,8 @@ pub struct Membership {
     pub seeds: Vec<SocketAddr>,
     /// The cluster's shared membership key: every datagram is
     /// authenticated with HMAC-SHA256 under it. Distribute it like the
-    /// node keys.
+    /// node keys: [`MembershipKey`](crate::MembershipKey) generates one and
+    /// writes it to a file only its owner can read.
     pub key: [u8; 32],
     /// The most peers this node dials to sync with. Default: 4.
     pub fanout: usize,
