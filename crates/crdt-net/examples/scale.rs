@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! cargo run --release -p crdt-net --example scale
+//! cargo run --release -p crdt-net --example scale -- --processes 5
 //! ```
 //!
-//! For 3, 10 and 32 nodes in this process (mutual TLS, fanout 4), each
-//! started with node 1's address as its only seed:
+//! Without arguments: for 3, 10 and 32 nodes in this process (mutual TLS,
+//! fanout 4), each started with node 1's address as its only seed:
 //!
 //! 1. membership: from the first start until every node sees every member;
 //! 2. writes: every node makes 10 counter increments; time until every node
@@ -21,43 +22,87 @@
 //!    addresses: time until every node sees every member and counts
 //!    every write.
 //!
+//! With `--processes N`: the same with each node an OS process of its own
+//! (copies of this example, `--node <id> --dir <dir> [--seed <port>]`),
+//! each reading its certificate and the cluster's membership key from its
+//! folder (written by this process: [`ClusterCa`], [`MembershipKey`]), and
+//! driven through a line protocol on its standard input and output; in
+//! step 4 a quarter of the nodes, rounded up, is killed (SIGKILL) and
+//! started again.
+//!
 //! Every wait has a deadline (reported as `timeout`); the run stops by
 //! itself.
+
+#[path = "scale/processes.rs"]
+mod processes;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crdt_core::ReplicaId;
-use crdt_net::{ClusterCa, KvState, Membership, NetMetrics, Node, NodeConfig, Transport};
+use crdt_net::{
+    ClusterCa, KvState, Membership, MembershipKey, NetMetrics, Node, NodeConfig, Transport,
+};
 use crdt_sync::{Config, PeerId};
 
 /// Writes per node.
 const WRITES: i64 = 10;
 /// Peers each node dials.
 const FANOUT: usize = 4;
+/// How often a condition is looked at again.
+const POLL: Duration = Duration::from_millis(20);
 /// The longest any phase may take.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let ca = ClusterCa::new("scale").expect("a CA");
-    println!(
-        "| nodes | membership settles | converge | bytes/write (per node reached) | conns/node mean (max) | quarter down detected | quarter back, caught up |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for n in [3u64, 10, 32] {
-        run(&ca, n).await;
+/// The cluster name of the certificates.
+const CLUSTER: &str = "scale";
+
+/// The table's header.
+const HEADER: &str = "| nodes | membership settles | converge | bytes/write (per node reached) | conns/node mean (max) | quarter down detected | quarter back, caught up |\n|---|---|---|---|---|---|---|";
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    match words[..] {
+        [] => runtime().block_on(in_process()),
+        ["--processes", n] => match n.parse() {
+            Ok(n) if n >= 2 => processes::parent(n),
+            _ => usage(),
+        },
+        ["--node", ..] => runtime().block_on(processes::node(&words)),
+        _ => usage(),
     }
 }
 
-fn config(ca: &ClusterCa, me: u64, seed: Option<SocketAddr>) -> NodeConfig {
-    let tls = Transport::tls(ca.issue(PeerId(me)).unwrap().identity().unwrap()).unwrap();
+async fn in_process() -> std::process::ExitCode {
+    let ca = ClusterCa::new(CLUSTER).expect("a CA");
+    println!("{HEADER}");
+    for n in [3u64, 10, 32] {
+        run(&ca, n).await;
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+fn usage() -> std::process::ExitCode {
+    eprintln!("usage: scale [--processes <n, 2 or more>]");
+    std::process::ExitCode::FAILURE
+}
+
+/// Node `me`'s settings: fanout 4, probe 200 ms, suspicion 1 s.
+fn config(tls: Transport, me: u64, seed: Option<SocketAddr>, key: &MembershipKey) -> NodeConfig {
     let mut c = NodeConfig::new(PeerId(me), "127.0.0.1:0".parse().unwrap(), tls);
     c.engine = Config {
         sync_interval: Duration::from_millis(50),
         ..Config::default()
     };
-    let mut m = Membership::new(seed.into_iter().collect(), [42; 32]);
+    let mut m = Membership::new(seed.into_iter().collect(), key.to_bytes());
     m.fanout = FANOUT;
     m.probe_period = Duration::from_millis(200);
     m.suspect_after = Duration::from_secs(1);
@@ -67,9 +112,15 @@ fn config(ca: &ClusterCa, me: u64, seed: Option<SocketAddr>) -> NodeConfig {
 }
 
 async fn start(ca: &ClusterCa, me: u64, seed: Option<SocketAddr>) -> Node<KvState> {
-    Node::start(config(ca, me, seed), ReplicaId::random(), KvState::new())
-        .await
-        .expect("a node starts")
+    let tls = Transport::tls(ca.issue(PeerId(me)).unwrap().identity().unwrap()).unwrap();
+    let key = MembershipKey::from_bytes([42; 32]);
+    Node::start(
+        config(tls, me, seed, &key),
+        ReplicaId::random(),
+        KvState::new(),
+    )
+    .await
+    .expect("a node starts")
 }
 
 async fn metrics(nodes: &[Node<KvState>]) -> Vec<NetMetrics> {
@@ -98,7 +149,7 @@ async fn timed<T, F: Future<Output = T>>(
         if done(&probe().await) {
             return Some(from.elapsed());
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL).await;
     }
     None
 }

@@ -283,7 +283,11 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     }
 
     /// Cuts the node off (`true`: every connection closed, none accepted or
-    /// made) or reconnects it (`false`). For partition tests and demos.
+    /// made, and with [`NodeConfig::membership`](crate::NodeConfig::membership)
+    /// every membership datagram dropped, sent or received) or reconnects
+    /// it (`false`). For partition tests and demos: a partition long enough
+    /// for SWIM to declare the sides down heals by itself, through
+    /// announcements to members declared down.
     pub fn isolate(&self, isolated: bool) {
         self.control.isolate(isolated);
     }

@@ -8,6 +8,7 @@
 //! | [`Transport`], [`TlsIdentity`] | mutual TLS (a certificate of the cluster's CA per node), or plain TCP by an explicit opt-in |
 //! | [`ClusterCa`], [`NodeCert`] | certificate tooling: a cluster CA and node certificates, in memory or as PEM files (feature `certs`, default) |
 //! | [`Membership`] | SWIM membership (foca) from seed addresses over authenticated UDP, and the partial mesh: at most `fanout` peers dialed per node |
+//! | [`MembershipKey`] | the cluster's membership key: generated, written to a file readable by its owner only, read back with clear errors |
 //! | [`NetMetrics`] | the engine's metrics plus connection and queue counters |
 //! | [`NodeError`], [`PeerBehind`] | why a request to a node failed (stopped, refused, peers behind at a flush) |
 //! | [`Subscription`], [`ChangeCount`] | change notifications ([`NodeHandle::subscribe`]) |
@@ -72,6 +73,8 @@ mod frame;
 mod handle;
 /// The byte budget of received frames.
 mod inbound;
+/// The membership key's tooling.
+mod key;
 /// A replicated key-value store.
 mod kv;
 /// SWIM membership and the partial mesh.
@@ -92,6 +95,7 @@ pub use config::NodeConfig;
 pub use crdt_store::{Durability, Identity, Options as StoreOptions, StoreError, StoreStats};
 pub use error::{NodeError, PeerBehind};
 pub use handle::NodeHandle;
+pub use key::{MEMBERSHIP_KEY_FILE, MembershipKey};
 pub use kv::{KvState, KvValue};
 pub use membership::Membership;
 pub use metrics::NetMetrics;

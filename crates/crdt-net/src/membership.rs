@@ -90,7 +90,8 @@ pub struct Membership {
     pub seeds: Vec<SocketAddr>,
     /// The cluster's shared membership key: every datagram is
     /// authenticated with HMAC-SHA256 under it. Distribute it like the
-    /// node keys.
+    /// node keys: [`MembershipKey`](crate::MembershipKey) generates one and
+    /// writes it to a file only its owner can read.
     pub key: [u8; 32],
     /// The most peers this node dials to sync with. Default: 4.
     pub fanout: usize,
@@ -141,7 +142,13 @@ impl Membership {
             frequency: self.probe_period * 4,
             num_members: NonZeroUsize::MIN,
         });
-        c.periodic_announce_to_down_members = None;
+        // Announcing to members declared down is what heals a partition
+        // that cut membership datagrams too: once both sides have declared
+        // each other down, nothing else would ever cross again.
+        c.periodic_announce_to_down_members = Some(foca::PeriodicParams {
+            frequency: self.probe_period * 4,
+            num_members: NonZeroUsize::MIN,
+        });
         c
     }
 }
@@ -324,6 +331,9 @@ impl Swim {
 
     /// Checks a datagram's tag and hands it to foca; drops it otherwise.
     fn receive(&mut self, datagram: &[u8], from: SocketAddr) {
+        if self.control.isolated.load(Ordering::SeqCst) {
+            return; // cut off (`NodeHandle::isolate`): as if never received
+        }
         let verified = datagram
             .len()
             .checked_sub(TAG)
@@ -357,6 +367,9 @@ impl Swim {
     /// Sends, schedules and applies what foca asked for.
     async fn drain(&mut self) {
         while let Some((to, data)) = self.rt.to_send() {
+            if self.control.isolated.load(Ordering::SeqCst) {
+                continue; // cut off: as if lost on the way
+            }
             let tag = hmac::sign(&self.key, &data);
             let mut datagram = Vec::with_capacity(data.len() + TAG);
             datagram.extend_from_slice(&data);

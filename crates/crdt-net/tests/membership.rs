@@ -167,3 +167,50 @@ async fn a_datagram_without_the_key_is_dropped() {
     assert_eq!(m.members_alive, 2);
     shutdown_all(nodes).await;
 }
+
+/// A partition that cuts membership datagrams as well as connections, long
+/// enough for each side to declare the other down, heals by itself: the
+/// members declared down are announced to, rejoin, and everyone converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_that_cuts_membership_heals() {
+    let nodes = cluster(3, 4).await;
+    members_settle(&nodes, 3).await;
+    write_everywhere_and_converge(&nodes, 3).await;
+
+    nodes[2].handle().isolate(true);
+    wait_for(
+        SETTLE,
+        "each side declares the other down",
+        || all_metrics(&nodes),
+        |m| {
+            m.iter().map(|m| m.members_alive).collect::<Vec<_>>() == [2, 2, 1]
+                && m[2].connected_peers == 0
+        },
+    )
+    .await;
+    for n in &nodes {
+        n.handle()
+            .write(|s, me| s.add(me, "hits", 1))
+            .await
+            .unwrap();
+    }
+    let apart = wait_for(
+        SETTLE,
+        "the two connected nodes count both their writes",
+        || async {
+            let s = states(&nodes).await;
+            s.iter().map(|s| s.count("hits")).collect::<Vec<_>>()
+        },
+        |c| c[..2] == [5, 5],
+    )
+    .await;
+    assert_eq!(
+        apart[2], 4,
+        "the cut-off node got nothing during the partition"
+    );
+
+    nodes[2].handle().isolate(false);
+    members_settle(&nodes, 3).await;
+    write_everywhere_and_converge(&nodes, 9).await;
+    shutdown_all(nodes).await;
+}
