@@ -54,6 +54,7 @@
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
 
+mod integrity;
 mod lattice;
 mod piece;
 mod seq;

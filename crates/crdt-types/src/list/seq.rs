@@ -513,19 +513,30 @@ impl<T: Clone> Seq<T> {
         }
     }
 
+    /// The integrated pieces of `agent` holding a counter in `lo..=hi`,
+    /// by counter.
+    pub(crate) fn pieces_of(
+        &self,
+        agent: u32,
+        lo: u64,
+        hi: u64,
+    ) -> impl Iterator<Item = &Piece<T>> + '_ {
+        let map = self.index.get(agent as usize);
+        let first = map
+            .and_then(|m| m.range(..=lo).next_back())
+            .map_or(lo, |(s, _)| *s);
+        map.into_iter()
+            .flat_map(move |m| m.range(first..=hi))
+            .filter_map(move |(&start, _)| {
+                let at = self.find(Id::new(agent, start)?)?;
+                self.piece(at).filter(|p| p.end() > lo)
+            })
+    }
+
     /// Whether an integrated element of `agent` with a counter in `lo..=hi`
     /// is visible.
     pub(crate) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
-        let Some(map) = self.index.get(agent as usize) else {
-            return false;
-        };
-        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
-        map.range(first..=hi).any(|(&start, _)| {
-            Id::new(agent, start)
-                .and_then(|id| self.find(id))
-                .and_then(|at| self.piece(at))
-                .is_some_and(|p| p.content.is_some() && p.end() > lo)
-        })
+        self.pieces_of(agent, lo, hi).any(|p| p.content.is_some())
     }
 
     /// Integrates a remote piece whose origins are integrated, at the place
