@@ -124,7 +124,7 @@ impl<T: Clone + PartialEq> List<T> {
     /// The stretches of `replica`'s counters `lo..=hi` held here, by
     /// counter.
     fn stretches(&self, replica: ReplicaId, lo: u64, hi: u64) -> Vec<Stretch<'_, T>> {
-        let Some(&agent) = self.agent_of.get(&replica) else {
+        let Some(agent) = self.agent(&replica) else {
             return Vec::new();
         };
         let pending = self

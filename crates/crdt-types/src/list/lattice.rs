@@ -69,7 +69,7 @@ impl<T: Clone> List<T> {
     /// Tombstones every held element whose dot is in `dead`.
     fn kill_all(&mut self, dead: &CausalContext) {
         for (r, lo, hi) in dead.ranges() {
-            let Some(&agent) = self.agent_of.get(&r) else {
+            let Some(agent) = self.agent(&r) else {
                 continue;
             };
             self.seq.kill_range(agent, lo, hi);
@@ -314,7 +314,7 @@ impl<T: Clone> List<T> {
     /// Whether an element of `replica` with a counter in `lo..=hi` is
     /// visible here.
     fn shows_any(&self, replica: ReplicaId, lo: u64, hi: u64) -> bool {
-        let Some(&agent) = self.agent_of.get(&replica) else {
+        let Some(agent) = self.agent(&replica) else {
             return false;
         };
         self.seq.shows_any(agent, lo, hi)
