@@ -7,7 +7,7 @@
 //! origin of the run before; a run typed in front of another has that run's
 //! first element as right origin. The header says which, and only the other
 //! origins are written out (replica rank, counter relative to the run's
-//! start). Header bits, from the lowest: deleted; same replica as the run
+//! start). Replica ranks are left out when there is one replica. Header bits, from the lowest: deleted; same replica as the run
 //! before; starts where the run before ends (same replica); two bits of
 //! left origin (none, the element before, written); two bits of right
 //! origin (none, the run before's, the next run's first element, written);
@@ -56,6 +56,8 @@ impl<T: Clone> Packed<T> {
     /// The binary form of `list`.
     pub(super) fn of(list: &List<T>) -> Self {
         let (replicas, rank) = list.ranked();
+        // With one replica, replica ranks are all 0 and not written.
+        let many = replicas.len() > 1;
         let mut runs = list.runs();
         let mut bytes = Vec::with_capacity(runs.len() * 4);
         let mut content = Vec::with_capacity(list.len());
@@ -88,7 +90,7 @@ impl<T: Clone> Packed<T> {
                 header |= if on { bit } else { 0 };
             }
             bytes.push(header);
-            if !same_agent {
+            if !same_agent && many {
                 put(&mut bytes, u64::from(rank[p.agent as usize]));
             }
             if !contiguous {
@@ -100,7 +102,9 @@ impl<T: Clone> Packed<T> {
                 (right, WRITTEN_RIGHT, p.right),
             ] {
                 if let (true, Some(id)) = (kind == written, id) {
-                    put(&mut bytes, u64::from(rank[id.agent as usize]));
+                    if many {
+                        put(&mut bytes, u64::from(rank[id.agent as usize]));
+                    }
                     put(&mut bytes, zig(diff(id.ctr.get(), p.start)));
                 }
             }
@@ -188,7 +192,9 @@ impl<T: Clone + PartialEq> Packed<T> {
 fn read_runs(bytes: &[u8], n: usize) -> Result<Vec<Raw>, String> {
     let mut r = Reader { bytes, at: 0 };
     let mut raws: Vec<Raw> = Vec::new();
-    let agent = |x: u64| {
+    // A replica rank, written only when there are several.
+    let agent = |r: &mut Reader<'_>| {
+        let x = if n > 1 { r.varint()? } else { 0 };
         u32::try_from(x)
             .ok()
             .filter(|a| (*a as usize) < n)
@@ -205,7 +211,7 @@ fn read_runs(bytes: &[u8], n: usize) -> Result<Vec<Raw>, String> {
         let a = if same {
             prev_agent
         } else {
-            agent(r.varint()?)?
+            agent(&mut r)?
         };
         let start = if contiguous {
             prev_end
@@ -220,7 +226,7 @@ fn read_runs(bytes: &[u8], n: usize) -> Result<Vec<Raw>, String> {
             if (header >> shift) & 3 != kind {
                 return Ok(None);
             }
-            let a = agent(r.varint()?)?;
+            let a = agent(&mut r)?;
             let c = undiff(start, unzig(r.varint()?)).unwrap_or(0);
             Id::new(a, c)
                 .map(Some)

@@ -135,10 +135,15 @@ impl<T> Piece<T> {
 }
 
 impl<T: Clone> Piece<T> {
-    /// Appends a copy of `next` (which must continue this piece).
+    /// Appends a copy of `next` (which must continue this piece). The
+    /// content grows by a quarter at a time, not doubling: a run typed on
+    /// and on keeps little spare capacity, for a few more copies.
     pub(crate) fn append(&mut self, next: &Self) {
         self.len += next.len;
         if let (Some(mine), Some(theirs)) = (self.content.as_mut(), next.content.as_ref()) {
+            if mine.capacity() - mine.len() < theirs.len() {
+                mine.reserve_exact(theirs.len().max(mine.len() / 4 + 4));
+            }
             mine.extend_from_slice(theirs);
         }
     }

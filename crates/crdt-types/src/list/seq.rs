@@ -389,6 +389,9 @@ impl<T: Clone> Seq<T> {
     fn split_chunk(&mut self, c: usize) {
         let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
         let upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
+        // The lower half is often done growing (typing goes on in the upper
+        // one): give its spare capacity back; it doubles again if needed.
+        self.chunks[c].pieces.shrink_to_fit();
         let (mut visible, mut total) = (0, 0);
         for p in &upper {
             visible += p.visible();
