@@ -49,10 +49,26 @@
 //! commute; equality and encoding use the canonical form (maximal runs in
 //! document order, pending runs sorted by id).
 //!
+//! **One dot, two versions.** A forged dot, or a replica id reused after a
+//! restore, can give two states the same dot as different elements (other
+//! origins, or other content). The join keeps the version with the smaller
+//! origins and deletes it, on both sides alike, so it still commutes;
+//! [`List::reused_dot`] finds such a dot, and [`List::fingerprints`] /
+//! [`List::project`] let the sync engine find and repair one that delta
+//! sync never ships (see `integrity.rs`).
+//!
+//! **Encoding.** Readable formats (JSON) get one record per run. Binary
+//! formats get the runs packed: a header byte and a few varints per run,
+//! origins implied by the neighbouring runs where typing makes them so, and
+//! the visible content as one sequence (see `packed.rs`).
+//!
 //! **Index.** Runs live in chunks of at most 64 runs that carry visible and
 //! total counts, with a finger on the last chunk used (local edits are near
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
+//! Typing on from the end of a run (the next dot, at the place right after
+//! the run's last item) grows that run in place: no new run, no index
+//! entry, no copy of the content beyond the delta's own.
 
 mod integrity;
 mod lattice;

@@ -208,11 +208,7 @@ fn read_runs(bytes: &[u8], n: usize) -> Result<Vec<Raw>, String> {
             return Err("malformed list run header".into());
         }
         let (prev_agent, prev_end) = prev.unwrap_or((0, 0));
-        let a = if same {
-            prev_agent
-        } else {
-            agent(&mut r)?
-        };
+        let a = if same { prev_agent } else { agent(&mut r)? };
         let start = if contiguous {
             prev_end
         } else {
