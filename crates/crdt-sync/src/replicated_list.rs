@@ -1,9 +1,12 @@
 //! [`Replicated`] for the sequence types `List<T>` and `Text`: digests are
-//! their causal contexts, and a catch-up is exactly the runs a peer lacks.
+//! their causal contexts, a catch-up is exactly the runs a peer lacks, and a
+//! dot held with two versions is found ([`List::reused_dot`]) and repaired
+//! through fingerprints and projections ([`List::fingerprints`],
+//! [`List::project`]) as for the kernel's causal types.
 
 use std::fmt::Debug;
 
-use crdt_core::{CausalContext, InvalidState};
+use crdt_core::{CausalContext, Dot, Fingerprint, InvalidState, ReplicaId};
 use crdt_types::{List, Text};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +30,18 @@ where
     fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
         Some(self.delta_for(digest))
     }
+
+    fn reused_dot(&self, other: &Self) -> Option<Dot> {
+        List::reused_dot(self, other)
+    }
+
+    fn fingerprints(&self, seed: u64) -> Option<Vec<Fingerprint>> {
+        Some(List::fingerprints(self, seed))
+    }
+
+    fn project(&self, origins: &[ReplicaId]) -> Option<Self> {
+        Some(List::project(self, origins))
+    }
 }
 
 impl Replicated for Text {
@@ -40,6 +55,18 @@ impl Replicated for Text {
 
     fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
         Some(Text::from(self.as_list().delta_for(digest)))
+    }
+
+    fn reused_dot(&self, other: &Self) -> Option<Dot> {
+        self.as_list().reused_dot(other.as_list())
+    }
+
+    fn fingerprints(&self, seed: u64) -> Option<Vec<Fingerprint>> {
+        Some(self.as_list().fingerprints(seed))
+    }
+
+    fn project(&self, origins: &[ReplicaId]) -> Option<Self> {
+        Some(Text::from(self.as_list().project(origins)))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Forged messages through the public path (`Engine::handle_message`): a dot
 //! under the receiver's own id it never minted (adopted, never reused), a part count of `u32::MAX`,
-//! contexts of whole counter ranges. Each is refused or absorbed without
-//! harm, and the honest replicas still converge.
+//! contexts of whole counter ranges, one dot forged with two contents (sets,
+//! registers, lists and text). Each is refused or absorbed without harm,
+//! and the honest replicas still converge.
 
 use std::time::{Duration, Instant};
 
@@ -372,7 +373,7 @@ mod one_dot_two_values {
     use super::*;
     use crdt_core::{DotFun, Fingerprint, Lattice};
     use crdt_sync::{Event, MessageKind, Replicated};
-    use crdt_types::MvRegister;
+    use crdt_types::{List, MvRegister, Text};
 
     const A: PeerId = PeerId(1);
     const C: PeerId = PeerId(3);
@@ -566,6 +567,59 @@ mod one_dot_two_values {
     #[test]
     fn a_register_value_forged_across_a_partition_is_found_by_fingerprints() {
         register_case(true);
+    }
+
+    /// The forger's text: `typed` as one run from the start, then `then`
+    /// inserted at `at`, all under its own id.
+    fn forged_text(typed: &str, at: usize, then: &str) -> Text {
+        let mut text = Text::new();
+        let _ = text.insert_str(forged_dot().replica, 0, typed);
+        let _ = text.insert_str(forged_dot().replica, at, then);
+        text
+    }
+
+    /// Issue 15 follow-up: a text whose dots are forged with two versions.
+    /// With `moved`, the third dot is typed at two places (other origins),
+    /// else the first is two different characters (same origins). Either
+    /// way the conflicting dot ends deleted, the rest kept.
+    fn text_case(cut: bool, moved: bool) {
+        let (x, y, d, kept) = if moved {
+            (
+                forged_text("ab", 1, "x"),
+                forged_text("ab", 2, "c"),
+                3,
+                "ab",
+            )
+        } else {
+            (forged_text("x", 0, ""), forged_text("y", 0, ""), 1, "")
+        };
+        let honest = |s: &mut Text, me| s.insert_str(me, s.len(), "hello");
+        let (mut a, mut c) = forged_each_side(x, y, honest, cut);
+        let shown = a.state().to_string();
+        assert_eq!(shown.len(), 5 + kept.len(), "{shown}");
+        assert!(shown.contains("hello") && shown.contains(kept), "{shown}");
+        let d = Dot::new(forged_dot().replica, d).unwrap();
+        assert!(conflicts(&mut a).contains(&d) && conflicts(&mut c).contains(&d));
+    }
+
+    #[test]
+    fn a_character_forged_under_one_dot_converges_to_the_full_join() {
+        text_case(false, false);
+        text_case(false, true);
+    }
+
+    #[test]
+    fn a_character_forged_across_a_partition_is_found_by_fingerprints() {
+        text_case(true, false);
+        text_case(true, true);
+    }
+
+    #[test]
+    fn a_list_item_forged_across_a_partition_is_found_by_fingerprints() {
+        let forge = |x: u8| List::new().insert(forged_dot().replica, 0, [x]);
+        let honest = |s: &mut List<u8>, me| s.insert(me, 0, [1, 2]);
+        let (a, _) = forged_each_side(forge(10), forge(20), honest, true);
+        assert_eq!(a.state().to_vec(), [1, 2]);
     }
 
     /// Without fingerprints: a conflicting dot that travels (forwarded by a

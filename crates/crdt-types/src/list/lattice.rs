@@ -12,7 +12,7 @@ type Element<'a, T> = (Dot, Option<Dot>, Option<Dot>, Option<&'a T>);
 
 impl<T: Clone> List<T> {
     /// The global form of an optional id.
-    fn global(&self, id: Option<Id>) -> Option<Dot> {
+    pub(super) fn global(&self, id: Option<Id>) -> Option<Dot> {
         id.and_then(|id| self.dot_of(id))
     }
 
@@ -69,7 +69,7 @@ impl<T: Clone> List<T> {
     /// Tombstones every held element whose dot is in `dead`.
     fn kill_all(&mut self, dead: &CausalContext) {
         for (r, lo, hi) in dead.ranges() {
-            let Some(&agent) = self.agent_of.get(&r) else {
+            let Some(agent) = self.agent(&r) else {
                 continue;
             };
             self.seq.kill_range(agent, lo, hi);
@@ -110,7 +110,11 @@ impl<T: Clone> List<T> {
 
     /// The parts of `piece` (of a state with replica table `agents`) whose
     /// dots are not in `held`, as pieces of that state.
-    fn unheld(held: &CausalContext, agents: &[ReplicaId], piece: &Piece<T>) -> Vec<Piece<T>> {
+    pub(super) fn unheld(
+        held: &CausalContext,
+        agents: &[ReplicaId],
+        piece: &Piece<T>,
+    ) -> Vec<Piece<T>> {
         let r = agents[piece.agent as usize];
         let mut range = CausalContext::new();
         range.insert_range(r, piece.start, piece.end() - 1);
@@ -262,6 +266,12 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             self.clone_from(other);
             return;
         }
+        // A dot held here and there as different elements: the version
+        // with the smaller origins stays, deleted (see `integrity`).
+        let conflicts = self.conflicts(other, false);
+        if !conflicts.moved.is_empty() {
+            self.drop_versions(&conflicts.moved);
+        }
         // Deleted on the other side: seen there and not visible there.
         let dead = other.ctx.difference(&other.visible_dots());
         let parts: Vec<Piece<T>> = other
@@ -282,6 +292,7 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         self.integrate_all(incoming);
         self.kill_all(&dead);
         self.kill_all(&dead_here);
+        self.kill_all(&conflicts.dead);
     }
 
     /// `self ≤ other` without a join: `other` has seen every dot and holds
@@ -303,7 +314,7 @@ impl<T: Clone> List<T> {
     /// Whether an element of `replica` with a counter in `lo..=hi` is
     /// visible here.
     fn shows_any(&self, replica: ReplicaId, lo: u64, hi: u64) -> bool {
-        let Some(&agent) = self.agent_of.get(&replica) else {
+        let Some(agent) = self.agent(&replica) else {
             return false;
         };
         self.seq.shows_any(agent, lo, hi)

@@ -49,18 +49,35 @@
 //! commute; equality and encoding use the canonical form (maximal runs in
 //! document order, pending runs sorted by id).
 //!
+//! **One dot, two versions.** A forged dot, or a replica id reused after a
+//! restore, can give two states the same dot as different elements (other
+//! origins, or other content). The join keeps the version with the smaller
+//! origins and deletes it, on both sides alike, so it still commutes;
+//! [`List::reused_dot`] finds such a dot, and [`List::fingerprints`] /
+//! [`List::project`] let the sync engine find and repair one that delta
+//! sync never ships (see `integrity.rs`).
+//!
+//! **Encoding.** Readable formats (JSON) get one record per run. Binary
+//! formats get the runs packed: a header byte and a few varints per run,
+//! origins implied by the neighbouring runs where typing makes them so, and
+//! the visible content as one sequence (see `packed.rs`).
+//!
 //! **Index.** Runs live in chunks of at most 64 runs that carry visible and
 //! total counts, with a finger on the last chunk used (local edits are near
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
+//! Typing on from the end of a run (the next dot, at the place right after
+//! the run's last item) grows that run in place: no new run, no index
+//! entry, no copy of the content beyond the delta's own.
 
+mod integrity;
 mod lattice;
+mod packed;
 mod piece;
 mod seq;
 mod text;
 mod wire;
 
-use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use crdt_core::{CausalContext, Dot, ReplicaId};
@@ -96,7 +113,7 @@ pub use text::{Text, TextOp};
 pub struct List<T> {
     /// Interned replica ids; pieces name them by index.
     agents: Vec<ReplicaId>,
-    agent_of: BTreeMap<ReplicaId, u32>,
+    agent_of: AgentIndex,
     seq: Seq<T>,
     /// Runs whose origins are not (yet) integrated.
     pending: Vec<Piece<T>>,
@@ -110,12 +127,56 @@ impl<T> Default for List<T> {
     fn default() -> Self {
         Self {
             agents: Vec::new(),
-            agent_of: BTreeMap::new(),
+            agent_of: AgentIndex::default(),
             seq: Seq::default(),
             pending: Vec::new(),
             ctx: CausalContext::new(),
             held: CausalContext::new(),
         }
+    }
+}
+
+/// Replica id -> agent index, sorted by id, kept only past
+/// [`AgentIndex::SMALL`] replicas: below that a scan of the replica table
+/// is faster, and a delta (one or two replicas) allocates nothing for it.
+#[derive(Clone, Debug, Default)]
+struct AgentIndex(Vec<(ReplicaId, u32)>);
+
+impl AgentIndex {
+    /// Up to this many replicas, lookups scan the replica table.
+    const SMALL: usize = 8;
+
+    /// The agent index of `replica` in `agents` (the replica table this
+    /// index belongs to).
+    fn get(&self, agents: &[ReplicaId], replica: &ReplicaId) -> Option<u32> {
+        if agents.len() <= Self::SMALL {
+            let i = agents.iter().position(|r| r == replica)?;
+            return u32::try_from(i).ok();
+        }
+        let i = self.0.binary_search_by(|(r, _)| r.cmp(replica)).ok()?;
+        Some(self.0[i].1)
+    }
+
+    /// Notes that `agents` just grew by one replica.
+    fn grew(&mut self, agents: &[ReplicaId]) {
+        if agents.len() <= Self::SMALL {
+            return;
+        }
+        if self.0.is_empty() {
+            self.0 = (0u32..).zip(agents).map(|(a, r)| (*r, a)).collect();
+            self.0.sort_unstable();
+            return;
+        }
+        let a = u32::try_from(agents.len() - 1).unwrap_or(u32::MAX);
+        let r = agents[agents.len() - 1];
+        if let Err(i) = self.0.binary_search_by(|(x, _)| x.cmp(&r)) {
+            self.0.insert(i, (r, a));
+        }
+    }
+
+    /// Heap bytes held.
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<(ReplicaId, u32)>()
     }
 }
 
@@ -212,7 +273,7 @@ impl<T: Clone> List<T> {
         let last = start.saturating_add(u64::from(len) - 1);
         self.ctx.insert_range(replica, start, last);
         self.held.insert_range(replica, start, last);
-        let piece = Piece {
+        let mut piece = Piece {
             agent,
             len,
             start,
@@ -220,12 +281,7 @@ impl<T: Clone> List<T> {
             right: None,
             content: Some(items),
         };
-        let (left, right) = self.seq.insert_local(index, piece.clone());
-        let piece = Piece {
-            left,
-            right,
-            ..piece
-        };
+        self.seq.insert_local(index, &mut piece);
         let mut ctx = CausalContext::new();
         ctx.insert_range(replica, start, last);
         self.delta_of(vec![piece], ctx)
@@ -262,7 +318,7 @@ impl<T: Clone> List<T> {
     #[must_use]
     pub fn index_of(&self, cursor: &Cursor) -> usize {
         let Some(dot) = cursor.after else { return 0 };
-        let Some(&agent) = self.agent_of.get(&dot.replica) else {
+        let Some(agent) = self.agent(&dot.replica) else {
             return 0;
         };
         let Some(id) = Id::new(agent, dot.counter()) else {
@@ -288,19 +344,23 @@ impl<T: Clone> List<T> {
         self.seq.heap_bytes()
             + self.pending.capacity() * std::mem::size_of::<Piece<T>>()
             + self.agents.capacity() * 16
-            + self.agent_of.len() * 24
+            + self.agent_of.heap_bytes()
     }
 
     /// The agent index of `replica`, interning it.
     fn intern(&mut self, replica: ReplicaId) -> u32 {
-        if let Some(&a) = self.agent_of.get(&replica) {
+        if let Some(a) = self.agent(&replica) {
             return a;
         }
         let a = u32::try_from(self.agents.len()).unwrap_or(u32::MAX);
         self.agents.push(replica);
-        self.agent_of.insert(replica, a);
-        self.seq.ensure_agent(a);
+        self.agent_of.grew(&self.agents);
         a
+    }
+
+    /// The agent index of `replica`, if it is in the table.
+    fn agent(&self, replica: &ReplicaId) -> Option<u32> {
+        self.agent_of.get(&self.agents, replica)
     }
 
     /// The global dot of an id.

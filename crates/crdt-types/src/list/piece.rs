@@ -113,6 +113,18 @@ impl<T> Piece<T> {
             && u64::from(self.len) + u64::from(next.len) <= u64::from(u32::MAX)
     }
 
+    /// The piece's ids and origins without its content (a tombstone run).
+    pub(crate) fn shape(&self) -> Self {
+        Self {
+            agent: self.agent,
+            len: self.len,
+            start: self.start,
+            left: self.left,
+            right: self.right,
+            content: None,
+        }
+    }
+
     /// Appends `next` (which must continue this piece).
     pub(crate) fn absorb(&mut self, next: Self) {
         self.len += next.len;
@@ -123,6 +135,19 @@ impl<T> Piece<T> {
 }
 
 impl<T: Clone> Piece<T> {
+    /// Appends a copy of `next` (which must continue this piece). The
+    /// content grows by a quarter at a time, not doubling: a run typed on
+    /// and on keeps little spare capacity, for a few more copies.
+    pub(crate) fn append(&mut self, next: &Self) {
+        self.len += next.len;
+        if let (Some(mine), Some(theirs)) = (self.content.as_mut(), next.content.as_ref()) {
+            if mine.capacity() - mine.len() < theirs.len() {
+                mine.reserve_exact(theirs.len().max(mine.len() / 4 + 4));
+            }
+            mine.extend_from_slice(theirs);
+        }
+    }
+
     /// Elements `from..to` as their own piece (`from < to <= len`).
     pub(crate) fn slice(&self, from: u32, to: u32) -> Self {
         Self {

@@ -13,6 +13,17 @@ use super::piece::{Id, Piece};
 /// Most pieces in one chunk before it splits in two.
 const CHUNK_MAX: usize = 64;
 
+/// Makes room for one more piece in a chunk: capacity doubles from 4 up
+/// to the most a chunk holds before it splits (a split and an insert in
+/// one step: `CHUNK_MAX + 2`), never past it, so a small state (a delta)
+/// holds a small chunk and a big one wastes at most half of each.
+fn room<T>(pieces: &mut Vec<Piece<T>>) {
+    if pieces.len() == pieces.capacity() {
+        let want = (pieces.capacity() * 2).clamp(4, CHUNK_MAX + 2);
+        pieces.reserve_exact(want.saturating_sub(pieces.len()).max(1));
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Chunk<T> {
     /// Stable id (the index keys chunks by it).
@@ -336,6 +347,7 @@ impl<T: Clone> Seq<T> {
         let pieces = &mut self.chunks[at.chunk].pieces;
         let right = pieces[at.piece].split_off(at.off);
         self.index[right.agent as usize].insert(right.start, cid);
+        room(pieces);
         pieces.insert(at.piece + 1, right);
         Place {
             chunk: at.chunk,
@@ -352,23 +364,21 @@ impl<T: Clone> Seq<T> {
             self.slot.push(0);
             self.chunks.push(Chunk {
                 id: 0,
-                pieces: Vec::with_capacity(CHUNK_MAX + 1),
+                pieces: Vec::new(),
                 visible: 0,
                 total: 0,
             });
         }
         let at = self.split_at(at);
         self.seek_chunk(at.chunk);
-        self.visible += v;
-        self.total += n;
+        self.count(at.chunk, n, v);
         let chunk = &mut self.chunks[at.chunk];
-        chunk.visible += v;
-        chunk.total += n;
         if at.piece > 0 && chunk.pieces[at.piece - 1].continued_by(&piece) {
             chunk.pieces[at.piece - 1].absorb(piece);
             return;
         }
         self.index[piece.agent as usize].insert(piece.start, chunk.id);
+        room(&mut chunk.pieces);
         chunk.pieces.insert(at.piece, piece);
         if chunk.pieces.len() > CHUNK_MAX {
             self.split_chunk(at.chunk);
@@ -378,9 +388,10 @@ impl<T: Clone> Seq<T> {
     /// Splits chunk `c` in halves; the finger (at or before `c`) stays valid.
     fn split_chunk(&mut self, c: usize) {
         let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
-        let mut upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
-        // Chunks never grow past `CHUNK_MAX + 1`: reserve exactly that.
-        upper.reserve_exact((CHUNK_MAX + 1).saturating_sub(upper.len()));
+        let upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
+        // The lower half is often done growing (typing goes on in the upper
+        // one): give its spare capacity back; it doubles again if needed.
+        self.chunks[c].pieces.shrink_to_fit();
         let (mut visible, mut total) = (0, 0);
         for p in &upper {
             visible += p.visible();
@@ -413,20 +424,34 @@ impl<T: Clone> Seq<T> {
 
     /// A local insert of `piece`'s elements before visible index `i`: after
     /// the tombstones that follow element `i - 1`. Sets the piece's origins
-    /// (the raw neighbours) and returns them.
-    pub(crate) fn insert_local(
-        &mut self,
-        i: usize,
-        mut piece: Piece<T>,
-    ) -> (Option<Id>, Option<Id>) {
+    /// (the raw neighbours). Typing on from the end of a run grows that run
+    /// in place (no new piece, no copy of `piece`).
+    pub(crate) fn insert_local(&mut self, i: usize, piece: &mut Piece<T>) {
         self.ensure_agent(piece.agent);
         let (at, f) = self.locate_visible(i);
         self.finger = f;
         piece.left = self.id_before(at);
         piece.right = self.piece(at).and_then(|p| p.id_at(at.off));
-        let origins = (piece.left, piece.right);
-        self.place(at, piece);
-        origins
+        if at.off == 0 && at.piece > 0 {
+            let prev = &self.chunks[at.chunk].pieces[at.piece - 1];
+            if prev.continued_by(piece) {
+                self.seek_chunk(at.chunk);
+                self.count(at.chunk, piece.len as usize, piece.visible());
+                self.chunks[at.chunk].pieces[at.piece - 1].append(piece);
+                return;
+            }
+        }
+        self.place(at, piece.clone());
+    }
+
+    /// Adds `n` elements (`v` visible) to chunk `c` (the finger's) and the
+    /// totals.
+    fn count(&mut self, c: usize, n: usize, v: usize) {
+        self.visible += v;
+        self.total += n;
+        let chunk = &mut self.chunks[c];
+        chunk.visible += v;
+        chunk.total += n;
     }
 
     /// Turns `n` visible elements from visible index `i` into tombstones;
@@ -458,10 +483,7 @@ impl<T: Clone> Seq<T> {
             chunk.visible -= n as usize;
             self.visible -= n as usize;
         }
-        let dead = Piece {
-            content: None,
-            ..piece.clone()
-        };
+        let dead = piece.shape();
         // Tombstones next to tombstones they continue become one run.
         self.merge_next(at.chunk, at.piece);
         if at.piece > 0 {
@@ -513,19 +535,30 @@ impl<T: Clone> Seq<T> {
         }
     }
 
+    /// The integrated pieces of `agent` holding a counter in `lo..=hi`,
+    /// by counter.
+    pub(crate) fn pieces_of(
+        &self,
+        agent: u32,
+        lo: u64,
+        hi: u64,
+    ) -> impl Iterator<Item = &Piece<T>> + '_ {
+        let map = self.index.get(agent as usize);
+        let first = map
+            .and_then(|m| m.range(..=lo).next_back())
+            .map_or(lo, |(s, _)| *s);
+        map.into_iter()
+            .flat_map(move |m| m.range(first..=hi))
+            .filter_map(move |(&start, _)| {
+                let at = self.find(Id::new(agent, start)?)?;
+                self.piece(at).filter(|p| p.end() > lo)
+            })
+    }
+
     /// Whether an integrated element of `agent` with a counter in `lo..=hi`
     /// is visible.
     pub(crate) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
-        let Some(map) = self.index.get(agent as usize) else {
-            return false;
-        };
-        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
-        map.range(first..=hi).any(|(&start, _)| {
-            Id::new(agent, start)
-                .and_then(|id| self.find(id))
-                .and_then(|at| self.piece(at))
-                .is_some_and(|p| p.content.is_some() && p.end() > lo)
-        })
+        self.pieces_of(agent, lo, hi).any(|p| p.content.is_some())
     }
 
     /// Integrates a remote piece whose origins are integrated, at the place

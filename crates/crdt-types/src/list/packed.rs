@@ -1,0 +1,362 @@
+//! The binary form of a list: the integrated runs packed into bytes, one
+//! header byte and a few varints per run, and the visible content as one
+//! sequence (for `Text`, UTF-8 in bincode: about a byte per character).
+//!
+//! Typing makes most origins predictable from the runs around: a run split
+//! by a deletion has the element before it as left origin and the right
+//! origin of the run before; a run typed in front of another has that run's
+//! first element as right origin. The header says which, and only the other
+//! origins are written out (replica rank, counter relative to the run's
+//! start). Replica ranks are left out when there is one replica. Header bits, from the lowest: deleted; same replica as the run
+//! before; starts where the run before ends (same replica); two bits of
+//! left origin (none, the element before, written); two bits of right
+//! origin (none, the run before's, the next run's first element, written);
+//! the top bit is zero.
+//!
+//! Decoding checks every field and ends in the same validation as the
+//! readable form; the bytes are untrusted, so every error is an error,
+//! never a panic.
+
+use crdt_core::{CausalContext, ReplicaId};
+use serde::{Deserialize, Serialize};
+
+use super::List;
+use super::piece::{Id, Piece};
+use super::wire::{WireRun, diff, from_wire_run, undiff, wire_runs};
+
+const DEAD: u8 = 1;
+const SAME_AGENT: u8 = 1 << 1;
+const CONTIGUOUS: u8 = 1 << 2;
+const LEFT_SHIFT: u8 = 3;
+const RIGHT_SHIFT: u8 = 5;
+/// Left origin kinds.
+const BEFORE: u8 = 1;
+const WRITTEN_LEFT: u8 = 2;
+/// Right origin kinds.
+const AS_BEFORE: u8 = 1;
+const NEXT: u8 = 2;
+const WRITTEN_RIGHT: u8 = 3;
+
+/// A list in its binary form.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
+pub(super) struct Packed<T> {
+    /// Sorted, no repeats.
+    replicas: Vec<ReplicaId>,
+    /// The integrated runs, maximal, in document order.
+    runs: Vec<u8>,
+    /// The content of the visible runs, in order.
+    content: Vec<T>,
+    /// The pending runs, sorted (few: written as records).
+    pending: Vec<WireRun<T>>,
+    context: CausalContext,
+}
+
+impl<T: Clone> Packed<T> {
+    /// The binary form of `list`.
+    pub(super) fn of(list: &List<T>) -> Self {
+        let (replicas, rank) = list.ranked();
+        // With one replica, replica ranks are all 0 and not written.
+        let many = replicas.len() > 1;
+        let mut runs = list.runs();
+        let mut bytes = Vec::with_capacity(runs.len() * 4);
+        let mut content = Vec::with_capacity(list.len());
+        for i in 0..runs.len() {
+            let (prev, p, next) = (
+                i.checked_sub(1).map(|k| &runs[k]),
+                &runs[i],
+                runs.get(i + 1),
+            );
+            let same_agent = prev.is_some_and(|q| q.agent == p.agent);
+            let prev_end = prev.map_or(0, Piece::end);
+            let contiguous = same_agent && p.start == prev_end;
+            let left = match p.left {
+                None => 0,
+                l if prev.and_then(Piece::last) == l => BEFORE,
+                Some(_) => WRITTEN_LEFT,
+            };
+            let right = match p.right {
+                None => 0,
+                r if prev.is_some_and(|q| q.right == r) => AS_BEFORE,
+                r if next.and_then(|q| q.id_at(0)) == r => NEXT,
+                Some(_) => WRITTEN_RIGHT,
+            };
+            let mut header = (left << LEFT_SHIFT) | (right << RIGHT_SHIFT);
+            for (bit, on) in [
+                (DEAD, p.content.is_none()),
+                (SAME_AGENT, same_agent),
+                (CONTIGUOUS, contiguous),
+            ] {
+                header |= if on { bit } else { 0 };
+            }
+            bytes.push(header);
+            if !same_agent && many {
+                put(&mut bytes, u64::from(rank[p.agent as usize]));
+            }
+            if !contiguous {
+                put(&mut bytes, zig(diff(p.start, prev_end)));
+            }
+            put(&mut bytes, u64::from(p.len));
+            for (kind, written, id) in [
+                (left, WRITTEN_LEFT, p.left),
+                (right, WRITTEN_RIGHT, p.right),
+            ] {
+                if let (true, Some(id)) = (kind == written, id) {
+                    if many {
+                        put(&mut bytes, u64::from(rank[id.agent as usize]));
+                    }
+                    put(&mut bytes, zig(diff(id.ctr.get(), p.start)));
+                }
+            }
+            if let Some(c) = runs[i].content.take() {
+                content.extend(c);
+            }
+        }
+        Self {
+            replicas,
+            runs: bytes,
+            content,
+            pending: wire_runs(list.pending_sorted(), &rank),
+            context: list.ctx.clone(),
+        }
+    }
+}
+
+/// One run as read, its origins not yet resolved.
+struct Raw {
+    agent: u32,
+    start: u64,
+    len: u32,
+    header: u8,
+    left: Option<Id>,
+    right: Option<Id>,
+}
+
+impl<T: Clone + PartialEq> Packed<T> {
+    /// The list this binary form describes, validated.
+    pub(super) fn into_list(self) -> Result<List<T>, String> {
+        let n = self.replicas.len();
+        let out = List::with_replicas(&self.replicas)?;
+        let raws = read_runs(&self.runs, n)?;
+        let mut items = self.content.into_iter();
+        let mut runs: Vec<Piece<T>> = Vec::with_capacity(raws.len());
+        for (i, w) in raws.iter().enumerate() {
+            let bad = || format!("list run {i} names an origin that is not there");
+            let prev = runs.last();
+            let left = match (w.header >> LEFT_SHIFT) & 3 {
+                0 => None,
+                BEFORE => Some(prev.and_then(Piece::last).ok_or_else(bad)?),
+                WRITTEN_LEFT => w.left,
+                _ => return Err("list run header has an unknown left origin kind".into()),
+            };
+            let right = match (w.header >> RIGHT_SHIFT) & 3 {
+                0 => None,
+                AS_BEFORE => Some(prev.and_then(|q| q.right).ok_or_else(bad)?),
+                NEXT => Some(
+                    raws.get(i + 1)
+                        .and_then(|q| Id::new(q.agent, q.start))
+                        .ok_or_else(bad)?,
+                ),
+                _ => w.right,
+            };
+            let content = if w.header & DEAD == 0 {
+                let c: Vec<T> = items.by_ref().take(w.len as usize).collect();
+                if c.len() != w.len as usize {
+                    return Err("list content is shorter than its runs".into());
+                }
+                Some(c)
+            } else {
+                None
+            };
+            runs.push(Piece {
+                agent: w.agent,
+                len: w.len,
+                start: w.start,
+                left,
+                right,
+                content,
+            });
+        }
+        if items.next().is_some() {
+            return Err("list content is longer than its runs".into());
+        }
+        let mut prev_end = 0u64;
+        let pending = (self.pending.into_iter())
+            .map(|w| from_wire_run(w, &mut prev_end, n))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.finish(runs, pending, self.context)
+    }
+}
+
+/// The runs packed in `bytes`, for a state with `n` replicas.
+fn read_runs(bytes: &[u8], n: usize) -> Result<Vec<Raw>, String> {
+    let mut r = Reader { bytes, at: 0 };
+    let mut raws: Vec<Raw> = Vec::new();
+    // A replica rank, written only when there are several.
+    let agent = |r: &mut Reader<'_>| {
+        let x = if n > 1 { r.varint()? } else { 0 };
+        u32::try_from(x)
+            .ok()
+            .filter(|a| (*a as usize) < n)
+            .ok_or_else(|| "list run names an unknown replica".to_owned())
+    };
+    while r.at < bytes.len() {
+        let header = r.byte()?;
+        let prev = raws.last().map(|q| (q.agent, q.start + u64::from(q.len)));
+        let (same, contiguous) = (header & SAME_AGENT != 0, header & CONTIGUOUS != 0);
+        if header >> 7 != 0 || (contiguous && !same) || (same && prev.is_none()) {
+            return Err("malformed list run header".into());
+        }
+        let (prev_agent, prev_end) = prev.unwrap_or((0, 0));
+        let a = if same { prev_agent } else { agent(&mut r)? };
+        let start = if contiguous {
+            prev_end
+        } else {
+            undiff(prev_end, unzig(r.varint()?)).unwrap_or(0)
+        };
+        let len = u32::try_from(r.varint()?).unwrap_or(0);
+        if start == 0 || len == 0 || start.checked_add(u64::from(len)).is_none() {
+            return Err("malformed list run".into());
+        }
+        let mut origin = |kind: u8, shift: u8| -> Result<Option<Id>, String> {
+            if (header >> shift) & 3 != kind {
+                return Ok(None);
+            }
+            let a = agent(&mut r)?;
+            let c = undiff(start, unzig(r.varint()?)).unwrap_or(0);
+            Id::new(a, c)
+                .map(Some)
+                .ok_or_else(|| "list origin has counter 0 or out of range".into())
+        };
+        let left = origin(WRITTEN_LEFT, LEFT_SHIFT)?;
+        let right = origin(WRITTEN_RIGHT, RIGHT_SHIFT)?;
+        raws.push(Raw {
+            agent: a,
+            start,
+            len,
+            header,
+            left,
+            right,
+        });
+    }
+    Ok(raws)
+}
+
+/// Appends `x` as a LEB128 varint.
+fn put(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x & 0x7f) as u8 | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+/// A signed difference as an unsigned varint value (small either way).
+fn zig(d: i64) -> u64 {
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+/// The inverse of [`zig`].
+fn unzig(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// Reads bytes and varints, failing at the end of its input.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self
+            .bytes
+            .get(self.at)
+            .ok_or("list runs end in the middle of a run")?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            let v = u64::from(b & 0x7f);
+            if shift == 63 && v > 1 {
+                return Err("list varint overflows".into());
+            }
+            x |= v << shift;
+            if b & 0x80 == 0 {
+                return Ok(x);
+            }
+        }
+        Err("list varint is too long".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{unzig, zig};
+    use crate::{Lattice, ReplicaId, Text};
+
+    fn bincode_roundtrip(t: &Text) -> (usize, Text) {
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(t, config).expect("encodes");
+        let back = bincode::serde::decode_from_slice(&bytes, config).expect("decodes");
+        (bytes.len(), back.0)
+    }
+
+    #[test]
+    fn zigzag_roundtrips_extremes() {
+        for d in [0, 1, -1, 63, -64, i64::MAX, i64::MIN] {
+            assert_eq!(unzig(zig(d)), d);
+        }
+        assert!(zig(-1) < 2 && zig(1) < 3);
+    }
+
+    #[test]
+    fn typed_and_edited_text_packs_small_and_roundtrips() {
+        let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+        let mut t = Text::new();
+        for (k, c) in "hello wonderful world".chars().enumerate() {
+            let _ = t.insert_str(a, k, &c.to_string());
+        }
+        let _ = t.delete(6, 10);
+        let mut other = t.clone();
+        let d = other.insert_str(b, 0, ">> ");
+        let _ = t.insert_str(a, 11, "!");
+        t.join(&d);
+        let (len, back) = bincode_roundtrip(&t);
+        assert_eq!(back, t);
+        assert_eq!(back.to_string(), ">> hello world!");
+        // Two replica ids (32 bytes), the context, 15 characters and a few
+        // bytes per run.
+        assert!(len < 32 + 15 + 8 * t.as_list().run_count() + 24, "{len}");
+        // A pending run survives too.
+        let (_, back) = bincode_roundtrip(&d);
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn truncated_or_flipped_bytes_are_errors_not_panics() {
+        let mut t = Text::new();
+        let _ = t.insert_str(ReplicaId::from_u128(1), 0, "abcdef");
+        let _ = t.delete(2, 2);
+        let _ = t.insert_str(ReplicaId::from_u128(1), 1, "xy");
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&t, config).expect("encodes");
+        for cut in 0..bytes.len() {
+            let r = bincode::serde::decode_from_slice::<Text, _>(&bytes[..cut], config);
+            assert!(r.is_err(), "a prefix of {cut} bytes decoded");
+        }
+        for i in 0..bytes.len() {
+            for flip in [1u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= flip;
+                if let Ok((back, _)) = bincode::serde::decode_from_slice::<Text, _>(&b, config) {
+                    assert!(back.validate().is_ok());
+                }
+            }
+        }
+    }
+}
