@@ -155,7 +155,10 @@ fn concurrent_row<M: Merge>(trace: &Trace) -> Row {
 
 fn print_rows(title: &str, rows: &[Row]) {
     let ours = &rows[0];
-    let ratio = |a: f64, b: f64| format!("{:.2}", a / b);
+    let ratio = |a: f64, b: f64| match a / b {
+        r if r < 0.1 => format!("{r:.4}"),
+        r => format!("{r:.2}"),
+    };
     let concurrent = ours.once.is_some();
     let last = if concurrent {
         "one run | ours / theirs"
