@@ -189,14 +189,40 @@ impl<S: DotStore> Causal<S> {
     /// that `self` has removed (so removals reach a peer that may still hold
     /// them). When nothing was removed that the peer knows of, this is as
     /// small as the new dots alone.
+    ///
+    /// Cost: the live dots the peer lacks are found by
+    /// [`DotStore::filtered_from`] from the smallest counter the peer
+    /// lacks, so a map visits only the chunks of keys holding dots at least
+    /// that new (the few written since, when the peer lacks the newest
+    /// dots; all of them when it lacks an old dot). Whether some dot the
+    /// peer has seen was removed here is told by counting
+    /// ([`DotStore::dot_count`]): every live dot is in the context, so the
+    /// live dots the peer has seen are those not sent, and if they are as
+    /// many as the dots the peer has seen, none was removed. Only then is
+    /// the answer found without a walk of the store: `O(replicas × ranges)`
+    /// when the peer lacks nothing. A state with removals the peer has seen
+    /// walks the store once to name them (they are in the answer).
     #[must_use]
     pub fn delta_for(&self, peer: &CausalContext) -> Self {
         let unseen = self.context.difference(peer);
         let store = if unseen.is_empty() {
             S::default() // the peer has seen every dot we have
         } else {
-            self.store.filtered(&mut |d| !peer.contains(d))
+            let from = unseen.min_counter();
+            self.store.filtered_from(from, &mut |d| !peer.contains(d))
         };
+        let total = self.context.len();
+        // `len` saturates only for a forged context: then count nothing.
+        if total < u64::MAX {
+            let seen_by_peer = total - unseen.len();
+            let held_seen = self.store.dot_count().checked_sub(store.dot_count());
+            if held_seen == Some(seen_by_peer) {
+                return Self {
+                    store,
+                    context: unseen, // no removal the peer has seen
+                };
+            }
+        }
         let shared = self.context.intersection(peer);
         let removed = removed_within(&self.store, &shared);
         let context = if removed.is_empty() {

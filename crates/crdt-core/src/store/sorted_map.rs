@@ -15,8 +15,8 @@
 //!   grows geometrically (1, 2, 4, ... up to `CHUNK`) and is exact when the
 //!   map is decoded or cloned. Most maps are small (a delta, or the inner
 //!   maps of a nested state: a one-key level of a map of maps), so a
-//!   one-entry map is one allocation of one entry, and the map itself is as
-//!   small as a vector. (Allocating a whole chunk for it cost about 50 times
+//!   one-entry map is one allocation of one entry, and the map itself is a
+//!   vector and the two summary words below. (Allocating a whole chunk for it cost about 50 times
 //!   its encoded size; nested maps multiplied that per level.)
 //! * **Chunked** (boxed, so the flat shape stays small): sorted chunks of at
 //!   most `CHUNK` entries, and an index of their first keys; an insert
@@ -26,16 +26,55 @@
 //!   three-quarters full on average, and chunks emptied by removals are
 //!   merged with a neighbour. A chunked map left with one chunk becomes
 //!   flat again.
+//!
+//! The map also keeps a [`Summary`] of its values, so that a causal state
+//! can answer a digest without walking every entry (issue 14): the exact
+//! number of dots held (`weight`), and an upper bound of their counters
+//! (`top`) for the whole map and for each chunk. A bound, not the maximum:
+//! a removal leaves it as it is (lowering it would mean a scan), a split,
+//! a `retain` or a rebuild recomputes it. A walk for the dots newer than
+//! some counter skips every chunk whose bound is below it; the dots a peer
+//! lacks are usually the newest ones, so such a walk visits the few chunks
+//! written since. Cost: two words per map and one per chunk (under 0.1
+//! byte per element of a large map).
+//!
+//! Why a bound per chunk and not an index from dot to key: an exact index
+//! would also make the join of a remote remove proportional (a remove names
+//! old dots, and old dots are in every chunk of a map with scrambled keys,
+//! so no bound can skip them), but its cheapest form, a dense array per
+//! origin replica from counter to chunk (4 bytes per dot seen, removed ones
+//! included, re-pointed on every chunk split), costs more than the heap
+//! target of issue 14 leaves (40 bytes per element of an `OrSet<u64>` with
+//! random keys; the map alone is above it). The bound costs nothing
+//! measurable and serves the digest answer, where the dots sought are new.
+//! The bound is one counter for all replicas: when one replica writes much
+//! faster than another, a peer lacking the slow replica's newest dot makes
+//! the filter visit every chunk whose fast dots are newer (it is never
+//! slower than the walk it replaces, plus one comparison per chunk).
 
 use std::hash::{Hash, Hasher};
 
 /// The most entries in one chunk (and in a flat map).
 pub(crate) const CHUNK: usize = 128;
 
+/// What a [`SortedMap`] keeps about each value: implemented by every dot
+/// store (see the module docs).
+pub(crate) trait Summary {
+    /// The number of dots the value holds (exact).
+    fn weight(&self) -> u64;
+    /// An upper bound of the counters of the dots the value holds (0 for
+    /// none).
+    fn top(&self) -> u64;
+}
+
 /// Sorted map of `K` to `V`; see the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct SortedMap<K, V> {
     repr: Repr<K, V>,
+    /// The sum of the values' weights.
+    weight: u64,
+    /// At least the top of every value.
+    top: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -54,6 +93,8 @@ struct Chunked<K, V> {
     /// The first key of each chunk: the index searched to find a chunk,
     /// contiguous so that the search stays in cache.
     firsts: Vec<K>,
+    /// For each chunk, at least the top of each of its values.
+    tops: Vec<u64>,
     len: usize,
 }
 
@@ -61,8 +102,19 @@ impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
         Self {
             repr: Repr::Flat(Vec::new()),
+            weight: 0,
+            top: 0,
         }
     }
+}
+
+/// The weight and the top of a run of entries.
+fn summarize<'a, K: 'a, V: Summary + 'a>(
+    entries: impl IntoIterator<Item = &'a (K, V)>,
+) -> (u64, u64) {
+    entries
+        .into_iter()
+        .fold((0, 0), |(w, t), (_, v)| (w + v.weight(), t.max(v.top())))
 }
 
 /// Makes room for one more entry in `chunk`: doubles its capacity (from 1)
@@ -111,7 +163,30 @@ impl<K, V> SortedMap<K, V> {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.repr = Repr::Flat(Vec::new());
+        *self = Self::default();
+    }
+
+    /// The sum of the values' weights.
+    pub(crate) fn weight(&self) -> u64 {
+        self.weight
+    }
+
+    /// At least the top of every value.
+    pub(crate) fn top(&self) -> u64 {
+        self.top
+    }
+
+    /// The chunks (as [`SortedMap::chunks`]), each with at least the top of
+    /// each of its values.
+    pub(crate) fn chunks_with_tops(&self) -> impl Iterator<Item = (&[(K, V)], u64)> + '_ {
+        let tops: &[u64] = match &self.repr {
+            Repr::Flat(_) => std::slice::from_ref(&self.top),
+            Repr::Chunked(c) => &c.tops,
+        };
+        self.chunks()
+            .iter()
+            .map(Vec::as_slice)
+            .zip(tops.iter().copied())
     }
 
     /// The entries in order, by value.
@@ -158,20 +233,22 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).map(|(c, i)| &self.chunks()[c][i].1)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.find(key).map(|(c, i)| &mut self.chunk_mut(c)[i].1)
-    }
-
     pub(crate) fn contains_key(&self, key: &K) -> bool {
         self.find(key).is_some()
     }
 }
 
-impl<K: Ord + Clone, V> SortedMap<K, V> {
+impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     /// Inserts or replaces; returns the replaced value.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.locate(&key) {
-            (c, Ok(i)) => Some(std::mem::replace(&mut self.chunk_mut(c)[i].1, value)),
+            (c, Ok(i)) => {
+                self.weight += value.weight();
+                self.raise(c, value.top());
+                let old = std::mem::replace(&mut self.chunk_mut(c)[i].1, value);
+                self.weight -= old.weight();
+                Some(old)
+            }
             (c, Err(pos)) => {
                 self.insert_at(c, pos, key, value);
                 None
@@ -189,14 +266,7 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         keep: impl FnOnce(&V) -> bool,
     ) -> R {
         match self.locate(&key) {
-            (c, Ok(i)) => {
-                let entry = &mut self.chunk_mut(c)[i].1;
-                let r = f(entry);
-                if !keep(entry) {
-                    self.remove_at(c, i);
-                }
-                r
-            }
+            (c, Ok(i)) => self.modify_at(c, i, f, keep),
             (c, Err(pos)) => {
                 let mut value = make();
                 let r = f(&mut value);
@@ -208,8 +278,52 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         }
     }
 
+    /// Runs `f` on the value of `key`, if present, then keeps the entry
+    /// only if `keep` says so.
+    pub(crate) fn modify<R>(
+        &mut self,
+        key: &K,
+        f: impl FnOnce(&mut V) -> R,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> Option<R> {
+        let (c, i) = self.find(key)?;
+        Some(self.modify_at(c, i, f, keep))
+    }
+
+    /// [`SortedMap::modify`] of the entry at `i` of chunk `c`, keeping the
+    /// summaries.
+    fn modify_at<R>(
+        &mut self,
+        c: usize,
+        i: usize,
+        f: impl FnOnce(&mut V) -> R,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> R {
+        let entry = &mut self.chunk_mut(c)[i].1;
+        let before = entry.weight();
+        let r = f(entry);
+        let (after, top, kept) = (entry.weight(), entry.top(), keep(entry));
+        self.weight = self.weight + after - before;
+        if kept {
+            self.raise(c, top);
+        } else {
+            self.remove_at(c, i);
+        }
+        r
+    }
+
+    /// Raises the tops of the map and of chunk `c` to at least `top`.
+    fn raise(&mut self, c: usize, top: u64) {
+        self.top = self.top.max(top);
+        if let Repr::Chunked(ch) = &mut self.repr {
+            ch.tops[c] = ch.tops[c].max(top);
+        }
+    }
+
     /// Inserts a new key at `pos` of chunk `c`, as found by `locate`.
     fn insert_at(&mut self, c: usize, pos: usize, key: K, value: V) {
+        self.weight += value.weight();
+        self.top = self.top.max(value.top());
         if let Repr::Flat(v) = &mut self.repr {
             if v.len() < CHUNK {
                 grow(v);
@@ -220,6 +334,7 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
             let full = std::mem::take(v);
             self.repr = Repr::Chunked(Box::new(Chunked {
                 firsts: full.first().map(|e| e.0.clone()).into_iter().collect(),
+                tops: vec![self.top],
                 len: full.len(),
                 chunks: vec![full],
             }));
@@ -235,7 +350,7 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
     }
 
     fn remove_at(&mut self, c: usize, i: usize) -> V {
-        match &mut self.repr {
+        let value = match &mut self.repr {
             Repr::Flat(v) => {
                 let (_, value) = v.remove(i);
                 if v.len() <= v.capacity() / 4 {
@@ -248,7 +363,9 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
                 self.flatten_if_single();
                 value
             }
-        }
+        };
+        self.weight -= value.weight();
+        value
     }
 
     /// A chunked map left with one chunk becomes flat.
@@ -261,19 +378,32 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         }
     }
 
+    /// Keeps the entries for which `keep` returns true (it may change the
+    /// values it keeps); the summaries are recomputed, tightly, in the same
+    /// pass.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        let (mut weight, mut top) = (0, 0);
         match &mut self.repr {
             Repr::Flat(v) => {
-                v.retain_mut(|(k, v)| keep(k, v));
+                v.retain_mut(|(k, v)| retain_one(&mut keep, k, v, &mut weight, &mut top));
                 if v.len() <= v.capacity() / 4 {
                     v.shrink_to(v.len() * 2);
                 }
             }
             Repr::Chunked(ch) => {
-                ch.retain(keep);
+                let mut chunk_top = 0;
+                for (chunk, t) in ch.chunks.iter_mut().zip(&mut ch.tops) {
+                    chunk.retain_mut(|(k, v)| {
+                        retain_one(&mut keep, k, v, &mut weight, &mut chunk_top)
+                    });
+                    *t = std::mem::take(&mut chunk_top);
+                    top = top.max(*t);
+                }
+                ch.drop_empty_chunks();
                 self.flatten_if_single();
             }
         }
+        (self.weight, self.top) = (weight, top);
     }
 
     /// Builds the map from entries with strictly increasing keys. Capacities
@@ -281,11 +411,14 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
     pub(crate) fn from_sorted_vec(mut entries: Vec<(K, V)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let len = entries.len();
+        let (weight, top) = summarize(entries.iter());
         if len <= CHUNK {
             // One flat vector: kept as it is (no copy), trimmed.
             entries.shrink_to_fit();
             return Self {
                 repr: Repr::Flat(entries),
+                weight,
+                top,
             };
         }
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
@@ -302,29 +435,38 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
             .iter()
             .map(|c: &Vec<(K, V)>| c[0].0.clone())
             .collect();
+        let tops = chunks.iter().map(|c| summarize(c.iter()).1).collect();
         Self {
             repr: Repr::Chunked(Box::new(Chunked {
                 chunks,
                 firsts,
+                tops,
                 len,
             })),
+            weight,
+            top,
         }
     }
 }
 
-impl<K: Ord + Clone, V> Chunked<K, V> {
+impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
     fn insert_at(&mut self, mut c: usize, mut pos: usize, key: K, value: V) {
         self.len += 1;
+        let top = value.top();
         if self.chunks[c].len() >= CHUNK {
             if pos == CHUNK && c + 1 == self.chunks.len() {
                 // Appending past the end: start a new chunk, keep this one full.
                 self.firsts.push(key.clone());
+                self.tops.push(top);
                 self.chunks.push(vec![(key, value)]);
                 return;
             }
             let mut right = Vec::with_capacity(CHUNK);
             right.extend(self.chunks[c].drain(CHUNK / 2..));
             self.firsts.insert(c + 1, right[0].0.clone());
+            // Both halves' bounds recomputed (tight again).
+            self.tops[c] = summarize(self.chunks[c].iter()).1;
+            self.tops.insert(c + 1, summarize(right.iter()).1);
             self.chunks.insert(c + 1, right);
             if pos > CHUNK / 2 {
                 c += 1;
@@ -337,6 +479,7 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
             self.firsts[c] = key.clone();
         }
         chunk.insert(pos, (key, value));
+        self.tops[c] = self.tops[c].max(top);
     }
 
     fn remove_at(&mut self, c: usize, i: usize) -> V {
@@ -358,6 +501,7 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
         if n == 0 {
             self.chunks.remove(c);
             self.firsts.remove(c);
+            self.tops.remove(c);
             return;
         }
         if n >= CHUNK / 4 {
@@ -370,6 +514,8 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
             {
                 let moved = self.chunks.remove(right);
                 self.firsts.remove(right);
+                let moved_top = self.tops.remove(right);
+                self.tops[left] = self.tops[left].max(moved_top);
                 let target = &mut self.chunks[left];
                 target.reserve_exact(CHUNK.saturating_sub(target.len()));
                 target.extend(moved);
@@ -378,10 +524,15 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        for chunk in &mut self.chunks {
-            chunk.retain_mut(|(k, v)| keep(k, v));
-        }
+    /// After a `retain` of each chunk: drops the empty chunks and mends the
+    /// small ones.
+    fn drop_empty_chunks(&mut self) {
+        let mut c = 0;
+        let chunks = &self.chunks;
+        self.tops.retain(|_| {
+            c += 1;
+            !chunks[c - 1].is_empty()
+        });
         self.chunks.retain(|c| !c.is_empty());
         self.len = self.chunks.iter().map(Vec::len).sum();
         self.firsts = self.chunks.iter().map(|c| c[0].0.clone()).collect();
@@ -396,7 +547,24 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
     }
 }
 
-impl<K: Ord + Clone, V> FromIterator<(K, V)> for SortedMap<K, V> {
+/// One entry of a `retain`: whether `keep` keeps it, adding it to the
+/// summaries if so.
+fn retain_one<K, V: Summary>(
+    keep: &mut impl FnMut(&K, &mut V) -> bool,
+    k: &K,
+    v: &mut V,
+    weight: &mut u64,
+    top: &mut u64,
+) -> bool {
+    let kept = keep(k, v);
+    if kept {
+        *weight += v.weight();
+        *top = (*top).max(v.top());
+    }
+    kept
+}
+
+impl<K: Ord + Clone, V: Summary> FromIterator<(K, V)> for SortedMap<K, V> {
     /// Any order; a later value for the same key wins.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(K, V)> = iter.into_iter().collect();
@@ -468,6 +636,8 @@ mod tests {
         Insert(u16, u8),
         Remove(u16),
         Retain(u8),
+        /// `upsert` to this value, keeping the entry unless it is 0.
+        Upsert(u16, u8),
     }
 
     impl quickcheck::Arbitrary for Op {
@@ -475,9 +645,46 @@ mod tests {
             match u8::arbitrary(g) % 8 {
                 0 => Op::Remove(u16::arbitrary(g) % 600),
                 1 if u8::arbitrary(g) % 8 == 0 => Op::Retain(u8::arbitrary(g) % 4 + 2),
+                2 => Op::Upsert(u16::arbitrary(g) % 600, u8::arbitrary(g) % 4),
                 _ => Op::Insert(u16::arbitrary(g) % 600, u8::arbitrary(g)),
             }
         }
+    }
+
+    /// In these tests a value counts as one dot, whose counter is the value.
+    impl Summary for u8 {
+        fn weight(&self) -> u64 {
+            1
+        }
+        fn top(&self) -> u64 {
+            u64::from(*self)
+        }
+    }
+
+    impl Summary for u64 {
+        fn weight(&self) -> u64 {
+            1
+        }
+        fn top(&self) -> u64 {
+            *self
+        }
+    }
+
+    impl Summary for () {
+        fn weight(&self) -> u64 {
+            1
+        }
+        fn top(&self) -> u64 {
+            0
+        }
+    }
+
+    /// The weight is exact and every top bounds what it covers.
+    fn summaries_hold(m: &SortedMap<u16, u8>) -> bool {
+        m.weight() == m.len() as u64
+            && m.chunks_with_tops().all(|(chunk, top)| {
+                top <= m.top() && chunk.iter().all(|(_, v)| u64::from(*v) <= top)
+            })
     }
 
     fn well_formed(m: &SortedMap<u16, u8>) -> bool {
@@ -520,8 +727,12 @@ mod tests {
                         m.retain(|k, _| k % u16::from(n) != 0);
                         r.retain(|k, _| k % u16::from(n) != 0);
                     }
+                    Op::Upsert(k, v) => {
+                        m.upsert(k, || 0, |x| *x = v, |x| *x != 0);
+                        if v == 0 { r.remove(&k); } else { r.insert(k, v); }
+                    }
                 }
-                if !well_formed(&m) { return false; }
+                if !well_formed(&m) || !summaries_hold(&m) { return false; }
             }
             m.iter().map(|(k, v)| (*k, *v)).eq(r.iter().map(|(k, v)| (*k, *v)))
                 && m.iter().rev().map(|(k, _)| *k).eq(r.keys().rev().copied())
@@ -555,7 +766,8 @@ mod tests {
         assert_eq!(m.chunks()[0].capacity(), 4);
         let decoded = SortedMap::from_sorted_vec(Vec::from([(1u64, 0u64), (2, 0), (3, 0)]));
         assert_eq!(decoded.chunks()[0].capacity(), 3);
-        assert!(std::mem::size_of::<SortedMap<u64, u64>>() <= 24);
+        // A vector and the two summary words.
+        assert!(std::mem::size_of::<SortedMap<u64, u64>>() <= 40);
         // Removing down to one chunk makes the map flat again.
         let mut big: SortedMap<u32, ()> = (0..3 * CHUNK as u32).map(|k| (k, ())).collect();
         big.retain(|k, _| *k < 10);
