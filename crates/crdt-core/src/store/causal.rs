@@ -411,13 +411,64 @@ fn nth_dot(context: &CausalContext, mut n: u64) -> Option<Dot> {
 }
 
 /// The dots of `seen` that `store` does not hold (the removals among them).
-/// Counts first, so the common case (nothing removed) allocates nothing.
+///
+/// One walk of the store marking the held dots of `seen` in a bitmap (a
+/// bit per dot of `seen`, searched by range), then the unmarked dots: no
+/// sort, and nothing allocated beyond the bitmap. A `seen` of more than 64
+/// dots per dot held (wide ranges: a bitmap would not be bounded by the
+/// store) is handled by counting the held dots, and only if some is missing
+/// by collecting and sorting them.
 fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext {
     if seen.is_empty() {
         return CausalContext::new();
     }
+    let total = seen.len();
+    let bound = store.dot_count().saturating_add(1024).saturating_mul(64);
+    if total <= bound {
+        let ranges: Vec<(ReplicaId, u64, u64)> = seen.ranges().collect();
+        // `starts[i]`: the bit of the first dot of range `i`.
+        let mut starts = Vec::with_capacity(ranges.len());
+        let mut bits = 0u64;
+        for &(_, lo, hi) in &ranges {
+            starts.push(bits);
+            bits += hi - lo + 1;
+        }
+        let words = usize::try_from(bits.div_ceil(64)).unwrap_or(usize::MAX);
+        let mut held = vec![0u64; words];
+        store
+            .try_each_dot(&mut |d: Dot| {
+                let key = (d.replica, d.counter());
+                let i = ranges.partition_point(|&(r, lo, _)| (r, lo) <= key);
+                if let Some(&(r, lo, hi)) = i.checked_sub(1).and_then(|i| ranges.get(i))
+                    && r == d.replica
+                    && d.counter() <= hi
+                {
+                    let bit = starts[i - 1] + (d.counter() - lo);
+                    if let Some(w) = usize::try_from(bit / 64).ok().and_then(|w| held.get_mut(w)) {
+                        *w |= 1 << (bit % 64);
+                    }
+                }
+                Ok::<(), ()>(())
+            })
+            .ok();
+        let unmarked = |bit: u64| {
+            usize::try_from(bit / 64)
+                .ok()
+                .and_then(|w| held.get(w))
+                .is_some_and(|w| w & (1 << (bit % 64)) == 0)
+        };
+        return ranges
+            .iter()
+            .zip(&starts)
+            .flat_map(|(&(r, lo, hi), &start)| {
+                (lo..=hi)
+                    .filter(move |n| unmarked(start + (n - lo)))
+                    .filter_map(move |n| Dot::new(r, n))
+            })
+            .collect();
+    }
     let held = store.dots().filter(|d| seen.contains(*d)).count() as u64;
-    if held == seen.len() {
+    if held == total {
         return CausalContext::new();
     }
     let held: CausalContext = store.dots().filter(|d| seen.contains(*d)).collect();
