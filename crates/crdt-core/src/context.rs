@@ -163,6 +163,15 @@ impl CausalContext {
         self.entries.is_empty()
     }
 
+    /// The smallest counter of any dot (of any replica); 0 if empty.
+    pub(crate) fn min_counter(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter_map(|(_, set)| set.spans().first().map(|s| s.0))
+            .min()
+            .unwrap_or(0)
+    }
+
     /// The replicas with at least one dot, in order.
     pub fn replicas(&self) -> impl ExactSizeIterator<Item = ReplicaId> + '_ {
         self.entries.iter().map(|(r, _)| *r)

@@ -189,14 +189,40 @@ impl<S: DotStore> Causal<S> {
     /// that `self` has removed (so removals reach a peer that may still hold
     /// them). When nothing was removed that the peer knows of, this is as
     /// small as the new dots alone.
+    ///
+    /// Cost: the live dots the peer lacks are found by
+    /// [`DotStore::filtered_from`] from the smallest counter the peer
+    /// lacks, so a map visits only the chunks of keys holding dots at least
+    /// that new (the few written since, when the peer lacks the newest
+    /// dots; all of them when it lacks an old dot). Whether some dot the
+    /// peer has seen was removed here is told by counting
+    /// ([`DotStore::dot_count`]): every live dot is in the context, so the
+    /// live dots the peer has seen are those not sent, and if they are as
+    /// many as the dots the peer has seen, none was removed. Only then is
+    /// the answer found without a walk of the store: `O(replicas × ranges)`
+    /// when the peer lacks nothing. A state with removals the peer has seen
+    /// walks the store once to name them (they are in the answer).
     #[must_use]
     pub fn delta_for(&self, peer: &CausalContext) -> Self {
         let unseen = self.context.difference(peer);
         let store = if unseen.is_empty() {
             S::default() // the peer has seen every dot we have
         } else {
-            self.store.filtered(&mut |d| !peer.contains(d))
+            let from = unseen.min_counter();
+            self.store.filtered_from(from, &mut |d| !peer.contains(d))
         };
+        let total = self.context.len();
+        // `len` saturates only for a forged context: then count nothing.
+        if total < u64::MAX {
+            let seen_by_peer = total - unseen.len();
+            let held_seen = self.store.dot_count().checked_sub(store.dot_count());
+            if held_seen == Some(seen_by_peer) {
+                return Self {
+                    store,
+                    context: unseen, // no removal the peer has seen
+                };
+            }
+        }
         let shared = self.context.intersection(peer);
         let removed = removed_within(&self.store, &shared);
         let context = if removed.is_empty() {
@@ -385,13 +411,64 @@ fn nth_dot(context: &CausalContext, mut n: u64) -> Option<Dot> {
 }
 
 /// The dots of `seen` that `store` does not hold (the removals among them).
-/// Counts first, so the common case (nothing removed) allocates nothing.
+///
+/// One walk of the store marking the held dots of `seen` in a bitmap (a
+/// bit per dot of `seen`, searched by range), then the unmarked dots: no
+/// sort, and nothing allocated beyond the bitmap. A `seen` of more than 64
+/// dots per dot held (wide ranges: a bitmap would not be bounded by the
+/// store) is handled by counting the held dots, and only if some is missing
+/// by collecting and sorting them.
 fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext {
     if seen.is_empty() {
         return CausalContext::new();
     }
+    let total = seen.len();
+    let bound = store.dot_count().saturating_add(1024).saturating_mul(64);
+    if total <= bound {
+        let ranges: Vec<(ReplicaId, u64, u64)> = seen.ranges().collect();
+        // `starts[i]`: the bit of the first dot of range `i`.
+        let mut starts = Vec::with_capacity(ranges.len());
+        let mut bits = 0u64;
+        for &(_, lo, hi) in &ranges {
+            starts.push(bits);
+            bits += hi - lo + 1;
+        }
+        let words = usize::try_from(bits.div_ceil(64)).unwrap_or(usize::MAX);
+        let mut held = vec![0u64; words];
+        store
+            .try_each_dot(&mut |d: Dot| {
+                let key = (d.replica, d.counter());
+                let i = ranges.partition_point(|&(r, lo, _)| (r, lo) <= key);
+                if let Some(&(r, lo, hi)) = i.checked_sub(1).and_then(|i| ranges.get(i))
+                    && r == d.replica
+                    && d.counter() <= hi
+                {
+                    let bit = starts[i - 1] + (d.counter() - lo);
+                    if let Some(w) = usize::try_from(bit / 64).ok().and_then(|w| held.get_mut(w)) {
+                        *w |= 1 << (bit % 64);
+                    }
+                }
+                Ok::<(), ()>(())
+            })
+            .ok();
+        let unmarked = |bit: u64| {
+            usize::try_from(bit / 64)
+                .ok()
+                .and_then(|w| held.get(w))
+                .is_some_and(|w| w & (1 << (bit % 64)) == 0)
+        };
+        return ranges
+            .iter()
+            .zip(&starts)
+            .flat_map(|(&(r, lo, hi), &start)| {
+                (lo..=hi)
+                    .filter(move |n| unmarked(start + (n - lo)))
+                    .filter_map(move |n| Dot::new(r, n))
+            })
+            .collect();
+    }
     let held = store.dots().filter(|d| seen.contains(*d)).count() as u64;
-    if held == seen.len() {
+    if held == total {
         return CausalContext::new();
     }
     let held: CausalContext = store.dots().filter(|d| seen.contains(*d)).collect();

@@ -143,6 +143,10 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         self.entries.iter().map(|(d, _)| *d)
     }
 
+    fn dot_count(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
     fn merge(
         &mut self,
         ctx: &CausalContext,

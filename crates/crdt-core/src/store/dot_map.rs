@@ -173,6 +173,35 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         self.map.iter().flat_map(|(_, s)| s.dots())
     }
 
+    fn dot_count(&self) -> u64 {
+        self.map.weight()
+    }
+
+    fn counter_bound(&self) -> u64 {
+        self.map.top()
+    }
+
+    /// Skips every chunk of keys, and then every key, whose counter bound
+    /// is below `from` (see the design note on `SortedMap` in the source).
+    fn filtered_from<F: FnMut(Dot) -> bool>(&self, from: u64, keep: &mut F) -> Self {
+        let mut out = Vec::new();
+        for (chunk, top) in self.map.chunks_with_tops() {
+            if top < from {
+                continue;
+            }
+            for (k, s) in chunk {
+                if s.counter_bound() < from {
+                    continue;
+                }
+                let s = s.filtered_from(from, keep);
+                if !s.is_bottom() {
+                    out.push((k.clone(), s));
+                }
+            }
+        }
+        Self::from_sorted_entries(out)
+    }
+
     fn try_each_dot<E>(&self, f: &mut impl FnMut(Dot) -> Result<(), E>) -> Result<(), E> {
         for chunk in self.map.chunks() {
             for (_, s) in chunk {
@@ -255,13 +284,9 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             });
         }
         for (k, os) in other.map.iter() {
-            match self.map.get_mut(k) {
-                Some(s) => {
-                    s.merge(ctx, os, other_ctx, overlap);
-                    if s.is_bottom() {
-                        self.map.remove(k);
-                    }
-                }
+            let merge = |s: &mut S| s.merge(ctx, os, other_ctx, overlap);
+            match self.map.modify(k, merge, |s| !s.is_bottom()) {
+                Some(()) => {}
                 None => {
                     let adopted = Self::adopt(os, ctx, other_ctx, overlap);
                     if !adopted.is_bottom() {
@@ -400,13 +425,13 @@ impl<K: Serialize, S: Serialize> Serialize for DotMap<K, S> {
     }
 }
 
-impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de>> Deserialize<'de>
+impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de> + DotStore> Deserialize<'de>
     for DotMap<K, S>
 {
     /// Rejects keys that are not strictly increasing (unsorted or repeated).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MapVisitor<K, S>(PhantomData<fn() -> (K, S)>);
-        impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de>> Visitor<'de>
+        impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de> + DotStore> Visitor<'de>
             for MapVisitor<K, S>
         {
             type Value = DotMap<K, S>;

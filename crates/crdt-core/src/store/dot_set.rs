@@ -176,6 +176,10 @@ impl DotStore for DotSet {
         self.iter()
     }
 
+    fn dot_count(&self) -> u64 {
+        self.len() as u64
+    }
+
     fn merge(
         &mut self,
         ctx: &CausalContext,

@@ -45,6 +45,32 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
     /// Every dot held, each once.
     fn dots(&self) -> impl Iterator<Item = Dot> + '_;
 
+    /// The number of dots held. The kernel's stores answer in `O(1)` (a map
+    /// keeps the count of its nested dots), which lets
+    /// [`Causal::delta_for`] see that nothing was removed without a walk;
+    /// the default counts [`DotStore::dots`].
+    fn dot_count(&self) -> u64 {
+        self.dots().count() as u64
+    }
+
+    /// An upper bound of the counters of the dots held (0 for none): the
+    /// greatest counter for sets and functions, a bound kept by maps that a
+    /// removal does not lower (see [`DotStore::filtered_from`]).
+    fn counter_bound(&self) -> u64 {
+        self.dots().map(Dot::counter).max().unwrap_or(0)
+    }
+
+    /// [`DotStore::filtered`] for a `keep` that is false for every dot whose
+    /// counter is below `from`: a store may skip, without calling `keep`,
+    /// the entries whose [`DotStore::counter_bound`] is below `from`. Maps
+    /// skip whole chunks so, which makes the answer to a peer that lacks
+    /// only the newest dots proportional to them. The default filters all.
+    #[must_use]
+    fn filtered_from<F: FnMut(Dot) -> bool>(&self, from: u64, keep: &mut F) -> Self {
+        let _ = from;
+        self.filtered(keep)
+    }
+
     /// Calls `f` on every dot held, in the order of [`DotStore::dots`],
     /// until it fails. The same walk as `dots()` without nested iterators:
     /// maps of maps override it with plain loops (validating a deeply
@@ -93,6 +119,16 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
     /// Structural invariants other than context membership: canonical order,
     /// no empty entries inside maps. Called by [`Causal::validate`].
     fn check(&self) -> Result<(), InvalidState>;
+}
+
+impl<S: DotStore> sorted_map::Summary for S {
+    fn weight(&self) -> u64 {
+        self.dot_count()
+    }
+
+    fn top(&self) -> u64 {
+        self.counter_bound()
+    }
 }
 
 /// The causal merge of two dot-sorted lists, shared by [`DotSet`] and

@@ -15,9 +15,11 @@
 //!   grows geometrically (1, 2, 4, ... up to `CHUNK`) and is exact when the
 //!   map is decoded or cloned. Most maps are small (a delta, or the inner
 //!   maps of a nested state: a one-key level of a map of maps), so a
-//!   one-entry map is one allocation of one entry, and the map itself is as
-//!   small as a vector. (Allocating a whole chunk for it cost about 50 times
-//!   its encoded size; nested maps multiplied that per level.)
+//!   one-entry map is one allocation of one entry, and the map itself is
+//!   three words, a vector and nothing else (24 bytes: nested maps pay it
+//!   per inner map, see the summaries below). (Allocating a whole chunk for
+//!   it cost about 50 times its encoded size; nested maps multiplied that
+//!   per level.)
 //! * **Chunked** (boxed, so the flat shape stays small): sorted chunks of at
 //!   most `CHUNK` entries, and an index of their first keys; an insert
 //!   binary-searches the index and then the chunk and moves at most one
@@ -26,13 +28,64 @@
 //!   three-quarters full on average, and chunks emptied by removals are
 //!   merged with a neighbour. A chunked map left with one chunk becomes
 //!   flat again.
+//!
+//! A chunked map also keeps a [`Summary`] of its values, so that a causal
+//! state can answer a digest without walking every entry (issue 14): the
+//! exact number of dots held (`weight`), and an upper bound of their
+//! counters (`top`) for the whole map and for each chunk. A bound, not the
+//! maximum: a removal leaves it as it is (lowering it would mean a scan), a
+//! split, a `retain` or a rebuild recomputes it. A walk for the dots newer
+//! than some counter skips every chunk whose bound is below it; the dots a
+//! peer lacks are usually the newest ones, so such a walk visits the few
+//! chunks written since. Cost: two words in the chunked shape's box and one
+//! per chunk (under 0.1 byte per element of a large map).
+//!
+//! A flat map keeps no summary: its weight and top are computed on demand
+//! from its at most [`CHUNK`] entries, and its mutations compute none. Kept
+//! in the map itself, the two words made every map, hence every inner map
+//! of a nested state, 40 bytes instead of 24, and the hostile-bytes budget
+//! of issue 11 (deep nesting) went from 15.8x to 21.2x its 16x. The cost
+//! moves to the reads: the weight of a flat map asks each value's, which
+//! for a flat inner map walks it in turn, down to the first chunked maps
+//! or leaves (bounded by that subtree, and by the type's nesting depth).
+//! A chunked map asks it of one entry per insert, modify or removal, and
+//! of each entry once when built or when a flat map fills up, so its
+//! upkeep stays proportional to the entries touched (the nested merge it
+//! wraps already visits that entry's dots). A walk for new dots
+//! ([`SortedMap::chunks_with_tops`]) checks a flat map's entries one by
+//! one rather than computing its top first.
+//!
+//! Why a bound per chunk and not an index from dot to key: an exact index
+//! would also make the join of a remote remove proportional (a remove names
+//! old dots, and old dots are in every chunk of a map with scrambled keys,
+//! so no bound can skip them), but its cheapest form, a dense array per
+//! origin replica from counter to chunk (4 bytes per dot seen, removed ones
+//! included, re-pointed on every chunk split), costs more than the heap
+//! target of issue 14 leaves (40 bytes per element of an `OrSet<u64>` with
+//! random keys; the map alone is above it). The bound costs nothing
+//! measurable and serves the digest answer, where the dots sought are new.
+//! The bound is one counter for all replicas: when one replica writes much
+//! faster than another, a peer lacking the slow replica's newest dot makes
+//! the filter visit every chunk whose fast dots are newer (it is never
+//! slower than the walk it replaces, plus one comparison per chunk).
 
 use std::hash::{Hash, Hasher};
 
 /// The most entries in one chunk (and in a flat map).
 pub(crate) const CHUNK: usize = 128;
 
-/// Sorted map of `K` to `V`; see the module docs.
+/// What a [`SortedMap`] keeps about each value: implemented by every dot
+/// store (see the module docs).
+pub(crate) trait Summary {
+    /// The number of dots the value holds (exact).
+    fn weight(&self) -> u64;
+    /// An upper bound of the counters of the dots the value holds (0 for
+    /// none).
+    fn top(&self) -> u64;
+}
+
+/// Sorted map of `K` to `V`; see the module docs. Three words: the
+/// summaries live in the chunked shape's box.
 #[derive(Clone, Debug)]
 pub(crate) struct SortedMap<K, V> {
     repr: Repr<K, V>,
@@ -54,7 +107,13 @@ struct Chunked<K, V> {
     /// The first key of each chunk: the index searched to find a chunk,
     /// contiguous so that the search stays in cache.
     firsts: Vec<K>,
+    /// For each chunk, at least the top of each of its values.
+    tops: Vec<u64>,
     len: usize,
+    /// The sum of the values' weights.
+    weight: u64,
+    /// At least the top of every value.
+    top: u64,
 }
 
 impl<K, V> Default for SortedMap<K, V> {
@@ -63,6 +122,15 @@ impl<K, V> Default for SortedMap<K, V> {
             repr: Repr::Flat(Vec::new()),
         }
     }
+}
+
+/// The weight and the top of a run of entries.
+fn summarize<'a, K: 'a, V: Summary + 'a>(
+    entries: impl IntoIterator<Item = &'a (K, V)>,
+) -> (u64, u64) {
+    entries
+        .into_iter()
+        .fold((0, 0), |(w, t), (_, v)| (w + v.weight(), t.max(v.top())))
 }
 
 /// Makes room for one more entry in `chunk`: doubles its capacity (from 1)
@@ -96,13 +164,6 @@ impl<K, V> SortedMap<K, V> {
         }
     }
 
-    fn chunk_mut(&mut self, c: usize) -> &mut Vec<(K, V)> {
-        match &mut self.repr {
-            Repr::Flat(v) => v,
-            Repr::Chunked(ch) => &mut ch.chunks[c],
-        }
-    }
-
     pub(crate) fn iter(&self) -> Iter<'_, K, V> {
         Iter {
             inner: self.chunks().iter().flatten(),
@@ -111,7 +172,21 @@ impl<K, V> SortedMap<K, V> {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.repr = Repr::Flat(Vec::new());
+        *self = Self::default();
+    }
+
+    /// The chunks (as [`SortedMap::chunks`]), each with at least the top of
+    /// each of its values: the kept bound of a chunk, `u64::MAX` for the one
+    /// chunk of a flat map (which keeps none: check its entries instead).
+    pub(crate) fn chunks_with_tops(&self) -> impl Iterator<Item = (&[(K, V)], u64)> + '_ {
+        let tops: &[u64] = match &self.repr {
+            Repr::Flat(_) => &[u64::MAX],
+            Repr::Chunked(c) => &c.tops,
+        };
+        self.chunks()
+            .iter()
+            .map(Vec::as_slice)
+            .zip(tops.iter().copied())
     }
 
     /// The entries in order, by value.
@@ -158,20 +233,45 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).map(|(c, i)| &self.chunks()[c][i].1)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.find(key).map(|(c, i)| &mut self.chunk_mut(c)[i].1)
-    }
-
     pub(crate) fn contains_key(&self, key: &K) -> bool {
         self.find(key).is_some()
     }
 }
 
-impl<K: Ord + Clone, V> SortedMap<K, V> {
+impl<K, V: Summary> SortedMap<K, V> {
+    /// The sum of the values' weights: kept by a chunked map, computed from
+    /// the entries of a flat one.
+    pub(crate) fn weight(&self) -> u64 {
+        match &self.repr {
+            Repr::Flat(v) => summarize(v).0,
+            Repr::Chunked(c) => c.weight,
+        }
+    }
+
+    /// At least the top of every value: kept by a chunked map, computed
+    /// (exactly) from the entries of a flat one.
+    pub(crate) fn top(&self) -> u64 {
+        match &self.repr {
+            Repr::Flat(v) => summarize(v).1,
+            Repr::Chunked(c) => c.top,
+        }
+    }
+}
+
+impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     /// Inserts or replaces; returns the replaced value.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.locate(&key) {
-            (c, Ok(i)) => Some(std::mem::replace(&mut self.chunk_mut(c)[i].1, value)),
+            (c, Ok(i)) => Some(match &mut self.repr {
+                Repr::Flat(v) => std::mem::replace(&mut v[i].1, value),
+                Repr::Chunked(ch) => {
+                    ch.weight += value.weight();
+                    ch.raise(c, value.top());
+                    let old = std::mem::replace(&mut ch.chunks[c][i].1, value);
+                    ch.weight -= old.weight();
+                    old
+                }
+            }),
             (c, Err(pos)) => {
                 self.insert_at(c, pos, key, value);
                 None
@@ -189,14 +289,7 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         keep: impl FnOnce(&V) -> bool,
     ) -> R {
         match self.locate(&key) {
-            (c, Ok(i)) => {
-                let entry = &mut self.chunk_mut(c)[i].1;
-                let r = f(entry);
-                if !keep(entry) {
-                    self.remove_at(c, i);
-                }
-                r
-            }
+            (c, Ok(i)) => self.modify_at(c, i, f, keep),
             (c, Err(pos)) => {
                 let mut value = make();
                 let r = f(&mut value);
@@ -208,6 +301,52 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         }
     }
 
+    /// Runs `f` on the value of `key`, if present, then keeps the entry
+    /// only if `keep` says so.
+    pub(crate) fn modify<R>(
+        &mut self,
+        key: &K,
+        f: impl FnOnce(&mut V) -> R,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> Option<R> {
+        let (c, i) = self.find(key)?;
+        Some(self.modify_at(c, i, f, keep))
+    }
+
+    /// [`SortedMap::modify`] of the entry at `i` of chunk `c`, keeping the
+    /// summaries of a chunked map (the entry's weight before and after, and
+    /// its top; a flat map computes none).
+    fn modify_at<R>(
+        &mut self,
+        c: usize,
+        i: usize,
+        f: impl FnOnce(&mut V) -> R,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> R {
+        let (r, kept) = match &mut self.repr {
+            Repr::Flat(v) => {
+                let entry = &mut v[i].1;
+                let r = f(entry);
+                (r, keep(entry))
+            }
+            Repr::Chunked(ch) => {
+                let entry = &mut ch.chunks[c][i].1;
+                let before = entry.weight();
+                let r = f(entry);
+                let (after, top, kept) = (entry.weight(), entry.top(), keep(entry));
+                ch.weight = ch.weight - before + after;
+                if kept {
+                    ch.raise(c, top);
+                }
+                (r, kept)
+            }
+        };
+        if !kept {
+            self.remove_at(c, i);
+        }
+        r
+    }
+
     /// Inserts a new key at `pos` of chunk `c`, as found by `locate`.
     fn insert_at(&mut self, c: usize, pos: usize, key: K, value: V) {
         if let Repr::Flat(v) = &mut self.repr {
@@ -216,12 +355,17 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
                 v.insert(pos, (key, value));
                 return;
             }
-            // A full flat map becomes the one chunk of a chunked map.
+            // A full flat map becomes the one chunk of a chunked map, whose
+            // summaries are computed once here.
             let full = std::mem::take(v);
+            let (weight, top) = summarize(&full);
             self.repr = Repr::Chunked(Box::new(Chunked {
                 firsts: full.first().map(|e| e.0.clone()).into_iter().collect(),
+                tops: vec![top],
                 len: full.len(),
                 chunks: vec![full],
+                weight,
+                top,
             }));
         }
         if let Repr::Chunked(ch) = &mut self.repr {
@@ -261,6 +405,9 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         }
     }
 
+    /// Keeps the entries for which `keep` returns true (it may change the
+    /// values it keeps); a chunked map's summaries are recomputed, tightly,
+    /// in the same pass.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         match &mut self.repr {
             Repr::Flat(v) => {
@@ -270,7 +417,16 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
                 }
             }
             Repr::Chunked(ch) => {
-                ch.retain(keep);
+                let (mut weight, mut top, mut chunk_top) = (0, 0, 0);
+                for (chunk, t) in ch.chunks.iter_mut().zip(&mut ch.tops) {
+                    chunk.retain_mut(|(k, v)| {
+                        retain_one(&mut keep, k, v, &mut weight, &mut chunk_top)
+                    });
+                    *t = std::mem::take(&mut chunk_top);
+                    top = top.max(*t);
+                }
+                (ch.weight, ch.top) = (weight, top);
+                ch.drop_empty_chunks();
                 self.flatten_if_single();
             }
         }
@@ -282,7 +438,7 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let len = entries.len();
         if len <= CHUNK {
-            // One flat vector: kept as it is (no copy), trimmed.
+            // One flat vector: kept as it is (no copy), trimmed; no summary.
             entries.shrink_to_fit();
             return Self {
                 repr: Repr::Flat(entries),
@@ -302,29 +458,54 @@ impl<K: Ord + Clone, V> SortedMap<K, V> {
             .iter()
             .map(|c: &Vec<(K, V)>| c[0].0.clone())
             .collect();
+        let (mut weight, mut top) = (0, 0);
+        let tops = chunks
+            .iter()
+            .map(|c| {
+                let (w, t) = summarize(c);
+                (weight, top) = (weight + w, top.max(t));
+                t
+            })
+            .collect();
         Self {
             repr: Repr::Chunked(Box::new(Chunked {
                 chunks,
                 firsts,
+                tops,
                 len,
+                weight,
+                top,
             })),
         }
     }
 }
 
-impl<K: Ord + Clone, V> Chunked<K, V> {
+impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
+    /// Raises the tops of the map and of chunk `c` to at least `top`.
+    fn raise(&mut self, c: usize, top: u64) {
+        self.top = self.top.max(top);
+        self.tops[c] = self.tops[c].max(top);
+    }
+
     fn insert_at(&mut self, mut c: usize, mut pos: usize, key: K, value: V) {
         self.len += 1;
+        let top = value.top();
+        self.weight += value.weight();
+        self.top = self.top.max(top);
         if self.chunks[c].len() >= CHUNK {
             if pos == CHUNK && c + 1 == self.chunks.len() {
                 // Appending past the end: start a new chunk, keep this one full.
                 self.firsts.push(key.clone());
+                self.tops.push(top);
                 self.chunks.push(vec![(key, value)]);
                 return;
             }
             let mut right = Vec::with_capacity(CHUNK);
             right.extend(self.chunks[c].drain(CHUNK / 2..));
             self.firsts.insert(c + 1, right[0].0.clone());
+            // Both halves' bounds recomputed (tight again).
+            self.tops[c] = summarize(&self.chunks[c]).1;
+            self.tops.insert(c + 1, summarize(&right).1);
             self.chunks.insert(c + 1, right);
             if pos > CHUNK / 2 {
                 c += 1;
@@ -337,11 +518,13 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
             self.firsts[c] = key.clone();
         }
         chunk.insert(pos, (key, value));
+        self.tops[c] = self.tops[c].max(top);
     }
 
     fn remove_at(&mut self, c: usize, i: usize) -> V {
         let (_, v) = self.chunks[c].remove(i);
         self.len -= 1;
+        self.weight -= v.weight();
         if i == 0
             && let Some((k, _)) = self.chunks[c].first()
         {
@@ -358,6 +541,7 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
         if n == 0 {
             self.chunks.remove(c);
             self.firsts.remove(c);
+            self.tops.remove(c);
             return;
         }
         if n >= CHUNK / 4 {
@@ -370,6 +554,8 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
             {
                 let moved = self.chunks.remove(right);
                 self.firsts.remove(right);
+                let moved_top = self.tops.remove(right);
+                self.tops[left] = self.tops[left].max(moved_top);
                 let target = &mut self.chunks[left];
                 target.reserve_exact(CHUNK.saturating_sub(target.len()));
                 target.extend(moved);
@@ -378,10 +564,15 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        for chunk in &mut self.chunks {
-            chunk.retain_mut(|(k, v)| keep(k, v));
-        }
+    /// After a `retain` of each chunk: drops the empty chunks and mends the
+    /// small ones.
+    fn drop_empty_chunks(&mut self) {
+        let mut c = 0;
+        let chunks = &self.chunks;
+        self.tops.retain(|_| {
+            c += 1;
+            !chunks[c - 1].is_empty()
+        });
         self.chunks.retain(|c| !c.is_empty());
         self.len = self.chunks.iter().map(Vec::len).sum();
         self.firsts = self.chunks.iter().map(|c| c[0].0.clone()).collect();
@@ -396,7 +587,24 @@ impl<K: Ord + Clone, V> Chunked<K, V> {
     }
 }
 
-impl<K: Ord + Clone, V> FromIterator<(K, V)> for SortedMap<K, V> {
+/// One entry of a `retain`: whether `keep` keeps it, adding it to the
+/// summaries if so.
+fn retain_one<K, V: Summary>(
+    keep: &mut impl FnMut(&K, &mut V) -> bool,
+    k: &K,
+    v: &mut V,
+    weight: &mut u64,
+    top: &mut u64,
+) -> bool {
+    let kept = keep(k, v);
+    if kept {
+        *weight += v.weight();
+        *top = (*top).max(v.top());
+    }
+    kept
+}
+
+impl<K: Ord + Clone, V: Summary> FromIterator<(K, V)> for SortedMap<K, V> {
     /// Any order; a later value for the same key wins.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut entries: Vec<(K, V)> = iter.into_iter().collect();
@@ -456,117 +664,4 @@ impl<K: Hash, V: Hash> Hash for SortedMap<K, V> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use quickcheck::quickcheck;
-
-    use super::*;
-
-    #[derive(Clone, Debug)]
-    enum Op {
-        Insert(u16, u8),
-        Remove(u16),
-        Retain(u8),
-    }
-
-    impl quickcheck::Arbitrary for Op {
-        fn arbitrary(g: &mut quickcheck::Gen) -> Self {
-            match u8::arbitrary(g) % 8 {
-                0 => Op::Remove(u16::arbitrary(g) % 600),
-                1 if u8::arbitrary(g) % 8 == 0 => Op::Retain(u8::arbitrary(g) % 4 + 2),
-                _ => Op::Insert(u16::arbitrary(g) % 600, u8::arbitrary(g)),
-            }
-        }
-    }
-
-    fn well_formed(m: &SortedMap<u16, u8>) -> bool {
-        let chunks = m.chunks();
-        let shape = match &m.repr {
-            Repr::Flat(v) => v.len() <= CHUNK && v.capacity() <= CHUNK,
-            Repr::Chunked(c) => {
-                c.chunks.len() >= 2
-                    && c.len == c.chunks.iter().map(Vec::len).sum::<usize>()
-                    && c.firsts.len() == c.chunks.len()
-                    && c.chunks.iter().zip(&c.firsts).all(|(ch, f)| ch[0].0 == *f)
-            }
-        };
-        shape
-            && chunks
-                .iter()
-                .all(|c| !c.is_empty() && c.len() <= CHUNK && c.capacity() <= CHUNK)
-            && chunks
-                .iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .windows(2)
-                .all(|w| w[0].0 < w[1].0)
-    }
-
-    quickcheck! {
-        fn behaves_like_a_btreemap(ops: Vec<Op>, seq: u16) -> bool {
-            let mut m = SortedMap::default();
-            let mut r = BTreeMap::new();
-            // A sequential run first, to exercise full chunks.
-            for k in 0..seq % 700 {
-                m.insert(k, 0);
-                r.insert(k, 0);
-            }
-            for op in ops {
-                match op {
-                    Op::Insert(k, v) => { if m.insert(k, v) != r.insert(k, v) { return false; } }
-                    Op::Remove(k) => { if m.remove(&k) != r.remove(&k) { return false; } }
-                    Op::Retain(n) => {
-                        m.retain(|k, _| k % u16::from(n) != 0);
-                        r.retain(|k, _| k % u16::from(n) != 0);
-                    }
-                }
-                if !well_formed(&m) { return false; }
-            }
-            m.iter().map(|(k, v)| (*k, *v)).eq(r.iter().map(|(k, v)| (*k, *v)))
-                && m.iter().rev().map(|(k, _)| *k).eq(r.keys().rev().copied())
-                && m.iter().len() == r.len()
-                && (0..700).all(|k| m.get(&k) == r.get(&k))
-                && SortedMap::from_iter(r.clone()) == m
-        }
-    }
-
-    #[test]
-    fn sequential_inserts_fill_chunks() {
-        let mut m = SortedMap::default();
-        for k in 0..10 * CHUNK as u32 {
-            m.insert(k, ());
-        }
-        assert_eq!(m.chunks().len(), 10);
-        assert!(
-            m.chunks()
-                .iter()
-                .all(|c| c.len() == CHUNK && c.capacity() == CHUNK)
-        );
-    }
-
-    #[test]
-    fn small_maps_allocate_what_they_hold() {
-        let mut m = SortedMap::default();
-        m.insert(1u64, 0u64);
-        assert_eq!(m.chunks()[0].capacity(), 1);
-        m.insert(2, 0);
-        m.insert(3, 0);
-        assert_eq!(m.chunks()[0].capacity(), 4);
-        let decoded = SortedMap::from_sorted_vec(Vec::from([(1u64, 0u64), (2, 0), (3, 0)]));
-        assert_eq!(decoded.chunks()[0].capacity(), 3);
-        assert!(std::mem::size_of::<SortedMap<u64, u64>>() <= 24);
-        // Removing down to one chunk makes the map flat again.
-        let mut big: SortedMap<u32, ()> = (0..3 * CHUNK as u32).map(|k| (k, ())).collect();
-        big.retain(|k, _| *k < 10);
-        assert!(matches!(big.repr, Repr::Flat(_)));
-        assert_eq!(big.len(), 10);
-    }
-
-    #[test]
-    fn from_iter_keeps_the_last_value_of_a_key() {
-        let m: SortedMap<u8, u8> = [(2, 1), (1, 1), (2, 9)].into_iter().collect();
-        assert_eq!(m.get(&2), Some(&9));
-        assert_eq!(m.len(), 2);
-    }
-}
+mod tests;

@@ -1,0 +1,193 @@
+//! Tests of [`SortedMap`]: a model check against `BTreeMap` (shape and
+//! summaries checked after every operation) and the shape rules.
+
+use std::collections::BTreeMap;
+
+use quickcheck::quickcheck;
+
+use super::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u16, u8),
+    Remove(u16),
+    Retain(u8),
+    /// `upsert` to this value, keeping the entry unless it is 0.
+    Upsert(u16, u8),
+}
+
+impl quickcheck::Arbitrary for Op {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        match u8::arbitrary(g) % 8 {
+            0 => Op::Remove(u16::arbitrary(g) % 600),
+            1 if u8::arbitrary(g) % 8 == 0 => Op::Retain(u8::arbitrary(g) % 4 + 2),
+            2 => Op::Upsert(u16::arbitrary(g) % 600, u8::arbitrary(g) % 4),
+            _ => Op::Insert(u16::arbitrary(g) % 600, u8::arbitrary(g)),
+        }
+    }
+}
+
+/// In these tests a value counts as one dot, whose counter is the value.
+impl Summary for u8 {
+    fn weight(&self) -> u64 {
+        1
+    }
+    fn top(&self) -> u64 {
+        u64::from(*self)
+    }
+}
+
+impl Summary for u64 {
+    fn weight(&self) -> u64 {
+        1
+    }
+    fn top(&self) -> u64 {
+        *self
+    }
+}
+
+impl Summary for () {
+    fn weight(&self) -> u64 {
+        1
+    }
+    fn top(&self) -> u64 {
+        0
+    }
+}
+
+/// The weight is exact and every top bounds what it covers; a chunked
+/// map's own top bounds its chunks' (which a flat map does not keep).
+fn summaries_hold(m: &SortedMap<u16, u8>) -> bool {
+    m.weight() == m.len() as u64
+        && m.iter().all(|(_, v)| u64::from(*v) <= m.top())
+        && m.chunks_with_tops().all(|(chunk, top)| {
+            chunk.iter().all(|(_, v)| u64::from(*v) <= top)
+                && (matches!(m.repr, Repr::Flat(_)) || top <= m.top())
+        })
+}
+
+fn well_formed(m: &SortedMap<u16, u8>) -> bool {
+    let chunks = m.chunks();
+    let shape = match &m.repr {
+        Repr::Flat(v) => v.len() <= CHUNK && v.capacity() <= CHUNK,
+        Repr::Chunked(c) => {
+            c.chunks.len() >= 2
+                && c.len == c.chunks.iter().map(Vec::len).sum::<usize>()
+                && c.firsts.len() == c.chunks.len()
+                && c.chunks.iter().zip(&c.firsts).all(|(ch, f)| ch[0].0 == *f)
+        }
+    };
+    shape
+        && chunks
+            .iter()
+            .all(|c| !c.is_empty() && c.len() <= CHUNK && c.capacity() <= CHUNK)
+        && chunks
+            .iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| w[0].0 < w[1].0)
+}
+
+quickcheck! {
+    fn behaves_like_a_btreemap(ops: Vec<Op>, seq: u16) -> bool {
+        let mut m = SortedMap::default();
+        let mut r = BTreeMap::new();
+        // A sequential run first, to exercise full chunks.
+        for k in 0..seq % 700 {
+            m.insert(k, 0);
+            r.insert(k, 0);
+        }
+        for op in ops {
+            match op {
+                Op::Insert(k, v) => { if m.insert(k, v) != r.insert(k, v) { return false; } }
+                Op::Remove(k) => { if m.remove(&k) != r.remove(&k) { return false; } }
+                Op::Retain(n) => {
+                    m.retain(|k, _| k % u16::from(n) != 0);
+                    r.retain(|k, _| k % u16::from(n) != 0);
+                }
+                Op::Upsert(k, v) => {
+                    m.upsert(k, || 0, |x| *x = v, |x| *x != 0);
+                    if v == 0 { r.remove(&k); } else { r.insert(k, v); }
+                }
+            }
+            if !well_formed(&m) || !summaries_hold(&m) { return false; }
+        }
+        m.iter().map(|(k, v)| (*k, *v)).eq(r.iter().map(|(k, v)| (*k, *v)))
+            && m.iter().rev().map(|(k, _)| *k).eq(r.keys().rev().copied())
+            && m.iter().len() == r.len()
+            && (0..700).all(|k| m.get(&k) == r.get(&k))
+            && SortedMap::from_iter(r.clone()) == m
+    }
+}
+
+#[test]
+fn sequential_inserts_fill_chunks() {
+    let mut m = SortedMap::default();
+    for k in 0..10 * CHUNK as u32 {
+        m.insert(k, ());
+    }
+    assert_eq!(m.chunks().len(), 10);
+    assert!(
+        m.chunks()
+            .iter()
+            .all(|c| c.len() == CHUNK && c.capacity() == CHUNK)
+    );
+}
+
+#[test]
+fn small_maps_allocate_what_they_hold() {
+    let mut m = SortedMap::default();
+    m.insert(1u64, 0u64);
+    assert_eq!(m.chunks()[0].capacity(), 1);
+    m.insert(2, 0);
+    m.insert(3, 0);
+    assert_eq!(m.chunks()[0].capacity(), 4);
+    let decoded = SortedMap::from_sorted_vec(Vec::from([(1u64, 0u64), (2, 0), (3, 0)]));
+    assert_eq!(decoded.chunks()[0].capacity(), 3);
+    // Removing down to one chunk makes the map flat again.
+    let mut big: SortedMap<u32, ()> = (0..3 * CHUNK as u32).map(|k| (k, ())).collect();
+    big.retain(|k, _| *k < 10);
+    assert!(matches!(big.repr, Repr::Flat(_)));
+    assert_eq!(big.len(), 10);
+}
+
+/// A map is its `Repr` alone, three words on 64-bit: every inner map of
+/// a nested state pays it, so two more words per map took the deep
+/// nesting rows of the issue 11 hostile-bytes budget from 15.8x to
+/// 21.2x (over its 16x). The summaries live in the chunked box.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn a_dot_map_is_three_words() {
+    assert_eq!(std::mem::size_of::<SortedMap<u64, u64>>(), 24);
+    assert_eq!(
+        std::mem::size_of::<crate::store::DotMap<u64, crate::store::DotSet>>(),
+        24
+    );
+}
+
+/// A flat map computes its summaries from its entries; one that fills
+/// up and becomes chunked, then flat again, keeps them right.
+#[test]
+fn summaries_survive_the_change_of_shape() {
+    let mut m: SortedMap<u32, u64> = SortedMap::default();
+    for k in 0..=CHUNK as u32 {
+        m.insert(k, u64::from(k) + 1);
+        assert_eq!((m.weight(), m.top()), (u64::from(k) + 1, u64::from(k) + 1));
+    }
+    assert!(matches!(m.repr, Repr::Chunked(_)));
+    m.modify(&3, |v| *v = 1000, |_| true);
+    assert_eq!((m.weight(), m.top()), (CHUNK as u64 + 1, 1000));
+    m.retain(|k, _| *k < 10);
+    assert!(matches!(m.repr, Repr::Flat(_)));
+    assert_eq!((m.weight(), m.top()), (10, 1000));
+    m.remove(&3);
+    assert_eq!((m.weight(), m.top()), (9, 10));
+}
+
+#[test]
+fn from_iter_keeps_the_last_value_of_a_key() {
+    let m: SortedMap<u8, u8> = [(2, 1), (1, 1), (2, 9)].into_iter().collect();
+    assert_eq!(m.get(&2), Some(&9));
+    assert_eq!(m.len(), 2);
+}
