@@ -19,9 +19,10 @@ use crate::{CausalCrdt, View};
 /// present while one of its add dots is live, and a remove is a delta with an
 /// empty store and the removed dots in its context. Each element holds one
 /// dot after a local insert (an insert supersedes the element's older dots).
-/// Elements are kept in a B-tree: insert, remove and contains are
-/// `O(log n)`, and the delta of an insert joins into a large set in
-/// `O(log n)` too.
+/// Elements are kept in the kernel's sorted map (one sorted vector up to
+/// 128 elements, then sorted chunks of at most 128 under a chunk index):
+/// insert, remove and contains are `O(log n)` searches, and the delta of an
+/// insert joins into a large set in `O(log n)` too.
 ///
 /// ```
 /// use crdt_types::{Lattice, OrSet, ReplicaId};

@@ -2,8 +2,8 @@
 //! README.md:
 //!
 //! ```text
-//! cargo run --release -p crdt-net --example scale
-//! cargo run --release -p crdt-net --example scale -- --processes 5
+//! cargo run --release -p crdt-net --example cluster_scale
+//! cargo run --release -p crdt-net --example cluster_scale -- --processes 5
 //! ```
 //!
 //! Without arguments: for 3, 10 and 32 nodes in this process (mutual TLS,
@@ -33,7 +33,7 @@
 //! Every wait has a deadline (reported as `timeout`); the run stops by
 //! itself.
 
-#[path = "scale/processes.rs"]
+#[path = "cluster_scale/processes.rs"]
 mod processes;
 
 use std::net::SocketAddr;

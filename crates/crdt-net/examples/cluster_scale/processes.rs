@@ -1,4 +1,4 @@
-//! `scale --processes N`: the scale run with each node an OS process.
+//! `cluster_scale --processes N`: the scale run with each node an OS process.
 //!
 //! The parent writes a certificate and the membership key into a folder
 //! per node, starts copies of this example as nodes (`--node <id> --dir
@@ -181,7 +181,7 @@ pub(super) fn parent(n: u64) -> ExitCode {
         Ok(()) => match run(n, &dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("scale --processes {n}: {e}");
+                eprintln!("cluster_scale --processes {n}: {e}");
                 ExitCode::FAILURE
             }
         },
