@@ -516,6 +516,7 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                     return; // from a connection already replaced or closed
                 }
                 let applied = self.engine.metrics().deltas_applied;
+                let seq = self.engine.sequence();
                 // Where a received delta is applied and acknowledged: the
                 // engine joins it and queues the `Ack` within this call.
                 match self.engine.handle_message(now, peer, &bytes) {
@@ -525,10 +526,11 @@ impl<T: Replicated + Send + 'static> Driver<T> {
                             self.changes.send_modify(|c| c.remote += fresh);
                             // The `Ack` just queued leaves once this is
                             // committed (see `Durable`).
-                            let limit = self.config.engine.max_message_bytes;
                             if let Some(d) = &mut self.durable
-                                && let Err(e) =
-                                    d.submit_received(&bytes, limit, self.engine.state())
+                                && let Err(e) = d.submit_received(
+                                    self.engine.deltas_after(seq),
+                                    self.engine.state(),
+                                )
                             {
                                 self.fail(e);
                             }

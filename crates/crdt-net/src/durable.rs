@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use crdt_store::{Store, StoreError, StoreStats, Ticket};
-use crdt_sync::{Message, Replicated, Transmit, codec};
+use crdt_sync::{Replicated, Transmit};
 use tokio::sync::oneshot;
 
 use crate::error::NodeError;
@@ -78,21 +78,28 @@ impl<T: Replicated + 'static> Durable<T> {
         Ok(())
     }
 
-    /// Submits what the engine applied from `bytes` (a message it has just
-    /// accepted): the message's payload, a superset of what changed (joins
-    /// are idempotent). Should the bytes not decode again, which the engine
-    /// has just done, `state` (the whole state) is submitted instead.
-    pub(crate) fn submit_received(
+    /// Submits what the engine has just applied from a received message:
+    /// the deltas it buffered for that message (`applied`, from
+    /// [`crdt_sync::Engine::deltas_after`]; one, unless a conflict repair
+    /// added another), already stripped of what this replica held. A mode
+    /// that buffers nothing (whole states) submits `state`, the whole state.
+    pub(crate) fn submit_received<'a>(
         &mut self,
-        bytes: &[u8],
-        limit: usize,
+        mut applied: impl Iterator<Item = &'a T>,
         state: &T,
-    ) -> Result<(), StoreError> {
-        let ticket = match codec::decode::<T>(bytes, limit).map(|e| e.message) {
-            Ok(Message::Delta(p) | Message::CatchUp(p) | Message::State(p)) => {
-                self.store.submit_received(&p.state)?
+    ) -> Result<(), StoreError>
+    where
+        T: 'a,
+    {
+        let ticket = match (applied.next(), applied.next()) {
+            (Some(one), None) => self.store.submit_received(one)?,
+            (Some(first), Some(second)) => {
+                let mut all = first.clone();
+                all.join(second);
+                applied.for_each(|d| all.join(d));
+                self.store.submit_received(&all)?
             }
-            _ => self.store.submit_received(state)?,
+            (None, _) => self.store.submit_received(state)?,
         };
         self.held.push_back(Held {
             ticket,

@@ -233,6 +233,58 @@ impl<T: Replicated> Engine<T> {
         &self.metrics
     }
 
+    /// How many deltas this engine has buffered for its peers so far, local
+    /// writes and applied remote deltas alike (in [`Mode::Delta`]; other
+    /// modes buffer nothing and it stays 0). With [`Engine::deltas_after`],
+    /// what a call changed: read it before, ask for what came after.
+    #[must_use]
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// The deltas buffered after sequence number `seq`, oldest first: after
+    /// [`Engine::handle_message`], exactly what it applied (a received
+    /// payload stripped of what this replica already held), which is what
+    /// a durable store needs to append. Deltas every peer has acknowledged
+    /// are dropped from the buffer, so ask right after the call.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use crdt_sync::{Config, Engine, PeerId};
+    /// use crdt_types::{Lattice, OrSet, ReplicaId};
+    ///
+    /// let now = Instant::now();
+    /// let new = |i| Engine::new(ReplicaId::from_u128(i), OrSet::new(), Config::default(), now);
+    /// let (mut a, mut b) = (new(1)?, new(2)?);
+    /// a.add_peer(PeerId(2), now);
+    /// b.add_peer(PeerId(1), now);
+    /// a.update(|s, me| s.insert(me, "pear".to_string()))?;
+    ///
+    /// // Everything `b` applies, as a durable store would append it.
+    /// let mut applied = OrSet::new();
+    /// let mut t = now;
+    /// for _ in 0..10 {
+    ///     t += Duration::from_millis(100);
+    ///     a.handle_timeout(t);
+    ///     b.handle_timeout(t);
+    ///     while let Some(m) = a.poll_transmit() {
+    ///         let before = b.sequence();
+    ///         b.handle_message(t, PeerId(1), &m.bytes)?;
+    ///         b.deltas_after(before).for_each(|d| applied.join(d));
+    ///     }
+    ///     while let Some(m) = b.poll_transmit() {
+    ///         a.handle_message(t, PeerId(2), &m.bytes)?;
+    ///     }
+    /// }
+    /// assert!(applied.contains(&"pear".to_string()));
+    /// assert_eq!(&applied, b.state());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn deltas_after(&self, seq: u64) -> impl Iterator<Item = &T> + '_ {
+        let start = self.buffer.partition_point(|b| b.seq <= seq);
+        self.buffer.range(start..).map(|b| &b.delta)
+    }
+
     /// The peers, in order.
     pub fn peers(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.peers.keys().copied()
