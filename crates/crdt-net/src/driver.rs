@@ -403,16 +403,14 @@ impl<T: Replicated + Send + 'static> Driver<T> {
         (self.conns.keys().copied().collect(), self.sequence())
     }
 
-    /// The engine's sequence: how many delta-intervals it has buffered,
-    /// counted here as it counts them (see [`Waiters`]): local writes whose
-    /// delta was not empty and, in delta mode, received deltas it applied.
-    /// In state mode received states are not buffered (and nothing is
-    /// acknowledged, so only a node with no writes completes a flush).
+    /// The sequence a flush waits for. In delta mode, the engine's own
+    /// ([`crdt_sync::Engine::sequence`]: local writes and received deltas it
+    /// buffered). In state mode nothing is buffered or acknowledged, so
+    /// only a node with no writes (local count 0) completes a flush.
     fn sequence(&self) -> u64 {
-        let c = *self.changes.borrow();
         match self.config.engine.mode {
-            Mode::Delta => c.local + c.remote,
-            _ => c.local,
+            Mode::Delta => self.engine.sequence(),
+            _ => self.changes.borrow().local,
         }
     }
 

@@ -17,21 +17,20 @@ use crate::error::{NodeError, PeerBehind};
 /// Design note: the engine numbers the delta-intervals it buffers (local
 /// writes and received deltas that carried something new) and tracks, per
 /// peer, the highest one acknowledged; its metrics show the difference,
-/// [`crdt_sync::PeerLag::unacked_sequences`]. The driver counts the same
-/// intervals itself (a local write whose delta is not empty, a received
-/// delta the engine applied; see `Driver::sequence`), so a peer's
-/// acknowledged sequence is `sequence - unacked_sequences`. A call waits
+/// [`crdt_sync::PeerLag::unacked_sequences`]. The driver reads the engine's
+/// sequence ([`crdt_sync::Engine::sequence`]), so a peer's acknowledged
+/// sequence is `sequence - unacked_sequences`. (Before the engine exposed
+/// it, the driver counted the intervals itself; its change count for
+/// subscribers still does, and the test
+/// `the_nodes_count_of_delta_intervals_matches_the_engines` guards that the
+/// two agree.) A call waits
 /// for the sequence as it was when the engine took the request: everything
 /// written before it, and nothing after, so a flush completes under a
 /// steady stream of later writes, and a peer that left after acknowledging
 /// it is not waited for. The lag is computed when the engine handles a
 /// message or a timer, not when the application writes (right after a
 /// write it is stale), so waiters look at it only right after those calls
-/// ([`Waiters::refreshed`]). Were the count ever off, it could only be
-/// short (a peer would look further behind, and a flush would wait longer)
-/// unless it counted an interval the engine did not buffer, which the test
-/// `the_nodes_count_of_delta_intervals_matches_the_engines` guards
-/// against. The alternative, waiting
+/// ([`Waiters::refreshed`]). The alternative, waiting
 /// until a peer shows nothing unacknowledged at all, also waited for
 /// writes made after the call: it never completed while peers kept
 /// writing, and it waited for peers that had left.
