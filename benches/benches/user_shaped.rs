@@ -8,16 +8,15 @@
 
 use std::hint::black_box;
 
+use crdt_benches::counters::{self, REPLICAS};
 use crdt_benches::{replica, scrambled_keys, theirs};
 use crdt_core::{HybridClock, HybridTimestamp, Lattice};
-use crdt_types::{LwwRegister, MvRegister, OrSet, PnCounter};
-use crdts::{CmRDT, CvRDT};
+use crdt_types::{LwwRegister, OrSet};
+use crdts::CvRDT;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 /// Elements of the OR-set rows.
 const SET: u64 = 100_000;
-/// Replicas of the counter and register rows.
-const REPLICAS: u128 = 16;
 /// Operations per iteration of the counter and register write rows.
 const OPS: u64 = 1_000;
 
@@ -105,26 +104,13 @@ fn or_set(c: &mut Criterion) {
 fn counters(c: &mut Criterion) {
     // A counter every replica has counted on; increments from each in turn.
     let mut g = c.benchmark_group("user/pn_increment_16_replicas_x1000");
-    let mut ours = PnCounter::new();
-    let mut crdts = crdts::PNCounter::<u128>::new();
-    for r in 0..REPLICAS {
-        let _ = ours.add(replica(r), 3);
-        let _ = ours.add(replica(r), -1);
-        crdts.apply(crdts.inc_many(replica(r).as_u128(), 3));
-        crdts.apply(crdts.dec(replica(r).as_u128()));
-    }
-    let step = |i: u64| {
-        (
-            u128::from(i) % REPLICAS,
-            if i.is_multiple_of(3) { -1 } else { 1 },
-        )
-    };
+    let (ours, crdts) = counters::pn_counted_on();
     g.bench_function("ours", |b| {
         b.iter_batched_ref(
             || ours.clone(),
             |x| {
                 for i in 0..OPS {
-                    let (r, by) = step(i);
+                    let (r, by) = counters::pn_step(i);
                     let _ = black_box(x.add(replica(r), by));
                 }
             },
@@ -136,10 +122,7 @@ fn counters(c: &mut Criterion) {
             || crdts.clone(),
             |x| {
                 for i in 0..OPS {
-                    let (r, by) = step(i);
-                    let actor = replica(r).as_u128();
-                    let op = if by < 0 { x.dec(actor) } else { x.inc(actor) };
-                    x.apply(black_box(op));
+                    counters::pn_step_theirs(x, i);
                 }
             },
             BatchSize::SmallInput,
@@ -150,27 +133,7 @@ fn counters(c: &mut Criterion) {
     // Sixteen replicas that have gossiped: each knows every replica's
     // counts, more or less up to date; one joins all sixteen.
     let mut g = c.benchmark_group("user/pn_merge_16_way");
-    let count = |r: u128, w: u128| u64::try_from(10 + (r * 7 + w * 3) % 11).unwrap_or(1);
-    let ours: Vec<PnCounter> = (0..REPLICAS)
-        .map(|r| {
-            let mut x = PnCounter::new();
-            for w in 0..REPLICAS {
-                let _ = x.increment(replica(w), count(r, w));
-                let _ = x.decrement(replica(w), count(w, r) / 2);
-            }
-            x
-        })
-        .collect();
-    let theirs: Vec<crdts::PNCounter<u128>> = (0..REPLICAS)
-        .map(|r| {
-            let mut x = crdts::PNCounter::new();
-            for w in 0..REPLICAS {
-                x.apply(x.inc_many(replica(w).as_u128(), count(r, w)));
-                x.apply(x.dec_many(replica(w).as_u128(), count(w, r) / 2));
-            }
-            x
-        })
-        .collect();
+    let (ours, theirs) = counters::pn_gossiped();
     join_all(&mut g, &ours, &theirs);
     g.finish();
 }
@@ -179,25 +142,7 @@ fn registers(c: &mut Criterion) {
     // Replica 0 writes, everyone sees it, then all sixteen write
     // concurrently; one joins the sixteen registers.
     let mut g = c.benchmark_group("user/mv_merge_16_concurrent");
-    let mut base = MvRegister::new();
-    let _ = base.write(replica(0), 0u64);
-    let ours: Vec<MvRegister<u64>> = (0..REPLICAS)
-        .map(|r| {
-            let mut x = base.clone();
-            let _ = x.write(replica(r), 100 + r as u64);
-            x
-        })
-        .collect();
-    let mut tbase = crdts::MVReg::<u64, u128>::new();
-    tbase.apply(tbase.write(0, tbase.read_ctx().derive_add_ctx(replica(0).as_u128())));
-    let theirs: Vec<crdts::MVReg<u64, u128>> = (0..REPLICAS)
-        .map(|r| {
-            let mut x = tbase.clone();
-            let ctx = x.read_ctx().derive_add_ctx(replica(r).as_u128());
-            x.apply(x.write(100 + r as u64, ctx));
-            x
-        })
-        .collect();
+    let (ours, theirs) = counters::mv_concurrent();
     join_all(&mut g, &ours, &theirs);
     g.finish();
 

@@ -8,6 +8,8 @@
 use crdt_core::ReplicaId;
 use crdt_types::OrSet;
 
+pub mod counters;
+
 #[doc = include_str!("../../README.md")]
 pub mod readme {}
 
