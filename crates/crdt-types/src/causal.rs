@@ -129,10 +129,25 @@ pub(crate) fn validate<V: CausalCrdt>(state: &Causal<V::Store>) -> Result<(), In
 
 /// The shared impls of a causal newtype `struct T(Causal<Store>)`: `Default`
 /// (the bottom state), the `CausalCrdt`, `Lattice` and `Decompose` impls (all
-/// delegating to the kernel's one causal join), `validate`, and serde (the
-/// encoding of the `Causal`; decoding validates).
+/// delegating to the kernel's one causal join, unless `join = path` names a
+/// type's fast path for it), `validate`, and serde (the encoding of the
+/// `Causal`; decoding validates).
 macro_rules! causal_crdt {
-    (impl[$($g:tt)*] $ty:ty => $store:ty $(, check = $check:path)?) => {
+    // The join: the kernel's, or the type's own fast path (`join = path`,
+    // a `fn(&mut T, &T)` that must compute exactly the kernel's join).
+    (@join $s:ident, $o:ident) => {
+        $s.0.join(&$o.0)
+    };
+    (@join $s:ident, $o:ident, $join:path) => {
+        $join($s, $o)
+    };
+    (@join_owned $s:ident, $o:ident) => {
+        $s.0.join_owned($o.0)
+    };
+    (@join_owned $s:ident, $o:ident, $join:path) => {
+        $join($s, &$o)
+    };
+    (impl[$($g:tt)*] $ty:ty => $store:ty $(, check = $check:path)? $(, join = $join:path)?) => {
         impl<$($g)*> Default for $ty {
             fn default() -> Self {
                 Self(::crdt_core::Causal::default())
@@ -163,11 +178,11 @@ macro_rules! causal_crdt {
 
         impl<$($g)*> ::crdt_core::Lattice for $ty {
             fn join(&mut self, other: &Self) {
-                self.0.join(&other.0);
+                $crate::causal::causal_crdt!(@join self, other $(, $join)?);
             }
 
             fn join_owned(&mut self, other: Self) {
-                self.0.join_owned(other.0);
+                $crate::causal::causal_crdt!(@join_owned self, other $(, $join)?);
             }
 
             fn leq(&self, other: &Self) -> bool {
