@@ -41,6 +41,7 @@ pub struct VersionVector {
 impl VersionVector {
     /// The empty version vector (bottom).
     #[must_use]
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }

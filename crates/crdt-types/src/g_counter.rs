@@ -38,6 +38,7 @@ pub struct GCounter(VersionVector);
 impl GCounter {
     /// The zero counter.
     #[must_use]
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
@@ -45,6 +46,7 @@ impl GCounter {
     /// Adds `by` to `replica`'s count; the delta is that one entry. Adding 0
     /// changes nothing and returns the bottom delta.
     #[must_use = "the delta is what replicas ship to each other"]
+    #[inline]
     pub fn increment(&mut self, replica: ReplicaId, by: u64) -> Self {
         match NonZeroU64::new(by) {
             Some(by) => Self(VersionVector::from(self.0.increment_by(replica, by))),

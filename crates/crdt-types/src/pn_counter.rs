@@ -16,6 +16,14 @@ use crate::GCounter;
 /// [`GCounter`]); [`PnCounter::value`] computes `p - n` exactly in 128 bits and
 /// clamps it to the `i64` range.
 ///
+/// Design note: the mutators (and [`GCounter::increment`] and `new`) are
+/// `#[inline]`. A counter is two inline version vectors (208 bytes), so a
+/// delta returned through calls into another crate was built on the stack
+/// and copied out, and the empty half of each delta was a call; inlined
+/// into the caller, the delta is written where the caller keeps it. That
+/// cut the 16-replica increment row from 170 to 110 instructions per
+/// increment (`counters_profile` under callgrind, README).
+///
 /// ```
 /// use crdt_types::{Lattice, PnCounter, ReplicaId};
 /// let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
@@ -37,12 +45,14 @@ pub struct PnCounter {
 impl PnCounter {
     /// The zero counter.
     #[must_use]
+    #[inline]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds `by`; the delta is the one changed entry.
     #[must_use = "the delta is what replicas ship to each other"]
+    #[inline]
     pub fn increment(&mut self, replica: ReplicaId, by: u64) -> Self {
         Self {
             p: self.p.increment(replica, by),
@@ -52,6 +62,7 @@ impl PnCounter {
 
     /// Subtracts `by`; the delta is the one changed entry.
     #[must_use = "the delta is what replicas ship to each other"]
+    #[inline]
     pub fn decrement(&mut self, replica: ReplicaId, by: u64) -> Self {
         Self {
             p: GCounter::new(),
@@ -61,6 +72,7 @@ impl PnCounter {
 
     /// Adds a signed amount (an increment or a decrement).
     #[must_use = "the delta is what replicas ship to each other"]
+    #[inline]
     pub fn add(&mut self, replica: ReplicaId, amount: i64) -> Self {
         if amount >= 0 {
             self.increment(replica, amount.unsigned_abs())
