@@ -58,8 +58,9 @@ const SMALL_JOIN: usize = 8;
 /// the greater value (the kernel's rule for a reused dot). Each is a lookup
 /// (`O(log n)`) and each arrival an insert into a sorted array, so a big
 /// `other` (a peer's pathological state) goes to the kernel's linear merge
-/// instead. `join_matches_the_kernel_join` checks both paths against the
-/// kernel on arbitrary states.
+/// instead. Tests `join_matches_the_kernel_join` (arbitrary states) and
+/// `join_of_many_siblings_matches_the_kernel_join` (both paths) check it
+/// against the kernel's join.
 fn join_small<T: Ord + Clone + Debug>(this: &mut MvRegister<T>, other: &MvRegister<T>) {
     let (theirs, their_ctx) = (other.0.store(), other.0.context());
     if theirs.len() > SMALL_JOIN {
