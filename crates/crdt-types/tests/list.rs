@@ -335,7 +335,7 @@ fn local_edits_next_to_the_last_one_match_a_plain_string() {
             _ => at.min(len),
         };
         let delta = match rng.below(6) {
-            0 | 1 | 2 => {
+            0..=2 => {
                 let c = char::from(b'a' + u8::try_from(step % 26).expect("letter"));
                 let s: String = std::iter::repeat_n(c, 1 + rng.below(3)).collect();
                 let d = text.insert_str(me, at, &s);

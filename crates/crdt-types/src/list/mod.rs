@@ -66,6 +66,9 @@
 //! total counts, with a finger on the last chunk used (local edits are near
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
+//! Inside the finger's chunk a hint keeps the run of the last local edit
+//! and the counts before it, so the next edit next to it (typing on,
+//! backspacing) scans from there, not from the chunk's first run.
 //! Typing on from the end of a run (the next dot, at the place right after
 //! the run's last item) grows that run in place: no new run, no index
 //! entry, no copy of the content beyond the delta's own.
