@@ -573,9 +573,9 @@ impl<T: Clone> Seq<T> {
     /// must be at `at.chunk`. Returns them as a tombstone run.
     ///
     /// The content is cut before the run is split: the dead elements keep
-    /// none, so the live parts reuse the run's buffer (cutting a run's tail,
-    /// as a backspace does, or its head allocates nothing; cutting its
-    /// middle allocates the part after the cut).
+    /// none, so the part before them keeps the run's buffer (cutting a run's
+    /// tail, as a backspace does, allocates nothing; only the part after
+    /// the cut, if any, gets a buffer of its own).
     fn kill(&mut self, at: Place, n: u32) -> Piece<T> {
         self.hint = None;
         let (off, len) = (at.off, self.chunks[at.chunk].pieces[at.piece].len);
@@ -749,24 +749,17 @@ impl<T: Clone> Seq<T> {
 }
 
 /// The content of a run without its elements `from..to`: the part before
-/// (in `content`'s own buffer) and the part after (in the same buffer when
-/// nothing comes before, else a new one). A buffer left with more than
-/// twice the room it needs gives the rest back.
+/// (in `content`'s own buffer, which gives back room past twice what it
+/// needs, as [`Piece::split_off`] does) and the part after (in a buffer of
+/// its exact size, so the heap is what splitting the run gave).
 fn cut<T>(mut content: Vec<T>, from: usize, to: usize) -> (Option<Vec<T>>, Option<Vec<T>>) {
-    let trim = |mut c: Vec<T>| {
-        if c.capacity() > 2 * c.len() + 8 {
-            c.shrink_to_fit();
-        }
-        c
-    };
-    if from == 0 {
-        if to >= content.len() {
-            return (None, None);
-        }
-        content.drain(..to);
-        return (None, Some(trim(content)));
-    }
     let after = (to < content.len()).then(|| content.split_off(to));
+    if from == 0 {
+        return (None, after);
+    }
     content.truncate(from);
-    (Some(trim(content)), after)
+    if content.capacity() > 2 * content.len() + 8 {
+        content.shrink_to_fit();
+    }
+    (Some(content), after)
 }
