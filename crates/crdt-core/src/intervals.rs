@@ -103,6 +103,23 @@ impl IntervalSet {
 
     /// Adds every integer of `span` (assumed `1 <= lo <= hi`).
     pub(crate) fn insert_span(&mut self, span: Span) {
+        // Fast paths, no temporary set: the first span, or a span at or past
+        // the last one (the next dots minted, a run deleted further on).
+        match self.spans.last_mut() {
+            None => {
+                self.spans.push(span);
+                return;
+            }
+            Some(last) if span.0 >= last.0 => {
+                if span.0 <= last.1.saturating_add(1) {
+                    last.1 = last.1.max(span.1);
+                } else {
+                    self.spans.push(span);
+                }
+                return;
+            }
+            Some(_) => {}
+        }
         let one = Self {
             spans: SmallVec::from_elem(span, 1),
         };

@@ -300,3 +300,82 @@ fn mutate_applies_text_ops() {
     let _ = t.apply(id(1), &TextOp::Delete(1, 1));
     assert_eq!(t.to_string(), "ac");
 }
+
+/// A small deterministic generator (xorshift), so the edit script below is
+/// the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % n.max(1) as u64).expect("small")
+    }
+}
+
+/// Edits the way an editor does (typing on, backspacing, deleting ahead,
+/// jumping elsewhere, cutting runs at their head, tail and middle) on a
+/// text grown past many chunks, and after each edit checks the text against
+/// a plain string and a replica that joins only the deltas. Guards the
+/// cached place of the last local edit, the cut of a run's content on a
+/// delete, and the one-run deltas built without a sequence.
+#[test]
+fn local_edits_next_to_the_last_one_match_a_plain_string() {
+    let me = id(1);
+    let mut text = Text::new();
+    let mut mirror = Text::new();
+    let mut model: Vec<char> = Vec::new();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut at = 0;
+    for step in 0..6000 {
+        let len = model.len();
+        at = match rng.below(10) {
+            0 => rng.below(len + 1),
+            _ => at.min(len),
+        };
+        let delta = match rng.below(6) {
+            0..=2 => {
+                let c = char::from(b'a' + u8::try_from(step % 26).expect("letter"));
+                let s: String = std::iter::repeat_n(c, 1 + rng.below(3)).collect();
+                let d = text.insert_str(me, at, &s);
+                model.splice(at..at, s.chars());
+                at += s.chars().count();
+                d
+            }
+            3 if at > 0 => {
+                // Backspace.
+                at -= 1;
+                model.remove(at);
+                text.delete(at, 1)
+            }
+            4 if at < len => {
+                let n = (1 + rng.below(4)).min(len - at);
+                model.drain(at..at + n);
+                text.delete(at, n)
+            }
+            _ if len > 0 => {
+                // A delete elsewhere, over one or several runs.
+                let from = rng.below(len);
+                let n = (1 + rng.below(40)).min(len - from);
+                model.drain(from..from + n);
+                text.delete(from, n)
+            }
+            _ => Text::new(),
+        };
+        mirror.join(&delta);
+        assert_eq!(text.len(), model.len(), "step {step}");
+        assert_eq!(mirror, text, "step {step}");
+        if step % 97 == 0 {
+            assert_eq!(text.chars().collect::<Vec<_>>(), model, "step {step}");
+            let i = rng.below(model.len() + 1);
+            assert_eq!(text.as_list().get(i), model.get(i), "step {step}");
+        }
+    }
+    assert_eq!(text.chars().collect::<Vec<_>>(), model);
+    assert!(
+        text.as_list().run_count() > 200,
+        "the text spans many chunks"
+    );
+    assert!(text.validate().is_ok(), "{:?}", text.validate());
+}

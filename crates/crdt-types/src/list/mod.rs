@@ -66,6 +66,9 @@
 //! total counts, with a finger on the last chunk used (local edits are near
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
+//! Inside the finger's chunk a hint keeps the run of the last local edit
+//! and the counts before it, so the next edit next to it (typing on,
+//! backspacing) scans from there, not from the chunk's first run.
 //! Typing on from the end of a run (the next dot, at the place right after
 //! the run's last item) grows that run in place: no new run, no index
 //! entry, no copy of the content beyond the delta's own.
@@ -369,8 +372,30 @@ impl<T: Clone> List<T> {
     }
 
     /// A delta made of `pieces` (in this state's agent space) and `ctx`.
-    fn delta_of(&self, pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
+    ///
+    /// Design note: a local edit returns its delta on every keystroke, so
+    /// the common one-run delta (an insert, or a delete inside one run) is
+    /// built directly: the run in `pieces`' own allocation as the pending
+    /// run (it names origins the delta does not hold) and the replica table
+    /// sized for the replicas it names. Only a delta of several runs, or of
+    /// one run without origins, goes through integration.
+    fn delta_of(&self, mut pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
         let mut out = Self::new();
+        if let [p] = pieces.as_slice()
+            && (p.left.is_some() || p.right.is_some())
+        {
+            let named = 1 + usize::from(p.left.is_some()) + usize::from(p.right.is_some());
+            out.agents = Vec::with_capacity(named);
+            if let Some(p) = pieces.pop() {
+                let p = out.import(&self.agents, p);
+                let r = out.agents[p.agent as usize];
+                out.held.insert_range(r, p.start, p.end() - 1);
+                pieces.push(p);
+            }
+            out.ctx = ctx;
+            out.pending = pieces;
+            return out;
+        }
         let pieces: Vec<Piece<T>> = pieces
             .into_iter()
             .map(|p| out.import(&self.agents, p))
@@ -380,13 +405,7 @@ impl<T: Clone> List<T> {
             out.held.insert_range(r, p.start, p.end() - 1);
         }
         out.ctx = ctx;
-        match <[Piece<T>; 1]>::try_from(pieces) {
-            // One run with an origin (a local edit): it cannot be
-            // integrated in a state that holds nothing else.
-            Ok([p]) if p.left.is_some() || p.right.is_some() => out.pending.push(p),
-            Ok([p]) => out.integrate_all(vec![p]),
-            Err(pieces) => out.integrate_all(pieces),
-        }
+        out.integrate_all(pieces);
         out
     }
 

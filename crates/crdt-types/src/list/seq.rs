@@ -41,6 +41,19 @@ struct Finger {
     total: usize,
 }
 
+/// A piece of the finger's chunk and the visible and total counts of the
+/// pieces before it in that chunk: where the last local edit was, so that
+/// the next one (typing goes on next to it) scans from there, not from the
+/// chunk's first piece. Any change to the chunk's pieces drops it, except
+/// the local edits that set it again (they change no piece before it).
+#[derive(Clone, Copy, Debug)]
+struct Hint {
+    chunk: usize,
+    piece: usize,
+    visible: usize,
+    total: usize,
+}
+
 /// A place in the sequence: chunk, piece, offset in the piece. At the end of
 /// the sequence the piece index is one past the last piece of the last chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +74,8 @@ pub(crate) struct Seq<T> {
     visible: usize,
     total: usize,
     finger: Finger,
+    /// The piece of the last local edit, if nothing moved since.
+    hint: Option<Hint>,
 }
 
 impl<T> Default for Seq<T> {
@@ -72,6 +87,7 @@ impl<T> Default for Seq<T> {
             visible: 0,
             total: 0,
             finger: Finger::default(),
+            hint: None,
         }
     }
 }
@@ -172,44 +188,94 @@ impl<T: Clone> Seq<T> {
     /// The place of the `i`-th visible element (the end when `i` is the
     /// number of visible elements), and the finger at its chunk.
     fn locate_visible(&self, i: usize) -> (Place, Finger) {
-        self.locate(i, |c| c.visible, |f| f.visible, Piece::visible)
+        let (at, f, _) = self.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
+        (at, f)
     }
 
     /// The place of raw element `i` (tombstones counted), or the end.
     fn locate_raw(&self, i: usize) -> (Place, Finger) {
-        self.locate(i, |c| c.total, |f| f.total, |p| p.len as usize)
+        let (at, f, _) = self.locate(i, |c| c.total, |f| f.total, |p| p.len as usize);
+        (at, f)
     }
 
     /// The place of element `i` counted by `width` (per piece), `pick`
-    /// (per chunk) and `of` (the finger's count), or the end.
+    /// (per chunk) and `of` (the finger's count), or the end; with the
+    /// finger at its chunk and the hint for its piece. The scan starts at
+    /// the hint when it is in that chunk and not past the element.
     fn locate(
         &self,
         i: usize,
         pick: fn(&Chunk<T>) -> usize,
         of: fn(&Finger) -> usize,
         width: fn(&Piece<T>) -> usize,
-    ) -> (Place, Finger) {
+    ) -> (Place, Finger, Hint) {
         let f = self.find_chunk(i, pick, of);
+        let mut h = Hint {
+            chunk: f.chunk,
+            piece: 0,
+            visible: 0,
+            total: 0,
+        };
         if f.chunk == self.chunks.len() {
-            return (self.end_place(), f);
+            return (self.end_place(), f, self.end_hint());
         }
-        let mut rest = i - of(&f);
-        for (p, piece) in self.chunks[f.chunk].pieces.iter().enumerate() {
+        if let Some(hint) = self.hint
+            && hint.chunk == f.chunk
+        {
+            let before = Finger {
+                chunk: f.chunk,
+                visible: f.visible + hint.visible,
+                total: f.total + hint.total,
+            };
+            if of(&before) <= i {
+                h = hint;
+            }
+        }
+        let mut rest = i
+            - of(&f)
+            - of(&Finger {
+                chunk: h.chunk,
+                visible: h.visible,
+                total: h.total,
+            });
+        let pieces = &self.chunks[f.chunk].pieces;
+        for (p, piece) in pieces.iter().enumerate().skip(h.piece) {
             let n = width(piece);
             if rest < n {
                 let off = u32::try_from(rest).unwrap_or(u32::MAX);
-                return (
-                    Place {
-                        chunk: f.chunk,
-                        piece: p,
-                        off,
-                    },
-                    f,
-                );
+                let at = Place {
+                    chunk: f.chunk,
+                    piece: p,
+                    off,
+                };
+                return (at, f, h);
             }
             rest -= n;
+            h.piece = p + 1;
+            h.visible += piece.visible();
+            h.total += piece.len as usize;
         }
-        (self.end_place(), f)
+        (self.end_place(), f, self.end_hint())
+    }
+
+    /// The hint for [`Seq::end_place`]: past the last piece of the last
+    /// chunk, with that chunk's counts.
+    fn end_hint(&self) -> Hint {
+        let chunk = self.chunks.len().saturating_sub(1);
+        self.chunks.get(chunk).map_or(
+            Hint {
+                chunk,
+                piece: 0,
+                visible: 0,
+                total: 0,
+            },
+            |c| Hint {
+                chunk,
+                piece: c.pieces.len(),
+                visible: c.visible,
+                total: c.total,
+            },
+        )
     }
 
     fn end_place(&self) -> Place {
@@ -343,6 +409,7 @@ impl<T: Clone> Seq<T> {
         if at.off == 0 {
             return at;
         }
+        self.hint = None;
         let cid = self.chunks[at.chunk].id;
         let pieces = &mut self.chunks[at.chunk].pieces;
         let right = pieces[at.piece].split_off(at.off);
@@ -359,6 +426,7 @@ impl<T: Clone> Seq<T> {
     /// Puts `piece` at `at` (before the element there), merging it into the
     /// piece before when it continues it.
     fn place(&mut self, at: Place, piece: Piece<T>) {
+        self.hint = None;
         let (n, v) = (piece.len as usize, piece.visible());
         if self.chunks.is_empty() {
             self.slot.push(0);
@@ -387,6 +455,7 @@ impl<T: Clone> Seq<T> {
 
     /// Splits chunk `c` in halves; the finger (at or before `c`) stays valid.
     fn split_chunk(&mut self, c: usize) {
+        self.hint = None;
         let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
         let upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
         // The lower half is often done growing (typing goes on in the upper
@@ -428,20 +497,32 @@ impl<T: Clone> Seq<T> {
     /// in place (no new piece, no copy of `piece`).
     pub(crate) fn insert_local(&mut self, i: usize, piece: &mut Piece<T>) {
         self.ensure_agent(piece.agent);
-        let (at, f) = self.locate_visible(i);
+        let (at, f, h) = self.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
         self.finger = f;
         piece.left = self.id_before(at);
         piece.right = self.piece(at).and_then(|p| p.id_at(at.off));
         if at.off == 0 && at.piece > 0 {
             let prev = &self.chunks[at.chunk].pieces[at.piece - 1];
             if prev.continued_by(piece) {
+                // The run grows: the pieces before it stay as they are.
+                self.hint = Some(Hint {
+                    piece: at.piece - 1,
+                    visible: h.visible - prev.visible(),
+                    total: h.total - prev.len as usize,
+                    ..h
+                });
                 self.seek_chunk(at.chunk);
                 self.count(at.chunk, piece.len as usize, piece.visible());
                 self.chunks[at.chunk].pieces[at.piece - 1].append(piece);
                 return;
             }
         }
+        let chunks = self.chunks.len();
         self.place(at, piece.clone());
+        // Placing changes no piece before `at.piece`, unless the chunk split.
+        if self.chunks.len() == chunks && h.chunk < chunks {
+            self.hint = Some(h);
+        }
     }
 
     /// Adds `n` elements (`v` visible) to chunk `c` (the finger's) and the
@@ -457,33 +538,67 @@ impl<T: Clone> Seq<T> {
     /// Turns `n` visible elements from visible index `i` into tombstones;
     /// returns the deleted runs (without content).
     pub(crate) fn delete_local(&mut self, i: usize, mut n: usize) -> Vec<Piece<T>> {
-        let mut out = Vec::new();
+        // Most deletes hit one run: room for exactly that.
+        let mut out = Vec::with_capacity(1);
         while n > 0 && i < self.visible {
-            let (at, f) = self.locate_visible(i);
+            let (at, f, h) = self.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
             self.finger = f;
             let Some(piece) = self.piece(at) else { break };
             let take = (piece.len - at.off).min(u32::try_from(n).unwrap_or(u32::MAX));
+            // Killing merges the piece into the one before at most: the
+            // pieces before that one stay as they are.
+            let hint = match at.piece.checked_sub(1) {
+                Some(p) => {
+                    let prev = &self.chunks[at.chunk].pieces[p];
+                    Hint {
+                        piece: p,
+                        visible: h.visible - prev.visible(),
+                        total: h.total - prev.len as usize,
+                        ..h
+                    }
+                }
+                None => h,
+            };
+            let chunks = self.chunks.len();
             out.push(self.kill(at, take));
             n -= take as usize;
+            if self.chunks.len() == chunks {
+                self.hint = Some(hint);
+            }
         }
         out
     }
 
     /// Tombstones `n` elements of the (visible) piece at `at`; the finger
     /// must be at `at.chunk`. Returns them as a tombstone run.
+    ///
+    /// The content is cut before the run is split: the dead elements keep
+    /// none, so the part before them keeps the run's buffer (cutting a run's
+    /// tail, as a backspace does, allocates nothing; only the part after
+    /// the cut, if any, gets a buffer of its own).
     fn kill(&mut self, at: Place, n: u32) -> Piece<T> {
+        self.hint = None;
+        let (off, len) = (at.off, self.chunks[at.chunk].pieces[at.piece].len);
+        let content = self.chunks[at.chunk].pieces[at.piece].content.take();
+        let shown = content.is_some();
+        let (before, after) =
+            content.map_or((None, None), |c| cut(c, off as usize, (off + n) as usize));
         let at = self.split_at(at);
-        let len = self.chunks[at.chunk].pieces[at.piece].len;
-        if n < len {
+        if n < len - off {
             self.split_at(Place { off: n, ..at });
         }
         let chunk = &mut self.chunks[at.chunk];
-        let piece = &mut chunk.pieces[at.piece];
-        if piece.content.take().is_some() {
+        if shown {
             chunk.visible -= n as usize;
             self.visible -= n as usize;
         }
-        let dead = piece.shape();
+        if off > 0 {
+            chunk.pieces[at.piece - 1].content = before;
+        }
+        if n < len - off {
+            chunk.pieces[at.piece + 1].content = after;
+        }
+        let dead = chunk.pieces[at.piece].shape();
         // Tombstones next to tombstones they continue become one run.
         self.merge_next(at.chunk, at.piece);
         if at.piece > 0 {
@@ -497,6 +612,7 @@ impl<T: Clone> Seq<T> {
 
     /// Merges piece `p + 1` of chunk `c` into piece `p` if it continues it.
     fn merge_next(&mut self, c: usize, p: usize) {
+        self.hint = None;
         let pieces = &mut self.chunks[c].pieces;
         if p + 1 < pieces.len() && pieces[p].continued_by(&pieces[p + 1]) {
             let next = pieces.remove(p + 1);
@@ -630,4 +746,20 @@ impl<T: Clone> Seq<T> {
             off: 0,
         }
     }
+}
+
+/// The content of a run without its elements `from..to`: the part before
+/// (in `content`'s own buffer, which gives back room past twice what it
+/// needs, as [`Piece::split_off`] does) and the part after (in a buffer of
+/// its exact size, so the heap is what splitting the run gave).
+fn cut<T>(mut content: Vec<T>, from: usize, to: usize) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let after = (to < content.len()).then(|| content.split_off(to));
+    if from == 0 {
+        return (None, after);
+    }
+    content.truncate(from);
+    if content.capacity() > 2 * content.len() + 8 {
+        content.shrink_to_fit();
+    }
+    (Some(content), after)
 }
