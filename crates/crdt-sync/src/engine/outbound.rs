@@ -86,8 +86,10 @@ impl<T: Replicated> Engine<T> {
         };
         if delta.is_bottom() {
             // Everything in the interval came from this peer: it has it.
+            // (Not a sign that an earlier interval was lost: no gap.)
             peer.shipped = seq;
-            if peer.deliver(base, seq, now, now) {
+            let sent_at = peer.timer.unwrap_or(now);
+            if peer.deliver(base, seq, sent_at, now) {
                 self.collect_garbage();
             }
             return;

@@ -13,19 +13,19 @@ use crate::message::MessageKind;
 /// covers a round trip of 64 rounds (6.4 s at the default sync interval).
 const SENT_HISTORY: usize = 64;
 
-/// Design note: no exponential backoff. RFC 6298 doubles the timeout on
-/// every expiry because on the Internet a lost packet means congestion. A
-/// sync round sends one small message per peer, and the losses this engine
-/// meets (lossy radio, dropped datagrams) do not go away by sending less
-/// often. Measured under the harsh schedules and the 20% loss scenario,
-/// doubling (capped at 4x, reset by acknowledgements or RTT samples, before
-/// or after the first sample) made convergence slower every time: links
-/// that wait for a catch-up get no acknowledgements and, by Karn's rule, no
-/// RTT sample from a resent catch-up, so their timeouts grew while the loss
-/// was random. This was the cause of the slower convergence of the first
-/// RFC 6298 attempt. The timeout follows the measured round trip instead
-/// (`2 * srtt`, at least one sync interval), and a lost interval is resent
-/// as soon as the acknowledgement of a later one shows the gap.
+// Design note: no exponential backoff. RFC 6298 doubles the timeout on
+// every expiry because on the Internet a lost packet means congestion. A
+// sync round sends one small message per peer, and the losses this engine
+// meets (lossy radio, dropped datagrams) do not go away by sending less
+// often. Measured under the harsh schedules and the 20% loss scenario,
+// doubling (capped at 4x, reset by acknowledgements or RTT samples, before
+// or after the first sample) made convergence slower every time: links
+// that wait for a catch-up get no acknowledgements and, by Karn's rule, no
+// RTT sample from a resent catch-up, so their timeouts grew while the loss
+// was random. This was the cause of the slower convergence of the first
+// RFC 6298 attempt. The timeout follows the measured round trip instead
+// (`2 * srtt`, at least one sync interval), and a lost interval is resent
+// as soon as the acknowledgement of a later one shows the gap.
 
 /// What the engine knows about one peer.
 #[derive(Debug)]
