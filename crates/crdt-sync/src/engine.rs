@@ -694,21 +694,27 @@ impl<T: Replicated> Engine<T> {
         if sent.remaining > 0 {
             return;
         }
-        let (seq, rtt) = (
+        let (base, seq, sent_at, rtt) = (
+            sent.base,
             sent.seq,
+            sent.first_sent,
+            // Every payload has its own id, so only parts sent twice (under
+            // one id) make a sample ambiguous (Karn's algorithm).
             (!sent.resent).then(|| now.duration_since(sent.first_sent)),
         );
         if let Some(rtt) = rtt {
             peer.sample_rtt(rtt);
         }
-        peer.acked = peer.acked.max(seq);
-        peer.shipped = peer.shipped.max(seq);
+        let continues = peer.deliver(base, seq, sent_at, now);
+        let acked = peer.acked;
+        peer.sent.retain(|s| s.seq > acked && s.remaining > 0);
+        if !continues {
+            return; // an interval after a lost one: kept until the gap is filled
+        }
         peer.reset = false;
         peer.unpinned = false;
         peer.resends = 0;
         peer.digest_asked = None;
-        let acked = peer.acked;
-        peer.sent.retain(|s| s.seq > acked && s.remaining > 0);
         self.collect_garbage();
     }
 
@@ -723,17 +729,13 @@ impl<T: Replicated> Engine<T> {
     fn answer_digest(&mut self, now: Instant, to: PeerId, digest: Option<CausalContext>) {
         let (sync_interval, ack_timeout) = (self.config.sync_interval, self.config.ack_timeout);
         if let Some(peer) = self.peers.get_mut(&to) {
-            let (stall, rto) = (
-                peer.stall_window(sync_interval, ack_timeout),
-                peer.rto(sync_interval),
-            );
-            if let Some(sent) = peer.in_flight()
-                && covers(sent, digest.as_ref())
-                && now.duration_since(sent.last_progress) <= stall
-            {
-                // Parts sent less than a round trip ago may still arrive.
-                if now.duration_since(sent.last_sent) >= rto {
-                    let parts = sent.resend(now);
+            let stall = peer.stall_window(sync_interval, ack_timeout);
+            if peer.in_flight().is_some_and(|sent| {
+                covers(sent, digest.as_ref()) && now.duration_since(sent.last_progress) <= stall
+            }) {
+                // Parts sent less than a retransmission timeout ago may
+                // still arrive.
+                if let Some(parts) = peer.resend_due(now, sync_interval) {
                     self.push_resent(to, parts);
                 }
                 return;
@@ -743,7 +745,7 @@ impl<T: Replicated> Engine<T> {
             Some(missing) => {
                 self.metrics.digest_catch_ups += 1;
                 let id = self.next_id;
-                self.send_payload(now, to, MessageKind::CatchUp, missing);
+                self.send_payload(now, to, MessageKind::CatchUp, missing, 0);
                 if let Some(sent) = self
                     .peers
                     .get_mut(&to)
@@ -754,7 +756,7 @@ impl<T: Replicated> Engine<T> {
             }
             None => {
                 self.metrics.full_state_fallbacks += 1;
-                self.send_payload(now, to, MessageKind::State, self.state.clone());
+                self.send_payload(now, to, MessageKind::State, self.state.clone(), 0);
             }
         }
     }

@@ -268,7 +268,9 @@ impl<T: Replicated> Engine<T> {
             && let Some(projection) = self.state.project(&repair)
         {
             let before = self.metrics.bytes_out;
-            self.send_payload(now, from, MessageKind::Delta, projection);
+            // A projection carries no interval of the buffer: its
+            // acknowledgement must not advance what the peer acknowledged.
+            self.send_payload(now, from, MessageKind::Delta, projection, self.seq);
             self.metrics.repair_bytes += self.metrics.bytes_out - before;
         }
         if lacking {

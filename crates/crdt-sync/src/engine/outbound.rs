@@ -15,7 +15,7 @@ impl<T: Replicated> Engine<T> {
     pub(super) fn sync_peer(&mut self, id: PeerId, now: Instant) {
         if self.config.mode == Mode::State {
             if self.peers.contains_key(&id) {
-                self.send_payload(now, id, MessageKind::State, self.state.clone());
+                self.send_payload(now, id, MessageKind::State, self.state.clone(), 0);
             }
             return;
         }
@@ -25,20 +25,17 @@ impl<T: Replicated> Engine<T> {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        let rto = peer.rto(sync_interval);
         let stall = peer.stall_window(sync_interval, ack_timeout);
         let ask_again = peer.ask_again_after(sync_interval);
         // A split payload in flight: resend its missing parts, nothing new.
-        if let Some(sent) = peer.in_flight() {
-            if now.duration_since(sent.last_progress) <= stall {
-                if now.duration_since(sent.last_sent) >= rto {
-                    let parts = sent.resend(now);
+        if let Some((progress, stale)) = peer.in_flight().map(|s| (s.last_progress, s.id)) {
+            if now.duration_since(progress) <= stall {
+                if let Some(parts) = peer.resend_due(now, sync_interval) {
                     self.push_resent(id, parts);
                 }
                 return;
             }
             // No progress for a whole stall window: start over below.
-            let stale = sent.id;
             peer.sent.retain(|s| s.id != stale);
         }
         let needs_catch_up = peer.reset || peer.acked + 1 < low;
@@ -65,15 +62,19 @@ impl<T: Replicated> Engine<T> {
             self.maybe_send_prints(id, now);
             return;
         }
+        // Each round ships what is new, `(shipped, seq]`. Only when no
+        // acknowledgement has advanced `acked` for a retransmission timeout
+        // (derived from measured round trips) is the whole unacknowledged
+        // interval `(acked, seq]` sent again: resending it every round cost
+        // bytes in proportion to the round trip.
         let news = peer.shipped < seq;
-        let rto = peer.rto(sync_interval);
-        let last_sent = peer.sent.back().map(|s| s.last_sent);
-        if !news && last_sent.is_some_and(|t| now.duration_since(t) < rto) {
-            return; // sent recently, nothing new: wait for the acknowledgement
+        let due = peer.retransmit_due(now, sync_interval, news);
+        if !news && !due {
+            return; // nothing new, the timer runs: wait for the acknowledgement
         }
-        let acked = peer.acked;
+        let base = if due { peer.acked } else { peer.shipped };
         let mut delta = T::default();
-        for b in self.buffer.iter().filter(|b| b.seq > acked) {
+        for b in self.buffer.iter().filter(|b| b.seq > base) {
             if self.config.avoid_back_propagation && b.origin == Some(id) {
                 continue;
             }
@@ -84,19 +85,25 @@ impl<T: Replicated> Engine<T> {
             return;
         };
         if delta.is_bottom() {
-            // Everything unacknowledged came from this peer: it has it.
-            peer.acked = seq;
+            // Everything in the interval came from this peer: it has it.
+            // (Not a sign that an earlier interval was lost: no gap.)
             peer.shipped = seq;
-            self.collect_garbage();
+            let sent_at = peer.timer.unwrap_or(now);
+            if peer.deliver(base, seq, sent_at, now) {
+                self.collect_garbage();
+            }
             return;
         }
         let mut give_up = false;
-        if !news {
+        if due {
+            peer.retransmitted(now);
             peer.resends += 1;
             if peer.resends > retries {
                 peer.resends = 0;
                 give_up = true;
             }
+        } else if peer.timer.is_none() {
+            peer.timer = Some(now);
         }
         peer.shipped = seq;
         if give_up {
@@ -104,12 +111,20 @@ impl<T: Replicated> Engine<T> {
             // its digest, which repairs either case.
             self.ask_digest(id, now, true);
         }
-        self.send_payload(now, id, MessageKind::Delta, delta);
+        self.send_payload(now, id, MessageKind::Delta, delta, base);
     }
 
-    /// Sends `state` as payload `kind` bringing `to` up to the current
-    /// sequence, split into parts when it exceeds the size limit.
-    pub(super) fn send_payload(&mut self, now: Instant, to: PeerId, kind: MessageKind, state: T) {
+    /// Sends `state` as payload `kind` bringing `to` from local sequence
+    /// `base` up to the current one, split into parts when it exceeds the
+    /// size limit.
+    pub(super) fn send_payload(
+        &mut self,
+        now: Instant,
+        to: PeerId,
+        kind: MessageKind,
+        state: T,
+        base: u64,
+    ) {
         let Some(to_epoch) = self.peers.get(&to).map(|p| p.epoch) else {
             return;
         };
@@ -166,6 +181,7 @@ impl<T: Replicated> Engine<T> {
             peer.record(Sent {
                 id,
                 seq,
+                base,
                 parts: kept,
                 remaining,
                 first_sent: now,
