@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use crdt_core::{CausalContext, Dot, ReplicaId};
 
 use crate::codec::{self, DecodeError};
-use crate::config::{Config, ConfigError, Mode};
-use crate::message::{Message, MessageKind, Payload};
+use crate::config::{Config, ConfigError};
+use crate::message::{Message, MessageKind};
 use crate::metrics::Metrics;
 use crate::replicated::Replicated;
 
 mod event;
 mod fit;
+mod inbound;
 mod integrity;
 mod outbound;
 mod peer;
@@ -234,7 +235,7 @@ impl<T: Replicated> Engine<T> {
     }
 
     /// How many deltas this engine has buffered for its peers so far, local
-    /// writes and applied remote deltas alike (in [`Mode::Delta`]; other
+    /// writes and applied remote deltas alike (in [`crate::Mode::Delta`]; other
     /// modes buffer nothing and it stays 0). With [`Engine::deltas_after`],
     /// what a call changed: read it before, ask for what came after.
     #[must_use]
@@ -567,155 +568,6 @@ impl<T: Replicated> Engine<T> {
             let minted = self.minted.get(&r).copied().unwrap_or(0);
             (mine && hi > minted).then(|| Dot::new(r, hi)).flatten()
         })
-    }
-
-    /// Tracks the incarnation of `from`; a new one means it restarted.
-    fn observe_epoch(&mut self, from: PeerId, epoch: u32) {
-        let Some(peer) = self.peers.get_mut(&from) else {
-            return;
-        };
-        if epoch == 0 || epoch == peer.epoch {
-            return;
-        }
-        if peer.epoch == 0 {
-            peer.epoch = epoch;
-            return;
-        }
-        peer.restarted(epoch);
-        self.metrics.peer_restarts += 1;
-        self.events.push_back(Event::PeerRestarted { peer: from });
-    }
-
-    fn receive_payload(
-        &mut self,
-        now: Instant,
-        from: PeerId,
-        kind: MessageKind,
-        p: Payload<T>,
-        to_me: bool,
-        body_len: usize,
-    ) {
-        let Some(peer) = self.peers.get_mut(&from) else {
-            return;
-        };
-        let concurrent = self.last_local > peer.acked;
-        if to_me
-            && kind != MessageKind::Delta
-            && peer.receive_catch_up_part(p.id, p.part, p.parts, now)
-        {
-            peer.caught_up = true;
-            // A catch-up skips the dots this replica has seen: compare.
-            peer.unchecked();
-        }
-        let ack = Message::Ack {
-            id: p.id,
-            part: p.part,
-        };
-        if let Some(dot) = self.state.reused_dot(&p.state) {
-            self.join_conflicting(from, dot, p);
-        } else {
-            self.join_received(from, p.state, to_me, concurrent, body_len);
-        }
-        // Acknowledge only what was sent to this incarnation: a payload built
-        // for an earlier one may rest on what that one had.
-        if to_me && self.config.mode == Mode::Delta {
-            self.send(from, ack);
-        }
-    }
-
-    /// Joins a received state without conflicting dots: only what is new
-    /// (with [`Config::strip_redundant`]) is joined and buffered.
-    fn join_received(
-        &mut self,
-        from: PeerId,
-        state: T,
-        to_me: bool,
-        concurrent: bool,
-        body_len: usize,
-    ) {
-        let fresh = if self.config.strip_redundant {
-            // Consumed: reused when all new, else freed before the join, so
-            // that peak memory follows the message.
-            state.into_delta_from(&self.state)
-        } else if state.leq(&self.state) {
-            T::default() // classic delta sync buffers only deltas that inflate
-        } else {
-            state
-        };
-        if fresh.is_bottom() {
-            self.metrics.redundant_bytes_stripped += body_len as u64;
-        } else {
-            if self.config.strip_redundant {
-                let kept = codec::state_len(&fresh);
-                self.metrics.redundant_bytes_stripped +=
-                    body_len.saturating_sub(kept.saturating_add(8)) as u64;
-            }
-            self.metrics.deltas_applied += 1;
-            if concurrent {
-                self.metrics.concurrent_deltas += 1;
-            }
-            if let Some(dot) = self.unminted_own_dot(&fresh) {
-                self.adopt_own_dots(from, dot, &fresh);
-            }
-            self.state.join(&fresh);
-            self.state_version += 1;
-            if !to_me && let Some(peer) = self.peers.get_mut(&from) {
-                // Not from the incarnation this replica talks to (a peer
-                // starting up, or a forger): the sender's state is unknown.
-                peer.unchecked();
-            }
-            if self.config.mode == Mode::Delta {
-                // Back-propagation is avoided only for what the peer's
-                // current incarnation sent: a payload claiming to come from
-                // it that it may not hold (a forger spoofing its id) goes
-                // back to it too.
-                let origin = to_me.then_some(from);
-                self.buffer_delta(fresh, origin);
-            }
-        }
-    }
-
-    fn receive_ack(&mut self, now: Instant, from: PeerId, id: u64, part: u32) {
-        let Some(peer) = self.peers.get_mut(&from) else {
-            return;
-        };
-        let Some(i) = peer.sent.iter().position(|s| s.id == id) else {
-            return; // forgotten or never sent: its content is resent anyway
-        };
-        peer.last_ack = now;
-        let sent = &mut peer.sent[i];
-        let kept = sent.parts.get_mut(part as usize).and_then(Option::take);
-        let newly = kept.is_some() || (sent.parts.len() == 1 && part == 0 && sent.remaining == 1);
-        if !newly {
-            return;
-        }
-        sent.remaining -= 1;
-        sent.last_progress = now;
-        if sent.remaining > 0 {
-            return;
-        }
-        let (base, seq, sent_at, rtt) = (
-            sent.base,
-            sent.seq,
-            sent.first_sent,
-            // Every payload has its own id, so only parts sent twice (under
-            // one id) make a sample ambiguous (Karn's algorithm).
-            (!sent.resent).then(|| now.duration_since(sent.first_sent)),
-        );
-        if let Some(rtt) = rtt {
-            peer.sample_rtt(rtt);
-        }
-        let continues = peer.deliver(base, seq, sent_at, now);
-        let acked = peer.acked;
-        peer.sent.retain(|s| s.seq > acked && s.remaining > 0);
-        if !continues {
-            return; // an interval after a lost one: kept until the gap is filled
-        }
-        peer.reset = false;
-        peer.unpinned = false;
-        peer.resends = 0;
-        peer.digest_asked = None;
-        self.collect_garbage();
     }
 
     /// Answers a peer's digest with exactly what it lacks (or the full state
