@@ -29,8 +29,8 @@
 //!   merged with a neighbour. A chunked map left with one chunk becomes
 //!   flat again. A chunk's capacity doubles up to `CHUNK / 8` entries and
 //!   then grows by `CHUNK / 8` at a time, and the halves of a split keep
-//!   `CHUNK / 8` of room each: a chunk holds at most `CHUNK / 8 - 1` empty
-//!   slots after its first inserts (issue 14: with full-capacity halves, a
+//!   `CHUNK / 8` of room each: inserts leave at most `CHUNK / 8` empty
+//!   slots in a chunk, removals aside (issue 14: with full-capacity halves, a
 //!   quarter of every chunk was empty under random inserts, 42.4 heap bytes
 //!   per element of an `OrSet<u64>` against a target of 40). The price is
 //!   one reallocation per `CHUNK / 8` inserts into a chunk.
