@@ -275,8 +275,10 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         }
 
         if self.must_scan_own_keys(other, overlap) {
+            // A remove delta names no key: no lookup per key then.
+            let named = !other.map.is_empty();
             self.map.retain(|k, s| {
-                if other.map.contains_key(k) {
+                if named && other.map.contains_key(k) {
                     return true; // merged below
                 }
                 s.retain_dots(&mut |d| !other_ctx.contains(d));
