@@ -26,28 +26,11 @@ type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>
 /// every state of `theirs` (by value, as `crdts` merges, cloned outside the
 /// timing) into the first of them.
 fn join_all<L: Lattice, T: CvRDT + Clone>(g: &mut Group<'_>, ours: &[L], theirs: &[T]) {
-    g.bench_function("ours", |b| {
-        b.iter(|| {
-            let mut acc = L::default();
-            for x in ours {
-                acc.join(black_box(x));
-            }
-            acc
-        })
-    });
+    g.bench_function("ours", |b| b.iter(|| counters::join_all(ours)));
     g.bench_function("crdts", |b| {
         b.iter_batched(
             || theirs.to_vec(),
-            |all| {
-                let mut all = all.into_iter();
-                let mut acc = all.next();
-                if let Some(acc) = &mut acc {
-                    for x in all {
-                        acc.merge(black_box(x));
-                    }
-                }
-                acc
-            },
+            counters::merge_all,
             BatchSize::SmallInput,
         )
     });

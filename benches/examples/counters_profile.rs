@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 
 use crdt_benches::counters;
 use crdt_benches::replica;
-use crdt_core::Lattice;
-use crdts::CvRDT;
 
 /// Increments per repetition of the increment row (as in the bench).
 const OPS: u64 = 1_000;
@@ -34,27 +32,6 @@ enum Input {
     PnMergeTheirs(Vec<crdts::PNCounter<u128>>),
     MvMerge(Vec<crdt_types::MvRegister<u64>>),
     MvMergeTheirs(Vec<crdts::MVReg<u64, u128>>),
-}
-
-/// Joins all of `xs` into a bottom state (ours).
-fn join_all<L: Lattice>(xs: &[L]) -> L {
-    let mut acc = L::default();
-    for x in xs {
-        acc.join(black_box(x));
-    }
-    acc
-}
-
-/// Merges all of `xs` by value into the first (`crdts`).
-fn merge_all<T: CvRDT>(xs: Vec<T>) -> Option<T> {
-    let mut all = xs.into_iter();
-    let mut acc = all.next();
-    if let Some(acc) = &mut acc {
-        for x in all {
-            acc.merge(black_box(x));
-        }
-    }
-    acc
 }
 
 /// The timed work: what the bench times for one iteration, once per input.
@@ -75,14 +52,14 @@ fn measured(inputs: &mut [Input], out: &mut Vec<Input>) {
                     counters::pn_step_theirs(x, i);
                 }
             }
-            Input::PnMerge(xs) => out.push(Input::PnMerge(vec![join_all(xs)])),
+            Input::PnMerge(xs) => out.push(Input::PnMerge(vec![counters::join_all(xs)])),
             Input::PnMergeTheirs(xs) => {
-                let acc = merge_all(std::mem::take(xs));
+                let acc = counters::merge_all(std::mem::take(xs));
                 out.push(Input::PnMergeTheirs(acc.into_iter().collect()));
             }
-            Input::MvMerge(xs) => out.push(Input::MvMerge(vec![join_all(xs)])),
+            Input::MvMerge(xs) => out.push(Input::MvMerge(vec![counters::join_all(xs)])),
             Input::MvMergeTheirs(xs) => {
-                let acc = merge_all(std::mem::take(xs));
+                let acc = counters::merge_all(std::mem::take(xs));
                 out.push(Input::MvMergeTheirs(acc.into_iter().collect()));
             }
         }

@@ -2,8 +2,11 @@
 //! bench (issue 14), on both sides, shared with the `counters_profile`
 //! example that counts their instructions under callgrind.
 
+use std::hint::black_box;
+
+use crdt_core::Lattice;
 use crdt_types::{MvRegister, PnCounter};
-use crdts::CmRDT;
+use crdts::{CmRDT, CvRDT};
 
 use crate::replica;
 
@@ -98,4 +101,27 @@ pub fn mv_concurrent() -> (Vec<MvRegister<u64>>, Vec<crdts::MVReg<u64, u128>>) {
         })
         .collect();
     (ours, theirs)
+}
+
+/// Joins every state of `xs` into a bottom state (ours): the timed work of
+/// the merge rows.
+pub fn join_all<L: Lattice>(xs: &[L]) -> L {
+    let mut acc = L::default();
+    for x in xs {
+        acc.join(black_box(x));
+    }
+    acc
+}
+
+/// Merges every state of `xs`, by value as `crdts` merges, into the first
+/// (`crdts`): the timed work of the merge rows.
+pub fn merge_all<T: CvRDT>(xs: Vec<T>) -> Option<T> {
+    let mut all = xs.into_iter();
+    let mut acc = all.next();
+    if let Some(acc) = &mut acc {
+        for x in all {
+            acc.merge(black_box(x));
+        }
+    }
+    acc
 }
