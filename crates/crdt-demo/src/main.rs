@@ -230,7 +230,16 @@ fn partition(rs: &mut [Replica], deadline: Instant, f: &mut Figures) -> bool {
     println!("\n3. The partition heals");
     rs[2].send("ISOLATE 0");
     f.healed = wait_converged(rs, "after heal", deadline);
-    cut.is_some() && majority.is_some() && apart && f.healed.is_some()
+    // States can converge through one bridging replica before SWIM has
+    // found every member again; the kill below must start from a settled
+    // membership, or its "seen down" would be read off the partition.
+    let rejoined = wait_for(
+        "membership: every replica sees 3 members again in",
+        MEMBERSHIP_LIMIT,
+        deadline,
+        || all_members(rs, |(alive, _, _)| alive == 3),
+    );
+    cut.is_some() && majority.is_some() && apart && f.healed.is_some() && rejoined.is_some()
 }
 
 /// Adds up the replicas' engine metrics.

@@ -244,8 +244,11 @@ pub(crate) struct Swim {
     settings: Membership,
     me: PeerId,
     rng: SmallRng,
-    /// Live members by peer id (the newest identity of each).
-    live: BTreeMap<PeerId, Id>,
+    /// Live members by peer id, every identity SWIM holds active: a
+    /// restarted node's old identity stays active (and may even be
+    /// renamed) until it is declared down, beside the new one. The one
+    /// dialed is the newest ([`Swim::newest`]).
+    live: BTreeMap<PeerId, Vec<Id>>,
     /// The peers this node dials.
     chosen: BTreeMap<PeerId, SocketAddr>,
     timers: BTreeMap<(Instant, u64), Timer<Id>>,
@@ -396,33 +399,66 @@ impl Swim {
     }
 
     /// Applies a membership change; whether the live set changed.
+    ///
+    /// Each identity is tracked on its own, so the order in which foca
+    /// reports a restarted member's new identity and its old one's rename
+    /// or death cannot hide the new one (as a single slot per peer did:
+    /// the old identity's rename overwrote the new one, whose later death
+    /// then removed the peer while foca still held it alive). This node's
+    /// own older identities are not members.
     fn notify(&mut self, n: OwnedNotification<Id>) -> bool {
         match n {
-            OwnedNotification::MemberUp(id) => {
+            OwnedNotification::MemberUp(id) if id.peer != self.me.0 => {
                 tracing::info!(node = self.me.0, peer = id.peer, addr = %id.addr, "member up");
-                self.live.insert(PeerId(id.peer), id);
+                let ids = self.live.entry(PeerId(id.peer)).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
                 true
             }
-            OwnedNotification::MemberDown(id) => {
+            OwnedNotification::MemberDown(id) if id.peer != self.me.0 => {
                 let peer = PeerId(id.peer);
-                if self.live.get(&peer) != Some(&id) {
-                    return false; // an older identity of a live member
+                let Some(ids) = self.live.get_mut(&peer) else {
+                    return false;
+                };
+                let before = ids.len();
+                ids.retain(|i| *i != id);
+                if ids.len() == before {
+                    return false; // not active here (an older identity)
                 }
                 tracing::info!(node = self.me.0, peer = id.peer, addr = %id.addr, "member down");
-                self.live.remove(&peer);
-                self.chosen.remove(&peer);
-                self.control.member_down(peer);
+                if ids.is_empty() {
+                    self.live.remove(&peer);
+                    self.chosen.remove(&peer);
+                    self.control.member_down(peer);
+                }
                 true
             }
-            OwnedNotification::Rename(old, new) => {
-                if self.live.get(&PeerId(old.peer)) == Some(&old) {
-                    self.live.remove(&PeerId(old.peer));
+            // Foca renames an identity it held (active or down) to a newer
+            // one: the new one is active if the old one was, else a
+            // `MemberUp` follows when it is (and a `MemberDown` follows a
+            // rename of an active identity to a down one).
+            OwnedNotification::Rename(old, new) if old.peer != self.me.0 => {
+                let Some(ids) = self.live.get_mut(&PeerId(old.peer)) else {
+                    return false;
+                };
+                let Some(at) = ids.iter().position(|i| *i == old) else {
+                    return false;
+                };
+                if ids.contains(&new) {
+                    ids.swap_remove(at);
+                } else {
+                    ids[at] = new;
                 }
-                self.live.insert(PeerId(new.peer), new);
                 true
             }
             _ => false,
         }
+    }
+
+    /// The identity to dial for `peer`: its newest live one.
+    fn newest(ids: &[Id]) -> Option<&Id> {
+        ids.iter().max_by_key(|i| i.generation)
     }
 
     /// Chooses the peers to dial: all anew if `all`, else keeps the live
@@ -430,12 +466,16 @@ impl Swim {
     fn choose(&mut self, all: bool) {
         let live = &self.live;
         let before = self.chosen.clone();
-        self.chosen
-            .retain(|p, addr| !all && live.get(p).is_some_and(|id| id.addr == *addr));
+        self.chosen.retain(|p, addr| {
+            !all && live
+                .get(p)
+                .and_then(|ids| Self::newest(ids))
+                .is_some_and(|id| id.addr == *addr)
+        });
         let mut free: Vec<(PeerId, SocketAddr)> = live
             .iter()
             .filter(|(p, _)| **p != self.me && !self.chosen.contains_key(p))
-            .map(|(&p, id)| (p, id.addr))
+            .filter_map(|(&p, ids)| Some((p, Self::newest(ids)?.addr)))
             .collect();
         free.shuffle(&mut self.rng);
         let room = self.settings.fanout.saturating_sub(self.chosen.len());
@@ -494,6 +534,52 @@ mod tests {
         assert_eq!(s.control.membership_rejected.load(Ordering::Relaxed), 4);
         assert!(s.live.is_empty());
         assert_eq!(s.foca.iter_members().count(), 0);
+    }
+
+    /// The demo's failure in CI (membership never saw three members again
+    /// after a restart): the restarted member came up under its new
+    /// address, then the old identity's rename (it had renewed itself
+    /// after a partition) overwrote it, and the old identity's death
+    /// removed the peer, while foca still held the new identity alive and
+    /// would never report it up again.
+    #[tokio::test]
+    async fn a_renamed_old_identity_does_not_hide_the_restarted_member() {
+        use foca::Identity;
+        let mut s = swim().await;
+        let old = Id {
+            peer: 2,
+            addr: "127.0.0.1:7000".parse().unwrap(),
+            generation: 10,
+        };
+        let restarted = Id {
+            peer: 2,
+            addr: "127.0.0.1:7001".parse().unwrap(),
+            generation: 50,
+        };
+        let renewed = old.renew().unwrap();
+        assert!(s.notify(OwnedNotification::MemberUp(old)));
+        assert!(s.notify(OwnedNotification::MemberUp(restarted)));
+        assert!(s.notify(OwnedNotification::Rename(old, renewed)));
+        assert!(s.notify(OwnedNotification::MemberDown(renewed)));
+        assert_eq!(
+            s.live.get(&PeerId(2)).map(Vec::as_slice),
+            Some(&[restarted][..])
+        );
+        s.choose(true);
+        assert_eq!(s.chosen.get(&PeerId(2)), Some(&restarted.addr));
+        // A rename of an identity not active here adds nothing; the down
+        // of one never up changes nothing.
+        let other = Id { peer: 3, ..old };
+        assert!(!s.notify(OwnedNotification::Rename(other, other.renew().unwrap())));
+        assert!(!s.notify(OwnedNotification::MemberDown(other)));
+        assert!(!s.live.contains_key(&PeerId(3)));
+        // This node's own older identity is not a member.
+        let me = Id { peer: 1, ..old };
+        assert!(!s.notify(OwnedNotification::MemberUp(me)));
+        assert!(!s.live.contains_key(&PeerId(1)));
+        // The last identity's death is the peer's.
+        assert!(s.notify(OwnedNotification::MemberDown(restarted)));
+        assert!(s.live.is_empty() && s.chosen.is_empty());
     }
 
     #[test]
