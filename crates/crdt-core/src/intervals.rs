@@ -30,6 +30,15 @@ impl IntervalSet {
         s
     }
 
+    /// The set `{n}` (`n >= 1`).
+    #[inline]
+    pub(crate) fn single(n: u64) -> Self {
+        debug_assert!(n >= 1);
+        Self {
+            spans: SmallVec::from_buf([(n, n)]),
+        }
+    }
+
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.spans.is_empty()

@@ -49,6 +49,23 @@ quickcheck! {
         !a.contains(d) && a.iter().filter(|x| x.replica == r).all(|x| x.counter < d.counter)
     }
 
+    fn mint_is_next_dot_then_insert(a: CausalContext, r: ReplicaId) -> bool {
+        let mut minted = a.clone();
+        let d = minted.mint(r);
+        let mut general = a.clone();
+        let expected = general.next_dot(r);
+        general.insert(expected);
+        d == expected && minted == general
+    }
+
+    fn one_dot_context_is_the_collected_one(d: Dot) -> bool {
+        let direct = CausalContext::from(d);
+        let collected: CausalContext = std::iter::once(d).collect();
+        let mut inserted = CausalContext::new();
+        inserted.insert(d);
+        direct == collected && direct == inserted && set(&direct) == BTreeSet::from([d])
+    }
+
     fn version_vector_is_the_contiguous_prefix(a: CausalContext) -> bool {
         let vv = a.version_vector();
         let back = CausalContext::from(&vv);

@@ -113,6 +113,7 @@ impl<V: CausalCrdt> PartialEq for View<'_, V> {
 
 /// A causal state from parts that are known to be valid (built by a mutator:
 /// every dot put in `store` is in `context`).
+#[inline]
 pub(crate) fn assemble<S: DotStore>(store: S, context: CausalContext) -> Causal<S> {
     let mut state = Causal::new();
     let (s, c) = state.parts_mut();

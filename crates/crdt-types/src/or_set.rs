@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 
-use crdt_core::{Causal, Dot, DotMap, DotSet, ReplicaId};
+use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet, ReplicaId};
 
 use crate::causal::{assemble, causal_crdt};
 use crate::{CausalCrdt, View};
@@ -54,11 +54,25 @@ impl<T: Ord + Clone + Debug> OrSet<T> {
     /// Adds `x` (again, if present: the new add supersedes the element's
     /// older ones). The delta holds the new dot, and the superseded dots in
     /// its context.
+    ///
+    /// Design note (issue 14): one insert builds its delta directly, a
+    /// one-entry store made without a search and a context holding the new
+    /// dot inline, and mints the dot with one search of the context; the
+    /// delta of [`OrSet::insert_all`] (several elements) is built through
+    /// the general path. Test `insert_fast_path_matches_the_general_path`
+    /// checks the two against each other.
     #[must_use = "the delta is what replicas ship to each other"]
     pub fn insert(&mut self, replica: ReplicaId, x: T) -> Self {
-        let mut delta = Self::new();
-        self.insert_into(replica, x, &mut delta);
-        delta
+        let (store, ctx) = self.0.parts_mut();
+        let dot = ctx.mint(replica);
+        let mut delta_ctx = CausalContext::from(dot);
+        store.update(x.clone(), |dots| {
+            for old in dots.iter() {
+                delta_ctx.insert(old);
+            }
+            *dots = DotSet::from(dot);
+        });
+        Self(assemble(DotMap::singleton(x, DotSet::from(dot)), delta_ctx))
     }
 
     /// Adds every element of `items`, one dot each; one delta for all.
@@ -129,9 +143,8 @@ impl<T: Ord + Clone + Debug> OrSet<T> {
     /// One add: a fresh dot for `x`, the element's older dots superseded, all
     /// recorded in `delta` as well.
     fn insert_into(&mut self, replica: ReplicaId, x: T, delta: &mut Self) {
-        let dot = self.0.next_dot(replica);
         let (store, ctx) = self.0.parts_mut();
-        ctx.insert(dot);
+        let dot = ctx.mint(replica);
         let (delta_store, delta_ctx) = delta.0.parts_mut();
         delta_ctx.insert(dot);
         store.update(x.clone(), |dots| {
@@ -244,6 +257,60 @@ crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + Ord + Debu
 mod tests {
     use super::*;
     use crdt_core::Lattice;
+
+    /// The delta and state of [`OrSet::insert_into`], the general path.
+    fn general_insert(s: &mut OrSet<u8>, replica: ReplicaId, x: u8) -> OrSet<u8> {
+        let mut delta = OrSet::new();
+        s.insert_into(replica, x, &mut delta);
+        delta
+    }
+
+    quickcheck::quickcheck! {
+        fn insert_fast_path_matches_the_general_path(s: OrSet<u8>, r: u8, x: u8) -> bool {
+            let replica = ReplicaId::from_u128(u128::from(r % 4));
+            let (mut fast, mut general) = (s.clone(), s.clone());
+            let d_fast = fast.insert(replica, x);
+            let d_general = general_insert(&mut general, replica, x);
+            d_fast == d_general
+                && fast == general
+                && fast == s.joined(&d_fast)
+                && d_fast.validate().is_ok()
+                && fast.validate().is_ok()
+        }
+
+        fn remove_delta_matches_the_removed_dots(s: OrSet<u8>, x: u8) -> bool {
+            let dots: Vec<Dot> = s
+                .as_causal()
+                .store()
+                .get(&x)
+                .map(|d| d.iter().collect())
+                .unwrap_or_default();
+            let mut removed = s.clone();
+            let d = removed.remove(&x);
+            let ctx: Vec<Dot> = d.as_causal().context().iter().collect();
+            ctx == dots && d.as_causal().store().is_empty() && removed == s.joined(&d)
+        }
+    }
+
+    #[test]
+    fn reinsert_of_a_concurrently_added_element_supersedes_both_dots() {
+        let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+        let mut x = OrSet::new();
+        let mut y = OrSet::new();
+        let dx = x.insert(a, 5u8);
+        let _ = y.insert(b, 5u8);
+        y.join(&dx);
+        assert_eq!(y.as_causal().store().get(&5).map(DotSet::len), Some(2));
+        let before = y.clone();
+        let d = y.insert(a, 5);
+        let mut general = before.clone();
+        assert_eq!(d, general_insert(&mut general, a, 5));
+        assert_eq!(y, general);
+        // The new dot (a, 2) and both superseded dots.
+        assert_eq!(d.as_causal().context().len(), 3);
+        assert_eq!(y.as_causal().store().get(&5).map(DotSet::len), Some(1));
+        assert_eq!(before.joined(&d), y);
+    }
 
     #[test]
     fn reinsert_supersedes_the_older_dot() {

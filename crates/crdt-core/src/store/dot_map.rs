@@ -116,6 +116,20 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
         }
     }
 
+    /// The map holding `store` under `key` alone (the store of a
+    /// one-element delta), built without a search; empty if `store` is
+    /// bottom.
+    #[must_use]
+    #[inline]
+    pub fn singleton(key: K, store: S) -> Self {
+        if store.is_bottom() {
+            return Self::new();
+        }
+        Self {
+            map: SortedMap::one(key, store),
+        }
+    }
+
     /// Removes `key`, returning its store.
     pub fn remove(&mut self, key: &K) -> Option<S> {
         self.map.remove(key)

@@ -199,6 +199,15 @@ fn search<T, K: Ord>(items: &[T], key_of: impl Fn(&T) -> &K, key: &K) -> Result<
 }
 
 impl<K, V> SortedMap<K, V> {
+    /// The map of one entry: one allocation of one entry, as an insert
+    /// into an empty map makes, without the search.
+    #[inline]
+    pub(crate) fn one(key: K, value: V) -> Self {
+        Self {
+            repr: Repr::Flat(vec![(key, value)]),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match &self.repr {
             Repr::Flat(v) => v.len(),
