@@ -275,7 +275,13 @@ impl<K: Ord, V> SortedMap<K, V> {
         if c.firsts[n - 1] <= *key {
             return n - 1; // appends and recent keys: no search
         }
-        match search(&c.firsts, |f| f, key) {
+        // The index is contiguous and small (one key per chunk of about a
+        // hundred keys) and stays cached where chunks do not: a plain
+        // binary search costs fewer instructions than the probes of
+        // `search`, which pay off only on cache misses (issue 14: 100k
+        // scrambled inserts, 1217 -> 1138 instructions each, removes
+        // 825 -> 740, wall time no worse).
+        match c.firsts.binary_search(key) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         }
