@@ -102,6 +102,7 @@ impl<K: Ord, S: DotStore> DotMap<K, S> {
 impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
     /// Runs `f` on the store under `key` (bottom if absent) and keeps the
     /// result only if it is not bottom.
+    #[inline]
     pub fn update<R>(&mut self, key: K, f: impl FnOnce(&mut S) -> R) -> R {
         self.map.upsert(key, S::default, f, |s| !s.is_bottom())
     }
@@ -131,6 +132,7 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
     }
 
     /// Removes `key`, returning its store.
+    #[inline]
     pub fn remove(&mut self, key: &K) -> Option<S> {
         self.map.remove(key)
     }

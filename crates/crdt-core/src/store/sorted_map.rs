@@ -267,6 +267,7 @@ impl<K, V> SortedMap<K, V> {
 impl<K: Ord, V> SortedMap<K, V> {
     /// The chunk that holds `key` or where it would be inserted: the last
     /// chunk whose first key is not above `key` (the first chunk if none).
+    #[inline]
     fn chunk_for(&self, key: &K) -> usize {
         let Repr::Chunked(c) = &self.repr else {
             return 0;
@@ -288,6 +289,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     }
 
     /// The chunk for `key` and the key's position in it (found or not).
+    #[inline]
     fn locate(&self, key: &K) -> (usize, Result<usize, usize>) {
         let c = self.chunk_for(key);
         match self.chunks().get(c) {
@@ -355,6 +357,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
 
     /// Runs `f` on the value of `key` (a fresh `make()` if absent) with one
     /// search, then keeps the entry only if `keep` says so.
+    #[inline]
     pub(crate) fn upsert<R>(
         &mut self,
         key: K,
@@ -447,6 +450,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
         }
     }
 
+    #[inline]
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         let (c, i) = self.find(key)?;
         Some(self.remove_at(c, i))
