@@ -163,12 +163,7 @@ impl<S: DotStore> Causal<S> {
     /// The record of the first `prefix` dots of the store (increasing, and
     /// in the context), for finding repeats among the dots out of order.
     fn repeats_from(&self, prefix: usize) -> Repeats {
-        let bound = self
-            .store
-            .dot_count()
-            .saturating_add(1024)
-            .saturating_mul(DotBits::MAX_BITS_PER_DOT);
-        let mut rest = match DotBits::new(&self.context, bound) {
+        let mut rest = match DotBits::for_store(&self.context, &self.store) {
             Some(bits) => Repeats::Marked(bits),
             None => Repeats::Sorted(Vec::new()),
         };
@@ -470,11 +465,7 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
         return CausalContext::new();
     }
     let total = seen.len();
-    let bound = store
-        .dot_count()
-        .saturating_add(1024)
-        .saturating_mul(DotBits::MAX_BITS_PER_DOT);
-    if let Some(mut held) = DotBits::new(seen, bound) {
+    if let Some(mut held) = DotBits::for_store(seen, store) {
         store
             .try_each_dot(&mut |d: Dot| {
                 let _ = held.mark(d);

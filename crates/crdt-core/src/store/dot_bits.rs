@@ -9,6 +9,7 @@
 //! [`DotBits::MAX_BITS_PER_DOT`] dots per dot of the store (wide ranges
 //! fall back to sorting the dots themselves).
 
+use super::DotStore;
 use crate::{CausalContext, Dot, ReplicaId};
 
 /// One bit per dot of a context, in dot order.
@@ -22,13 +23,13 @@ pub(super) struct DotBits {
 }
 
 impl DotBits {
-    /// The most bits per dot of the store a caller should allow: 64 bits
-    /// are the 8 bytes a sorted `(index, counter)` pair would cost, halved.
+    /// The most bits of bitmap per dot of the store: 8 bytes, half of the
+    /// 16-byte `(index, counter)` pair that sorting holds per dot.
     pub(super) const MAX_BITS_PER_DOT: u64 = 64;
 
     /// A clear bitmap over `seen`, or `None` if `seen` has more than
     /// `max_bits` dots.
-    pub(super) fn new(seen: &CausalContext, max_bits: u64) -> Option<Self> {
+    fn new(seen: &CausalContext, max_bits: u64) -> Option<Self> {
         if seen.len() > max_bits {
             return None;
         }
@@ -45,6 +46,30 @@ impl DotBits {
             starts,
             words,
         })
+    }
+
+    /// A clear bitmap over `seen` if `seen` has at most
+    /// [`DotBits::MAX_BITS_PER_DOT`] dots per dot of `store`, 1024 dots'
+    /// worth of slack included. The store's dots are counted only as far
+    /// as that needs (none for a context of up to 65,536 dots): counting a
+    /// nested store of flat maps walks it.
+    pub(super) fn for_store<S: DotStore>(seen: &CausalContext, store: &S) -> Option<Self> {
+        let needed = seen
+            .len()
+            .div_ceil(Self::MAX_BITS_PER_DOT)
+            .saturating_sub(1024);
+        let mut held = 0u64;
+        if needed > 0 {
+            let _enough = store.try_each_dot(&mut |_| {
+                held += 1;
+                if held >= needed { Err(()) } else { Ok(()) }
+            });
+        }
+        Self::new(
+            seen,
+            held.saturating_add(1024)
+                .saturating_mul(Self::MAX_BITS_PER_DOT),
+        )
     }
 
     /// The bit of `dot`, if the context holds it.
