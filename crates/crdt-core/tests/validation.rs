@@ -90,6 +90,70 @@ fn the_same_dot_under_two_keys_fails_validate() {
     );
 }
 
+/// Contexts holding `counters` of replica 1, and the same with every
+/// counter from 1,000 to 2^50 added: validation marks dots met out of order
+/// in a bitmap of a narrow context and sorts them under a wide one; both
+/// must give the same verdict.
+fn narrow_and_wide(counters: &[u64]) -> [CausalContext; 2] {
+    let r = ReplicaId::from_u128(1);
+    let narrow: CausalContext = counters.iter().map(|&c| Dot::new(r, c).unwrap()).collect();
+    let mut wide = narrow.clone();
+    wide.insert_range(r, 1_000, 1 << 50);
+    [narrow, wide]
+}
+
+fn keyed(dots: &[(u64, u64)]) -> DotMap<u64, DotSet> {
+    let r = ReplicaId::from_u128(1);
+    let mut store = DotMap::new();
+    for &(k, c) in dots {
+        store.insert(k, DotSet::from(Dot::new(r, c).unwrap()));
+    }
+    store
+}
+
+#[test]
+fn validate_finds_a_repeated_dot_among_dots_out_of_order() {
+    // Keys do not follow dots: 5, 1, 5 (the repeat after the disorder).
+    let store = keyed(&[(1, 5), (2, 1), (3, 5)]);
+    let d = Dot::new(ReplicaId::from_u128(1), 5).unwrap();
+    for ctx in narrow_and_wide(&[1, 5]) {
+        assert_eq!(
+            set_with(store.clone(), ctx).unwrap_err(),
+            InvalidState::DuplicateDot(d)
+        );
+    }
+    // The repeat of a dot of the increasing prefix: 1, 5, 1.
+    let store = keyed(&[(1, 1), (2, 5), (3, 1)]);
+    let d = Dot::new(ReplicaId::from_u128(1), 1).unwrap();
+    for ctx in narrow_and_wide(&[1, 5]) {
+        assert_eq!(
+            set_with(store.clone(), ctx).unwrap_err(),
+            InvalidState::DuplicateDot(d)
+        );
+    }
+}
+
+#[test]
+fn validate_finds_a_dot_outside_the_context_among_dots_out_of_order() {
+    // 5, 3, 2: the 2 is out of order and not in the context.
+    let store = keyed(&[(1, 5), (2, 3), (3, 2)]);
+    let d = Dot::new(ReplicaId::from_u128(1), 2).unwrap();
+    for ctx in narrow_and_wide(&[1, 3, 5]) {
+        assert_eq!(
+            set_with(store.clone(), ctx).unwrap_err(),
+            InvalidState::DotOutsideContext(d)
+        );
+    }
+}
+
+#[test]
+fn validate_accepts_distinct_dots_out_of_order() {
+    let store = keyed(&[(1, 5), (2, 1), (3, 3), (4, 2)]);
+    for ctx in narrow_and_wide(&[1, 2, 3, 5]) {
+        assert!(set_with(store.clone(), ctx).is_ok());
+    }
+}
+
 #[test]
 fn decoding_rejects_a_dot_outside_its_context() {
     // Hand-made encodings of `(context, store)`, dots as (replica index, counter).

@@ -208,7 +208,7 @@ pub fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeError> {
 }
 
 /// Decodes a bare state of at most `limit` bytes written by
-/// [`encode_state`], and validates it ([`Replicated::validate`]): a state
+/// [`encode_state`], and validates it ([`Replicated::validate_decoded`]): a state
 /// that breaks an invariant is an error, as are truncated, corrupted,
 /// oversized or foreign bytes. Total like [`decode`]: never a panic, and
 /// what it allocates is bounded by a small multiple of `bytes.len()`.
@@ -224,7 +224,7 @@ pub fn decode_state<T: Replicated>(bytes: &[u8], limit: usize) -> Result<T, Deco
         return Err(DecodeError::UnknownStateVersion(bytes[3]));
     }
     let state: T = body_of(&bytes[STATE_HEADER_LEN..])?;
-    state.validate().map_err(DecodeError::Invalid)?;
+    state.validate_decoded().map_err(DecodeError::Invalid)?;
     Ok(state)
 }
 
@@ -286,7 +286,7 @@ pub fn decode<T: Replicated>(bytes: &[u8], limit: usize) -> Result<Envelope<T>, 
             if parts == 0 || part >= parts {
                 return Err(DecodeError::Malformed(format!("part {part} of {parts}")));
             }
-            state.validate().map_err(DecodeError::Invalid)?;
+            state.validate_decoded().map_err(DecodeError::Invalid)?;
             let p = Payload {
                 id,
                 part,

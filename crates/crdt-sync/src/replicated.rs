@@ -48,6 +48,16 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
     /// Checks the invariants of a state decoded from a peer.
     fn validate(&self) -> Result<(), InvalidState>;
 
+    /// The check [`crate::codec`] runs on a state it has just decoded:
+    /// [`Replicated::validate`] (the default), or nothing for a type whose
+    /// `Deserialize` has already run exactly that check. The causal types
+    /// of `crdt-types` decode through the kernel, which validates, so a
+    /// second check would walk every received state twice (issue 11: a
+    /// seventh of the cost of a large delta).
+    fn validate_decoded(&self) -> Result<(), InvalidState> {
+        self.validate()
+    }
+
     /// A summary of what this state has seen, for digest catch-up; `None`
     /// (the default) when the type has none, and catch-up falls back to the
     /// full state.
@@ -70,6 +80,16 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
     /// registers, G-sets: see [`crate::digest`]) return `None`.
     fn dots(&self) -> Option<CausalContext> {
         self.digest()
+    }
+
+    /// Whether `known` has seen nothing of `self`, so that
+    /// [`Decompose::into_delta_from`] keeps `self` whole; `false` (the
+    /// default) when the type cannot tell cheaply. The engine then takes a
+    /// received state's size from the message instead of encoding what it
+    /// kept again (issue 11).
+    fn unseen_by(&self, known: &Self) -> bool {
+        let _ = known;
+        false
     }
 
     /// Two smaller states whose join is `self`, used to split a payload
@@ -145,6 +165,16 @@ where
         Causal::validate(self)
     }
 
+    /// Nothing: `Causal`'s `Deserialize` has run [`Causal::validate`].
+    fn validate_decoded(&self) -> Result<(), InvalidState> {
+        Ok(())
+    }
+
+    /// Contexts disjoint: `into_delta_from` returns `self`.
+    fn unseen_by(&self, known: &Self) -> bool {
+        self.context().is_disjoint(known.context())
+    }
+
     fn digest(&self) -> Option<CausalContext> {
         Some(self.context().clone())
     }
@@ -181,6 +211,20 @@ macro_rules! causal_replicated {
         {
             fn validate(&self) -> Result<(), InvalidState> {
                 <$ty>::validate(self)
+            }
+
+            /// Nothing: decoding ran the kernel's validation and the
+            /// type's own check (`causal_crdt!`'s `Deserialize`), which
+            /// is all [`Replicated::validate`] does.
+            fn validate_decoded(&self) -> Result<(), InvalidState> {
+                Ok(())
+            }
+
+            /// Contexts disjoint: `into_delta_from` returns `self`.
+            fn unseen_by(&self, known: &Self) -> bool {
+                self.as_causal()
+                    .context()
+                    .is_disjoint(known.as_causal().context())
             }
 
             fn digest(&self) -> Option<CausalContext> {

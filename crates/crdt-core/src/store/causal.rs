@@ -10,6 +10,7 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
+use super::dot_bits::DotBits;
 use super::wire::{Interned, InternedDeserialize, InternedSerialize, Seed};
 use crate::context::Cursor;
 use crate::{CausalContext, Decompose, Dot, DotReuse, InvalidState, Lattice, ReplicaId};
@@ -115,18 +116,22 @@ impl<S: DotStore> Causal<S> {
     ///
     /// One walk of the store, the context walked alongside while the dots
     /// come in increasing order (sets, registers, maps whose keys follow
-    /// their dots): then nothing is allocated and no dot can repeat. Dots
-    /// out of order are collected as (replica index, counter) pairs, 16
-    /// bytes each, and sorted to find repeats: `O(n log n)`.
+    /// their dots): then nothing is allocated and no dot can repeat. From
+    /// the first dot out of order on, each dot is marked in a bitmap of the
+    /// context ([`DotBits`]: a bit per dot of the context, when that is at
+    /// most 64 per dot of the store), where a bit already set is a repeat;
+    /// the increasing prefix is marked first. With wider contexts the dots
+    /// are collected as (replica index, counter) pairs, 16 bytes each, and
+    /// sorted to find repeats: `O(n log n)`.
     pub fn validate(&self) -> Result<(), InvalidState> {
         let ctx = &self.context;
         let mut at = Cursor::default();
         let mut last: Option<Dot> = None;
         // The dots before the first one out of order, and those from it on.
         let mut prefix = 0usize;
-        let mut rest: Vec<(usize, u64)> = Vec::new();
+        let mut rest = Repeats::None;
         self.store.check_each_dot(&mut |dot| {
-            if rest.is_empty() && last.is_none_or(|l| l < dot) {
+            if matches!(rest, Repeats::None) && last.is_none_or(|l| l < dot) {
                 last = Some(dot);
                 prefix += 1;
                 return if ctx.contains_from(&mut at, dot) {
@@ -135,37 +140,42 @@ impl<S: DotStore> Causal<S> {
                     Err(InvalidState::DotOutsideContext(dot))
                 };
             }
-            match ctx.replica_index(dot.replica) {
-                Some(i) if ctx.contains(dot) => {
-                    rest.push((i, dot.counter()));
-                    Ok(())
-                }
-                _ => Err(InvalidState::DotOutsideContext(dot)),
+            if matches!(rest, Repeats::None) {
+                rest = self.repeats_from(prefix);
             }
+            rest.add(ctx, dot)
         })?;
-        if rest.is_empty() {
-            return Ok(()); // strictly increasing: no dot repeats
+        match rest {
+            Repeats::None | Repeats::Marked(_) => Ok(()),
+            Repeats::Sorted(mut pairs) => {
+                pairs.sort_unstable();
+                match pairs.windows(2).find(|w| w[0] == w[1]) {
+                    Some(w) => ctx
+                        .replica_at(w[0].0)
+                        .and_then(|r| Dot::new(r, w[0].1))
+                        .map_or(Ok(()), |d| Err(InvalidState::DuplicateDot(d))),
+                    None => Ok(()),
+                }
+            }
         }
-        // The increasing prefix (checked to be in the context) joins them.
+    }
+
+    /// The record of the first `prefix` dots of the store (increasing, and
+    /// in the context), for finding repeats among the dots out of order.
+    fn repeats_from(&self, prefix: usize) -> Repeats {
+        let mut rest = match DotBits::for_store(&self.context, &self.store) {
+            Some(bits) => Repeats::Marked(bits),
+            None => Repeats::Sorted(Vec::new()),
+        };
         let mut seen = 0;
         let _stopped = self.store.try_each_dot(&mut |dot| {
             if seen == prefix {
                 return Err(());
             }
             seen += 1;
-            if let Some(i) = ctx.replica_index(dot.replica) {
-                rest.push((i, dot.counter()));
-            }
-            Ok(())
+            rest.add(&self.context, dot).map_err(|_| ())
         });
-        rest.sort_unstable();
-        match rest.windows(2).find(|w| w[0] == w[1]) {
-            Some(w) => ctx
-                .replica_at(w[0].0)
-                .and_then(|r| Dot::new(r, w[0].1))
-                .map_or(Ok(()), |d| Err(InvalidState::DuplicateDot(d))),
-            None => Ok(()),
-        }
+        rest
     }
 
     /// Joins `other` unless the two states carry the same dot with different
@@ -410,6 +420,38 @@ fn nth_dot(context: &CausalContext, mut n: u64) -> Option<Dot> {
     None
 }
 
+/// What [`Causal::validate`] keeps of the dots met out of order.
+enum Repeats {
+    /// Every dot so far was increasing.
+    None,
+    /// A bit per dot of the context, set for each dot met.
+    Marked(DotBits),
+    /// `(replica index, counter)` of each dot met, sorted at the end.
+    Sorted(Vec<(usize, u64)>),
+}
+
+impl Repeats {
+    /// Records `dot`: an error if `ctx` does not hold it, or (marked) if it
+    /// was met before.
+    fn add(&mut self, ctx: &CausalContext, dot: Dot) -> Result<(), InvalidState> {
+        match self {
+            Self::None => Ok(()),
+            Self::Marked(bits) => match bits.mark(dot) {
+                Some(true) => Ok(()),
+                Some(false) => Err(InvalidState::DuplicateDot(dot)),
+                None => Err(InvalidState::DotOutsideContext(dot)),
+            },
+            Self::Sorted(pairs) => match ctx.replica_index(dot.replica) {
+                Some(i) if ctx.contains(dot) => {
+                    pairs.push((i, dot.counter()));
+                    Ok(())
+                }
+                _ => Err(InvalidState::DotOutsideContext(dot)),
+            },
+        }
+    }
+}
+
 /// The dots of `seen` that `store` does not hold (the removals among them).
 ///
 /// One walk of the store marking the held dots of `seen` in a bitmap (a
@@ -423,49 +465,14 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
         return CausalContext::new();
     }
     let total = seen.len();
-    let bound = store.dot_count().saturating_add(1024).saturating_mul(64);
-    if total <= bound {
-        let ranges: Vec<(ReplicaId, u64, u64)> = seen.ranges().collect();
-        // `starts[i]`: the bit of the first dot of range `i`.
-        let mut starts = Vec::with_capacity(ranges.len());
-        let mut bits = 0u64;
-        for &(_, lo, hi) in &ranges {
-            starts.push(bits);
-            bits += hi - lo + 1;
-        }
-        let words = usize::try_from(bits.div_ceil(64)).unwrap_or(usize::MAX);
-        let mut held = vec![0u64; words];
+    if let Some(mut held) = DotBits::for_store(seen, store) {
         store
             .try_each_dot(&mut |d: Dot| {
-                let key = (d.replica, d.counter());
-                let i = ranges.partition_point(|&(r, lo, _)| (r, lo) <= key);
-                if let Some(&(r, lo, hi)) = i.checked_sub(1).and_then(|i| ranges.get(i))
-                    && r == d.replica
-                    && d.counter() <= hi
-                {
-                    let bit = starts[i - 1] + (d.counter() - lo);
-                    if let Some(w) = usize::try_from(bit / 64).ok().and_then(|w| held.get_mut(w)) {
-                        *w |= 1 << (bit % 64);
-                    }
-                }
+                let _ = held.mark(d);
                 Ok::<(), ()>(())
             })
             .ok();
-        let unmarked = |bit: u64| {
-            usize::try_from(bit / 64)
-                .ok()
-                .and_then(|w| held.get(w))
-                .is_some_and(|w| w & (1 << (bit % 64)) == 0)
-        };
-        return ranges
-            .iter()
-            .zip(&starts)
-            .flat_map(|(&(r, lo, hi), &start)| {
-                (lo..=hi)
-                    .filter(move |n| unmarked(start + (n - lo)))
-                    .filter_map(move |n| Dot::new(r, n))
-            })
-            .collect();
+        return held.unmarked().collect();
     }
     let held = store.dots().filter(|d| seen.contains(*d)).count() as u64;
     if held == total {

@@ -19,6 +19,7 @@ use smallvec::SmallVec;
 use crate::{CausalContext, Dot, InvalidState};
 
 mod causal;
+mod dot_bits;
 mod dot_fun;
 mod dot_map;
 mod dot_set;

@@ -56,7 +56,11 @@ impl<T: Replicated> Engine<T> {
         if let Some(dot) = self.state.reused_dot(&p.state) {
             self.join_conflicting(from, dot, p);
         } else {
-            self.join_received(from, p.state, to_me, concurrent, body_len);
+            // The payload header is a few varints: what is left of the
+            // body is the state as received.
+            let header = codec::state_len(&(p.id, p.part, p.parts));
+            let sizes = (body_len, body_len.saturating_sub(header));
+            self.join_received(from, p.state, to_me, concurrent, sizes);
         }
         // Acknowledge only what was sent to this incarnation: a payload built
         // for an earlier one may rest on what that one had.
@@ -66,15 +70,19 @@ impl<T: Replicated> Engine<T> {
     }
 
     /// Joins a received state without conflicting dots: only what is new
-    /// (with [`Config::strip_redundant`]) is joined and buffered.
+    /// (with [`Config::strip_redundant`]) is joined and buffered. `sizes`:
+    /// the message body's length and the received state's within it.
     fn join_received(
         &mut self,
         from: PeerId,
         state: T,
         to_me: bool,
         concurrent: bool,
-        body_len: usize,
+        (body_len, state_len): (usize, usize),
     ) {
+        // Nothing of it seen here: kept whole, its size is the received one
+        // (encoding it again to measure it was a tenth of the apply time).
+        let whole = self.config.strip_redundant && state.unseen_by(&self.state);
         let fresh = if self.config.strip_redundant {
             // Consumed: reused when all new, else freed before the join, so
             // that peak memory follows the message.
@@ -88,7 +96,11 @@ impl<T: Replicated> Engine<T> {
             self.metrics.redundant_bytes_stripped += body_len as u64;
         } else {
             if self.config.strip_redundant {
-                let kept = codec::state_len(&fresh);
+                let kept = if whole {
+                    state_len
+                } else {
+                    codec::state_len(&fresh)
+                };
                 self.metrics.redundant_bytes_stripped +=
                     body_len.saturating_sub(kept.saturating_add(8)) as u64;
             }

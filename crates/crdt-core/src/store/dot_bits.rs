@@ -1,0 +1,114 @@
+//! A bit per dot of a causal context: marking the dots a store holds in one
+//! walk, without collecting and sorting them.
+//!
+//! Used where a walk of a store meets its dots out of dot order (a map's
+//! keys need not follow its dots): validation finds a dot held twice as a
+//! bit already set, and the strip of a received state finds the removals
+//! as the bits left clear. The bitmap costs one bit per dot of the context,
+//! so callers build it only when the context has at most
+//! [`DotBits::MAX_BITS_PER_DOT`] dots per dot of the store (wide ranges
+//! fall back to sorting the dots themselves).
+
+use super::DotStore;
+use crate::{CausalContext, Dot, ReplicaId};
+
+/// One bit per dot of a context, in dot order.
+pub(super) struct DotBits {
+    /// The context's ranges `(replica, lo, hi)`, in dot order.
+    ranges: Vec<(ReplicaId, u64, u64)>,
+    /// `starts[i]`: the bit of the first dot of range `i`.
+    starts: Vec<u64>,
+    /// The bits, 64 per word.
+    words: Vec<u64>,
+}
+
+impl DotBits {
+    /// The most bits of bitmap per dot of the store: 8 bytes, half of the
+    /// 16-byte `(index, counter)` pair that sorting holds per dot.
+    pub(super) const MAX_BITS_PER_DOT: u64 = 64;
+
+    /// A clear bitmap over `seen`, or `None` if `seen` has more than
+    /// `max_bits` dots.
+    fn new(seen: &CausalContext, max_bits: u64) -> Option<Self> {
+        if seen.len() > max_bits {
+            return None;
+        }
+        let ranges: Vec<(ReplicaId, u64, u64)> = seen.ranges().collect();
+        let mut starts = Vec::with_capacity(ranges.len());
+        let mut bits = 0u64;
+        for &(_, lo, hi) in &ranges {
+            starts.push(bits);
+            bits += hi - lo + 1;
+        }
+        let words = vec![0u64; usize::try_from(bits.div_ceil(64)).ok()?];
+        Some(Self {
+            ranges,
+            starts,
+            words,
+        })
+    }
+
+    /// A clear bitmap over `seen` if `seen` has at most
+    /// [`DotBits::MAX_BITS_PER_DOT`] dots per dot of `store`, 1024 dots'
+    /// worth of slack included. The store's dots are counted only as far
+    /// as that needs (none for a context of up to 65,536 dots): counting a
+    /// nested store of flat maps walks it.
+    pub(super) fn for_store<S: DotStore>(seen: &CausalContext, store: &S) -> Option<Self> {
+        let needed = seen
+            .len()
+            .div_ceil(Self::MAX_BITS_PER_DOT)
+            .saturating_sub(1024);
+        let mut held = 0u64;
+        if needed > 0 {
+            let _enough = store.try_each_dot(&mut |_| {
+                held += 1;
+                if held >= needed { Err(()) } else { Ok(()) }
+            });
+        }
+        Self::new(
+            seen,
+            held.saturating_add(1024)
+                .saturating_mul(Self::MAX_BITS_PER_DOT),
+        )
+    }
+
+    /// The bit of `dot`, if the context holds it.
+    fn bit(&self, dot: Dot) -> Option<u64> {
+        let key = (dot.replica, dot.counter());
+        let i = self
+            .ranges
+            .partition_point(|&(r, lo, _)| (r, lo) <= key)
+            .checked_sub(1)?;
+        let (r, lo, hi) = self.ranges[i];
+        (r == dot.replica && dot.counter() <= hi).then(|| self.starts[i] + (dot.counter() - lo))
+    }
+
+    /// Sets the bit of `dot`: `None` if the context does not hold `dot`,
+    /// else whether the bit was clear.
+    pub(super) fn mark(&mut self, dot: Dot) -> Option<bool> {
+        let bit = self.bit(dot)?;
+        let word = self.words.get_mut(usize::try_from(bit / 64).ok()?)?;
+        let mask = 1 << (bit % 64);
+        let was_clear = *word & mask == 0;
+        *word |= mask;
+        Some(was_clear)
+    }
+
+    /// The dots of the context whose bits are clear, in dot order.
+    pub(super) fn unmarked(&self) -> impl Iterator<Item = Dot> + '_ {
+        let clear = |bit: u64| {
+            usize::try_from(bit / 64)
+                .ok()
+                .and_then(|w| self.words.get(w))
+                .is_some_and(|w| w & (1 << (bit % 64)) == 0)
+        };
+        self.ranges
+            .iter()
+            .zip(&self.starts)
+            .flat_map(move |(&(r, lo, hi), &start)| {
+                (lo..=hi)
+                    .filter(move |n| clear(start + (n - lo)))
+                    .filter_map(move |n| Dot::new(r, n))
+            })
+    }
+}
