@@ -81,13 +81,14 @@ impl<T> Piece<T> {
     }
 
     /// Keeps elements `..off` and returns elements `off..` as their own
-    /// piece (`0 < off < len`).
+    /// piece (`0 < off < len`). The part kept gives back its spare room:
+    /// only a piece's last element is typed on from (the next dot), and
+    /// that is now in the other part, so the room would stay empty (issue
+    /// 15).
     pub(crate) fn split_off(&mut self, off: u32) -> Self {
         let content = self.content.as_mut().map(|c| {
             let rest = c.split_off(off as usize);
-            if c.capacity() > 2 * c.len() + 8 {
-                c.shrink_to_fit();
-            }
+            c.shrink_to_fit();
             rest
         });
         let right = Self {
@@ -142,7 +143,7 @@ impl<T: Clone> Piece<T> {
         self.len += next.len;
         if let (Some(mine), Some(theirs)) = (self.content.as_mut(), next.content.as_ref()) {
             if mine.capacity() - mine.len() < theirs.len() {
-                mine.reserve_exact(theirs.len().max(mine.len() / 4 + 4));
+                mine.reserve_exact(theirs.len().max(spare(mine.len())));
             }
             mine.extend_from_slice(theirs);
         }
@@ -162,6 +163,13 @@ impl<T: Clone> Piece<T> {
                 .map(|c| c[from as usize..to as usize].to_vec()),
         }
     }
+}
+
+/// The spare room a run's content of `len` elements grows by when typed
+/// on (a quarter, not doubling), and the most it keeps after a backspace
+/// before it gives the rest back.
+pub(crate) fn spare(len: usize) -> usize {
+    len / 4 + 4
 }
 
 /// Merges consecutive pieces that continue each other (the canonical form).
