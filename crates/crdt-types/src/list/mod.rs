@@ -276,14 +276,7 @@ impl<T: Clone> List<T> {
         let last = start.saturating_add(u64::from(len) - 1);
         self.ctx.insert_range(replica, start, last);
         self.held.insert_range(replica, start, last);
-        let mut piece = Piece {
-            agent,
-            len,
-            start,
-            left: None,
-            right: None,
-            content: Some(items),
-        };
+        let mut piece = Piece::new(agent, len, start, None, None, Some(items));
         self.seq.insert_local(index, &mut piece);
         let mut ctx = CausalContext::new();
         ctx.insert_range(replica, start, last);
@@ -382,9 +375,9 @@ impl<T: Clone> List<T> {
     fn delta_of(&self, mut pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
         let mut out = Self::new();
         if let [p] = pieces.as_slice()
-            && (p.left.is_some() || p.right.is_some())
+            && (p.left().is_some() || p.right().is_some())
         {
-            let named = 1 + usize::from(p.left.is_some()) + usize::from(p.right.is_some());
+            let named = 1 + usize::from(p.left().is_some()) + usize::from(p.right().is_some());
             out.agents = Vec::with_capacity(named);
             if let Some(p) = pieces.pop() {
                 let p = out.import(&self.agents, p);
@@ -414,15 +407,10 @@ impl<T: Clone> List<T> {
     fn import(&mut self, agents: &[ReplicaId], piece: Piece<T>) -> Piece<T> {
         let mut map = |agent: u32| agents.get(agent as usize).map(|r| self.intern(*r));
         let mut origin = |id: Option<Id>| Id::new(map(id?.agent)?, id?.ctr.get());
-        let left = origin(piece.left);
-        let right = origin(piece.right);
+        let left = origin(piece.left());
+        let right = origin(piece.right());
         let agent = map(piece.agent).unwrap_or(0);
-        Piece {
-            agent,
-            left,
-            right,
-            ..piece
-        }
+        Piece::new(agent, piece.len, piece.start, left, right, piece.content)
     }
 }
 

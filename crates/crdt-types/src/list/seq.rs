@@ -508,8 +508,10 @@ impl<T: Clone> Seq<T> {
         self.ensure_agent(piece.agent);
         let (at, f, h) = self.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
         self.finger = f;
-        piece.left = self.id_before(at);
-        piece.right = self.piece(at).and_then(|p| p.id_at(at.off));
+        piece.set_origins(
+            self.id_before(at),
+            self.piece(at).and_then(|p| p.id_at(at.off)),
+        );
         if at.off == 0 && at.piece > 0 {
             let prev = &self.chunks[at.chunk].pieces[at.piece - 1];
             if prev.continued_by(piece) {
@@ -701,9 +703,9 @@ impl<T: Clone> Seq<T> {
             id.and_then(|id| s.raw_pos(id)).map_or(-1, |p| p as i64)
         };
         let end = self.total as i64;
-        let left = pos(self, piece.left);
+        let left = pos(self, piece.left());
         let right = piece
-            .right
+            .right()
             .and_then(|id| self.raw_pos(id))
             .map_or(end, |p| p as i64);
         let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
@@ -722,7 +724,7 @@ impl<T: Clone> Seq<T> {
             let Some(other) = self.piece(at) else { break };
             let oleft = pos(self, other.left_at(at.off));
             let oright = other
-                .right
+                .right()
                 .and_then(|id| self.raw_pos(id))
                 .map_or(end, |p| p as i64);
             let theirs = key(other.agent, other.start + u64::from(at.off));
