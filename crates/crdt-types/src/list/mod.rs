@@ -404,13 +404,9 @@ impl<T: Clone> List<T> {
 
     /// `piece` of a state with replica table `agents`, in this state's
     /// agent space.
-    fn import(&mut self, agents: &[ReplicaId], piece: Piece<T>) -> Piece<T> {
-        let mut map = |agent: u32| agents.get(agent as usize).map(|r| self.intern(*r));
-        let mut origin = |id: Option<Id>| Id::new(map(id?.agent)?, id?.ctr.get());
-        let left = origin(piece.left());
-        let right = origin(piece.right());
-        let agent = map(piece.agent).unwrap_or(0);
-        Piece::new(agent, piece.len, piece.start, left, right, piece.content)
+    fn import(&mut self, agents: &[ReplicaId], mut piece: Piece<T>) -> Piece<T> {
+        piece.remap(|agent| agents.get(agent as usize).map(|r| self.intern(*r)));
+        piece
     }
 }
 

@@ -91,6 +91,20 @@ impl<T> Piece<T> {
         Id::new(self.origins.right_agent, self.origins.right_ctr)
     }
 
+    /// Renames the agents of the origins (left, then right) and of the
+    /// piece by `map`, in that order; an origin whose agent `map` does not
+    /// know becomes none, a piece's agent it does not know becomes 0.
+    pub(crate) fn remap(&mut self, mut map: impl FnMut(u32) -> Option<u32>) {
+        let o = &mut self.origins;
+        if o.left_ctr != 0 {
+            (o.left_agent, o.left_ctr) = map(o.left_agent).map_or((0, 0), |a| (a, o.left_ctr));
+        }
+        if o.right_ctr != 0 {
+            (o.right_agent, o.right_ctr) = map(o.right_agent).map_or((0, 0), |a| (a, o.right_ctr));
+        }
+        self.agent = map(self.agent).unwrap_or(0);
+    }
+
     /// Sets the origins of the first element.
     pub(crate) fn set_origins(&mut self, left: Option<Id>, right: Option<Id>) {
         (self.origins.left_agent, self.origins.left_ctr) = unpack(left);
@@ -274,6 +288,12 @@ mod tests {
                 assert_eq!((p.left(), p.right()), (right, left));
                 let q = p.split_off(1);
                 assert_eq!((q.left(), q.right()), (Id::new(7, 5), left));
+                // Agents 0 and MAX are unknown, every other one moves up.
+                let map = |a: u32| (a != 0 && a != u32::MAX).then(|| a + 1);
+                let moved = |id: Option<Id>| id.and_then(|i| Id::new(map(i.agent)?, i.ctr.get()));
+                p.remap(map);
+                assert_eq!((p.left(), p.right()), (moved(right), moved(left)));
+                assert_eq!(p.agent, 8);
             }
         }
     }
