@@ -62,7 +62,9 @@
 //! origins implied by the neighbouring runs where typing makes them so, and
 //! the visible content as one sequence (see `packed.rs`).
 //!
-//! **Index.** Runs live in chunks of at most 64 runs that carry visible and
+//! **Index.** Runs (64 bytes each: the origins are packed, see `piece.rs`)
+//! live in chunks of at most 64 runs, whose capacity grows 8 runs at a time
+//! (at most 8 empty slots a chunk, see `seq.rs`), that carry visible and
 //! total counts, with a finger on the last chunk used (local edits are near
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
