@@ -143,7 +143,7 @@ impl<T: Clone + PartialEq> List<T> {
                     lo: from,
                     hi: to,
                     left: self.global(p.left_at(u32::try_from(off).unwrap_or(0))),
-                    right: self.global(p.right),
+                    right: self.global(p.right()),
                     content: p.content.as_deref().and_then(|c| c.get(off..=end)),
                 }
             })
@@ -255,7 +255,7 @@ impl<T: Clone + PartialEq + Serialize> List<T> {
             let Some(i) = slot.get(p.agent as usize).copied().flatten() else {
                 continue;
             };
-            let right = self.global(p.right);
+            let right = self.global(p.right());
             for off in 0..p.len {
                 let item = p.content.as_ref().and_then(|c| c.get(off as usize));
                 let element = (

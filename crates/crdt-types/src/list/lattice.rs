@@ -25,7 +25,12 @@ impl<T: Clone> List<T> {
             (0..p.len).filter_map(move |off| {
                 let id = self.global(p.id_at(off))?;
                 let item = p.content.as_ref().and_then(|c| c.get(off as usize));
-                Some((id, self.global(p.left_at(off)), self.global(p.right), item))
+                Some((
+                    id,
+                    self.global(p.left_at(off)),
+                    self.global(p.right()),
+                    item,
+                ))
             })
         })
     }
@@ -94,7 +99,7 @@ impl<T: Clone> List<T> {
             let mut rest = Vec::new();
             for piece in queue {
                 let ready = |id: Option<Id>| id.is_none_or(|id| self.seq.contains(id));
-                if ready(piece.left) && ready(piece.right) {
+                if ready(piece.left()) && ready(piece.right()) {
                     self.seq.integrate(piece, &self.agents);
                 } else {
                     rest.push(piece);
@@ -172,14 +177,18 @@ impl<T: Clone> List<T> {
             return Err(InvalidState::Other("the held dots disagree with the runs"));
         }
         for p in self.seq.pieces() {
-            for origin in [p.left, p.right].into_iter().flatten() {
+            for origin in [p.left(), p.right()].into_iter().flatten() {
                 if !self.seq.contains(origin) {
                     return Err(InvalidState::Other("an integrated run's origin is missing"));
                 }
             }
         }
         let ready = |id: Option<Id>| id.is_none_or(|id| self.seq.contains(id));
-        if self.pending.iter().any(|p| ready(p.left) && ready(p.right)) {
+        if self
+            .pending
+            .iter()
+            .any(|p| ready(p.left()) && ready(p.right()))
+        {
             return Err(InvalidState::Other("a pending run has both origins"));
         }
         Ok(())
@@ -236,8 +245,8 @@ impl<T: Clone + Debug> Debug for List<T> {
                 self.agents[p.agent as usize],
                 p.start,
                 p.len,
-                self.global(p.left),
-                self.global(p.right),
+                self.global(p.left()),
+                self.global(p.right()),
                 p.content
                     .as_ref()
                     .map_or_else(|| "deleted".to_owned(), |c| format!("{c:?}"))

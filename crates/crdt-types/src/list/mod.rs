@@ -62,7 +62,9 @@
 //! origins implied by the neighbouring runs where typing makes them so, and
 //! the visible content as one sequence (see `packed.rs`).
 //!
-//! **Index.** Runs live in chunks of at most 64 runs that carry visible and
+//! **Index.** Runs (64 bytes each: the origins are packed, see `piece.rs`)
+//! live in chunks of at most 64 runs, whose capacity grows 8 runs at a time
+//! (at most 8 empty slots a chunk, see `seq.rs`), that carry visible and
 //! total counts, with a finger on the last chunk used (local edits are near
 //! each other), and a per-replica B-tree from run start to chunk, so index
 //! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
@@ -276,14 +278,7 @@ impl<T: Clone> List<T> {
         let last = start.saturating_add(u64::from(len) - 1);
         self.ctx.insert_range(replica, start, last);
         self.held.insert_range(replica, start, last);
-        let mut piece = Piece {
-            agent,
-            len,
-            start,
-            left: None,
-            right: None,
-            content: Some(items),
-        };
+        let mut piece = Piece::new(agent, len, start, None, None, Some(items));
         self.seq.insert_local(index, &mut piece);
         let mut ctx = CausalContext::new();
         ctx.insert_range(replica, start, last);
@@ -382,9 +377,9 @@ impl<T: Clone> List<T> {
     fn delta_of(&self, mut pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
         let mut out = Self::new();
         if let [p] = pieces.as_slice()
-            && (p.left.is_some() || p.right.is_some())
+            && (p.left().is_some() || p.right().is_some())
         {
-            let named = 1 + usize::from(p.left.is_some()) + usize::from(p.right.is_some());
+            let named = 1 + usize::from(p.left().is_some()) + usize::from(p.right().is_some());
             out.agents = Vec::with_capacity(named);
             if let Some(p) = pieces.pop() {
                 let p = out.import(&self.agents, p);
@@ -411,18 +406,9 @@ impl<T: Clone> List<T> {
 
     /// `piece` of a state with replica table `agents`, in this state's
     /// agent space.
-    fn import(&mut self, agents: &[ReplicaId], piece: Piece<T>) -> Piece<T> {
-        let mut map = |agent: u32| agents.get(agent as usize).map(|r| self.intern(*r));
-        let mut origin = |id: Option<Id>| Id::new(map(id?.agent)?, id?.ctr.get());
-        let left = origin(piece.left);
-        let right = origin(piece.right);
-        let agent = map(piece.agent).unwrap_or(0);
-        Piece {
-            agent,
-            left,
-            right,
-            ..piece
-        }
+    fn import(&mut self, agents: &[ReplicaId], mut piece: Piece<T>) -> Piece<T> {
+        piece.remap(|agent| agents.get(agent as usize).map(|r| self.intern(*r)));
+        piece
     }
 }
 

@@ -70,14 +70,14 @@ impl<T: Clone> Packed<T> {
             let same_agent = prev.is_some_and(|q| q.agent == p.agent);
             let prev_end = prev.map_or(0, Piece::end);
             let contiguous = same_agent && p.start == prev_end;
-            let left = match p.left {
+            let left = match p.left() {
                 None => 0,
                 l if prev.and_then(Piece::last) == l => BEFORE,
                 Some(_) => WRITTEN_LEFT,
             };
-            let right = match p.right {
+            let right = match p.right() {
                 None => 0,
-                r if prev.is_some_and(|q| q.right == r) => AS_BEFORE,
+                r if prev.is_some_and(|q| q.right() == r) => AS_BEFORE,
                 r if next.and_then(|q| q.id_at(0)) == r => NEXT,
                 Some(_) => WRITTEN_RIGHT,
             };
@@ -98,8 +98,8 @@ impl<T: Clone> Packed<T> {
             }
             put(&mut bytes, u64::from(p.len));
             for (kind, written, id) in [
-                (left, WRITTEN_LEFT, p.left),
-                (right, WRITTEN_RIGHT, p.right),
+                (left, WRITTEN_LEFT, p.left()),
+                (right, WRITTEN_RIGHT, p.right()),
             ] {
                 if let (true, Some(id)) = (kind == written, id) {
                     if many {
@@ -151,7 +151,7 @@ impl<T: Clone + PartialEq> Packed<T> {
             };
             let right = match (w.header >> RIGHT_SHIFT) & 3 {
                 0 => None,
-                AS_BEFORE => Some(prev.and_then(|q| q.right).ok_or_else(bad)?),
+                AS_BEFORE => Some(prev.and_then(|q| q.right()).ok_or_else(bad)?),
                 NEXT => Some(
                     raws.get(i + 1)
                         .and_then(|q| Id::new(q.agent, q.start))
@@ -168,14 +168,7 @@ impl<T: Clone + PartialEq> Packed<T> {
             } else {
                 None
             };
-            runs.push(Piece {
-                agent: w.agent,
-                len: w.len,
-                start: w.start,
-                left,
-                right,
-                content,
-            });
+            runs.push(Piece::new(w.agent, w.len, w.start, left, right, content));
         }
         if items.next().is_some() {
             return Err("list content is longer than its runs".into());

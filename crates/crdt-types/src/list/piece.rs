@@ -20,22 +20,97 @@ impl Id {
     }
 }
 
+/// The two origins of a piece's first element, packed without padding: the
+/// agents side by side, then the counters, counter 0 for no origin (a dot's
+/// counter is never 0). Two `Option<Id>` would take 32 bytes (each 12
+/// bytes of data padded to 16); this takes 24, so a piece takes 64 bytes,
+/// not 72 (issue 15: pieces are most of a text's heap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Origins {
+    left_agent: u32,
+    right_agent: u32,
+    left_ctr: u64,
+    right_ctr: u64,
+}
+
+/// `id` as an agent and a counter, `(0, 0)` for none.
+fn unpack(id: Option<Id>) -> (u32, u64) {
+    id.map_or((0, 0), |id| (id.agent, id.ctr.get()))
+}
+
 /// A run of `len` elements with consecutive dots `start..start + len` of one
-/// agent. Element 0 has origins `left` / `right`; element `k > 0` has left
-/// origin element `k - 1` and right origin `right` (what typing forward
-/// produces, so one run is one typing burst). `content` is `None` for a
-/// tombstone run (deleted: ordering information only).
+/// agent. Element 0 has origins [`Piece::left`] / [`Piece::right`]; element
+/// `k > 0` has left origin element `k - 1` and right origin `right` (what
+/// typing forward produces, so one run is one typing burst). `content` is
+/// `None` for a tombstone run (deleted: ordering information only).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Piece<T> {
     pub(crate) agent: u32,
     pub(crate) len: u32,
     pub(crate) start: u64,
-    pub(crate) left: Option<Id>,
-    pub(crate) right: Option<Id>,
+    origins: Origins,
     pub(crate) content: Option<Vec<T>>,
 }
 
 impl<T> Piece<T> {
+    /// The run of `len` elements from counter `start` of `agent`, whose
+    /// first element has origins `left` and `right`.
+    pub(crate) fn new(
+        agent: u32,
+        len: u32,
+        start: u64,
+        left: Option<Id>,
+        right: Option<Id>,
+        content: Option<Vec<T>>,
+    ) -> Self {
+        let (left_agent, left_ctr) = unpack(left);
+        let (right_agent, right_ctr) = unpack(right);
+        Self {
+            agent,
+            len,
+            start,
+            origins: Origins {
+                left_agent,
+                right_agent,
+                left_ctr,
+                right_ctr,
+            },
+            content,
+        }
+    }
+
+    /// The left origin of the first element.
+    #[inline]
+    pub(crate) fn left(&self) -> Option<Id> {
+        Id::new(self.origins.left_agent, self.origins.left_ctr)
+    }
+
+    /// The right origin of every element.
+    #[inline]
+    pub(crate) fn right(&self) -> Option<Id> {
+        Id::new(self.origins.right_agent, self.origins.right_ctr)
+    }
+
+    /// Renames the agents of the origins (left, then right) and of the
+    /// piece by `map`, in that order; an origin whose agent `map` does not
+    /// know becomes none, a piece's agent it does not know becomes 0.
+    pub(crate) fn remap(&mut self, mut map: impl FnMut(u32) -> Option<u32>) {
+        let o = &mut self.origins;
+        if o.left_ctr != 0 {
+            (o.left_agent, o.left_ctr) = map(o.left_agent).map_or((0, 0), |a| (a, o.left_ctr));
+        }
+        if o.right_ctr != 0 {
+            (o.right_agent, o.right_ctr) = map(o.right_agent).map_or((0, 0), |a| (a, o.right_ctr));
+        }
+        self.agent = map(self.agent).unwrap_or(0);
+    }
+
+    /// Sets the origins of the first element.
+    pub(crate) fn set_origins(&mut self, left: Option<Id>, right: Option<Id>) {
+        (self.origins.left_agent, self.origins.left_ctr) = unpack(left);
+        (self.origins.right_agent, self.origins.right_ctr) = unpack(right);
+    }
+
     /// One past the last counter.
     #[inline]
     pub(crate) fn end(&self) -> u64 {
@@ -74,30 +149,31 @@ impl<T> Piece<T> {
     #[inline]
     pub(crate) fn left_at(&self, off: u32) -> Option<Id> {
         if off == 0 {
-            self.left
+            self.left()
         } else {
             self.id_at(off - 1)
         }
     }
 
     /// Keeps elements `..off` and returns elements `off..` as their own
-    /// piece (`0 < off < len`).
+    /// piece (`0 < off < len`). The part kept gives back its spare room:
+    /// only a piece's last element is typed on from (the next dot), and
+    /// that is now in the other part, so the room would stay empty (issue
+    /// 15).
     pub(crate) fn split_off(&mut self, off: u32) -> Self {
         let content = self.content.as_mut().map(|c| {
             let rest = c.split_off(off as usize);
-            if c.capacity() > 2 * c.len() + 8 {
-                c.shrink_to_fit();
-            }
+            c.shrink_to_fit();
             rest
         });
-        let right = Self {
-            agent: self.agent,
-            len: self.len - off,
-            start: self.start + u64::from(off),
-            left: self.id_at(off - 1),
-            right: self.right,
+        let right = Self::new(
+            self.agent,
+            self.len - off,
+            self.start + u64::from(off),
+            self.id_at(off - 1),
+            self.right(),
             content,
-        };
+        );
         self.len = off;
         right
     }
@@ -107,8 +183,9 @@ impl<T> Piece<T> {
     pub(crate) fn continued_by(&self, next: &Self) -> bool {
         self.agent == next.agent
             && next.start == self.end()
-            && next.left == self.last()
-            && next.right == self.right
+            && next.left() == self.last()
+            && next.origins.right_agent == self.origins.right_agent
+            && next.origins.right_ctr == self.origins.right_ctr
             && self.content.is_some() == next.content.is_some()
             && u64::from(self.len) + u64::from(next.len) <= u64::from(u32::MAX)
     }
@@ -119,8 +196,7 @@ impl<T> Piece<T> {
             agent: self.agent,
             len: self.len,
             start: self.start,
-            left: self.left,
-            right: self.right,
+            origins: self.origins,
             content: None,
         }
     }
@@ -142,7 +218,7 @@ impl<T: Clone> Piece<T> {
         self.len += next.len;
         if let (Some(mine), Some(theirs)) = (self.content.as_mut(), next.content.as_ref()) {
             if mine.capacity() - mine.len() < theirs.len() {
-                mine.reserve_exact(theirs.len().max(mine.len() / 4 + 4));
+                mine.reserve_exact(theirs.len().max(spare(mine.len())));
             }
             mine.extend_from_slice(theirs);
         }
@@ -150,18 +226,24 @@ impl<T: Clone> Piece<T> {
 
     /// Elements `from..to` as their own piece (`from < to <= len`).
     pub(crate) fn slice(&self, from: u32, to: u32) -> Self {
-        Self {
-            agent: self.agent,
-            len: to - from,
-            start: self.start + u64::from(from),
-            left: self.left_at(from),
-            right: self.right,
-            content: self
-                .content
+        Self::new(
+            self.agent,
+            to - from,
+            self.start + u64::from(from),
+            self.left_at(from),
+            self.right(),
+            self.content
                 .as_ref()
                 .map(|c| c[from as usize..to as usize].to_vec()),
-        }
+        )
     }
+}
+
+/// The spare room a run's content of `len` elements grows by when typed
+/// on (a quarter, not doubling), and the most it keeps after a backspace
+/// before it gives the rest back.
+pub(crate) fn spare(len: usize) -> usize {
+    len / 4 + 4
 }
 
 /// Merges consecutive pieces that continue each other (the canonical form).
@@ -174,4 +256,45 @@ pub(crate) fn coalesce<T>(pieces: Vec<Piece<T>>) -> Vec<Piece<T>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: pieces are most of a text's heap; the packed origins keep
+    /// one at 64 bytes (two `Option<Id>` made it 72).
+    #[test]
+    fn piece_of_chars_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Piece<char>>(), 64);
+    }
+
+    /// The packed origins tell no origin from the first counter of agent 0,
+    /// and give back every origin they were given.
+    #[test]
+    fn packed_origins_round_trip() {
+        let ids = [
+            None,
+            Id::new(0, 1),
+            Id::new(u32::MAX, u64::MAX),
+            Id::new(3, 1 << 40),
+        ];
+        for left in ids {
+            for right in ids {
+                let mut p = Piece::new(7, 2, 5, left, right, Some(vec!['a', 'b']));
+                assert_eq!((p.left(), p.right()), (left, right));
+                assert_eq!(p.left_at(1), Id::new(7, 5));
+                p.set_origins(right, left);
+                assert_eq!((p.left(), p.right()), (right, left));
+                let q = p.split_off(1);
+                assert_eq!((q.left(), q.right()), (Id::new(7, 5), left));
+                // Agents 0 and MAX are unknown, every other one moves up.
+                let map = |a: u32| (a != 0 && a != u32::MAX).then(|| a + 1);
+                let moved = |id: Option<Id>| id.and_then(|i| Id::new(map(i.agent)?, i.ctr.get()));
+                p.remap(map);
+                assert_eq!((p.left(), p.right()), (moved(right), moved(left)));
+                assert_eq!(p.agent, 8);
+            }
+        }
+    }
 }

@@ -76,8 +76,8 @@ pub(super) fn wire_runs<T>(pieces: Vec<Piece<T>>, rank: &[u32]) -> Vec<WireRun<T
                 agent: rank[p.agent as usize],
                 start: diff(p.start, prev_end),
                 len: p.len,
-                left: id(p.left),
-                right: id(p.right),
+                left: id(p.left()),
+                right: id(p.right()),
                 content: p.content,
             };
             prev_end = p.start + u64::from(p.len);
@@ -170,12 +170,12 @@ impl<T: Clone + PartialEq> List<T> {
         let mut raw = 0usize;
         for p in self.seq.pieces() {
             let pos = |id: Option<Id>| id.and_then(|id| self.seq.position(id)).map(|(_, r, _)| r);
-            if let Some(l) = pos(p.left)
+            if let Some(l) = pos(p.left())
                 && l >= raw
             {
                 return Err("a list run is before its left origin");
             }
-            if let Some(r) = pos(p.right)
+            if let Some(r) = pos(p.right())
                 && r < raw + p.len as usize
             {
                 return Err("a list run is after its right origin");
@@ -213,12 +213,12 @@ pub(super) fn from_wire_run<T>(
         return Err("malformed list run".into());
     }
     *prev_end = start + u64::from(w.len);
-    Ok(Piece {
-        agent: w.agent,
-        len: w.len,
+    Ok(Piece::new(
+        w.agent,
+        w.len,
         start,
-        left: id(w.left, start)?,
-        right: id(w.right, start)?,
-        content: w.content,
-    })
+        id(w.left, start)?,
+        id(w.right, start)?,
+        w.content,
+    ))
 }
