@@ -118,7 +118,7 @@ impl<S: DotStore> Causal<S> {
     /// come in increasing order (sets, registers, maps whose keys follow
     /// their dots): then nothing is allocated and no dot can repeat. From
     /// the first dot out of order on, each dot is marked in a bitmap of the
-    /// context ([`DotBits`]: a bit per dot of the context, when that is at
+    /// context (`DotBits`: a bit per dot of the context, when that is at
     /// most 64 per dot of the store), where a bit already set is a repeat;
     /// the increasing prefix is marked first. With wider contexts the dots
     /// are collected as (replica index, counter) pairs, 16 bytes each, and
