@@ -117,6 +117,21 @@ impl CausalContext {
         }
     }
 
+    /// The context of the dots `(replica, n)` with `lo <= n <= hi` and
+    /// nothing else: [`CausalContext::insert_range`] into the empty
+    /// context, built directly (inline: no allocation, no search), the
+    /// context of a one-run delta.
+    #[must_use]
+    #[inline]
+    pub fn of_range(replica: ReplicaId, lo: u64, hi: u64) -> Self {
+        let lo = lo.max(1);
+        let mut entries = SmallVec::new();
+        if lo <= hi {
+            entries.push((replica, IntervalSet::span(lo, hi)));
+        }
+        Self { entries }
+    }
+
     /// Whether this context has seen `dot`.
     #[must_use]
     #[inline]
@@ -549,5 +564,22 @@ impl<'de> Deserialize<'de> for CausalContext {
             ));
         }
         Ok(Self { entries })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `of_range` builds what `insert_range` into the empty context does,
+    /// empty ranges and a `lo` of 0 included.
+    #[test]
+    fn of_range_equals_insert_range_into_the_empty_context() {
+        let a = ReplicaId::from_u128(7);
+        for (lo, hi) in [(1, 1), (0, 3), (5, 9), (4, 3), (0, 0), (u64::MAX, u64::MAX)] {
+            let mut c = CausalContext::new();
+            c.insert_range(a, lo, hi);
+            assert_eq!(CausalContext::of_range(a, lo, hi), c, "{lo}..={hi}");
+        }
     }
 }

@@ -30,6 +30,15 @@ impl IntervalSet {
         s
     }
 
+    /// The set `lo..=hi` (`1 <= lo <= hi`).
+    #[inline]
+    pub(crate) fn span(lo: u64, hi: u64) -> Self {
+        debug_assert!(1 <= lo && lo <= hi);
+        Self {
+            spans: SmallVec::from_buf([(lo, hi)]),
+        }
+    }
+
     /// The set `{n}` (`n >= 1`).
     #[inline]
     pub(crate) fn single(n: u64) -> Self {

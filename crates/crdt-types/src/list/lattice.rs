@@ -4,8 +4,8 @@ use std::fmt::{self, Debug};
 
 use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
 
-use super::List;
 use super::piece::{Id, Piece, coalesce};
+use super::{List, Runs};
 
 /// One element in global terms: id, left origin, right origin, content.
 type Element<'a, T> = (Dot, Option<Dot>, Option<Dot>, Option<&'a T>);
@@ -38,7 +38,7 @@ impl<T: Clone> List<T> {
     /// The pending runs in canonical order (by replica id, then counter),
     /// coalesced.
     pub(super) fn pending_sorted(&self) -> Vec<Piece<T>> {
-        let mut pending = self.pending.clone();
+        let mut pending = self.pending.to_vec();
         pending.sort_by_key(|p| (self.agents[p.agent as usize], p.start));
         coalesce(pending)
     }
@@ -91,7 +91,7 @@ impl<T: Clone> List<T> {
     /// origins are integrated; what cannot be stays pending.
     pub(super) fn integrate_all(&mut self, incoming: Vec<Piece<T>>) {
         let mut queue = incoming;
-        queue.append(&mut self.pending);
+        queue.extend(self.pending.drain(..));
         // Counters grow along causality for each replica: a good first order.
         queue.sort_by_key(|p| p.start);
         loop {
@@ -110,7 +110,7 @@ impl<T: Clone> List<T> {
                 break;
             }
         }
-        self.pending = queue;
+        self.pending = Runs::from_vec(queue);
     }
 
     /// The parts of `piece` (of a state with replica table `agents`) whose

@@ -73,7 +73,18 @@
 //! backspacing) scans from there, not from the chunk's first run.
 //! Typing on from the end of a run (the next dot, at the place right after
 //! the run's last item) grows that run in place: no new run, no index
-//! entry, no copy of the content beyond the delta's own.
+//! entry, no copy of the content beyond the delta's own. Backspacing at the
+//! end of a run next to the tombstones it left shrinks the run and grows
+//! that tombstone run to the front: no split, no merge (see
+//! `seq/kill.rs`).
+//!
+//! **A local edit's delta** (issue 15: building and dropping deltas was a
+//! third of a replay's instructions) is built directly when it is one run
+//! with origins naming one replica: the replica table and the pending runs
+//! hold one entry inline (no allocation; this makes a `List` 448 bytes,
+//! not 400), the run is renamed in place, and the context and held dots
+//! are each built as one range. So an insert's delta allocates only its
+//! content, a delete's nothing, and dropping it frees at most the content.
 
 mod integrity;
 mod lattice;
@@ -86,11 +97,21 @@ mod wire;
 use std::fmt::Debug;
 
 use crdt_core::{CausalContext, Dot, ReplicaId};
+use smallvec::SmallVec;
 
 use piece::{Id, Piece};
 use seq::Seq;
 
 pub use text::{Text, TextOp};
+
+/// A replica table: inline up to one replica (the size of a `Vec`, 24
+/// bytes), so a local edit's delta, which names one replica in a
+/// single-writer text, allocates nothing for it.
+type Agents = SmallVec<[ReplicaId; 1]>;
+
+/// Runs held inline up to one: a local edit's delta (one run, the common
+/// case) ships its run without a heap allocation of its own.
+type Runs<T> = SmallVec<[Piece<T>; 1]>;
 
 /// A replicated list: insert and delete by index, concurrent inserts at the
 /// same place never interleave (Fugue), a delete racing an insert next to it
@@ -117,11 +138,11 @@ pub use text::{Text, TextOp};
 #[derive(Clone)]
 pub struct List<T> {
     /// Interned replica ids; pieces name them by index.
-    agents: Vec<ReplicaId>,
+    agents: Agents,
     agent_of: AgentIndex,
     seq: Seq<T>,
     /// Runs whose origins are not (yet) integrated.
-    pending: Vec<Piece<T>>,
+    pending: Runs<T>,
     /// Every dot seen.
     ctx: CausalContext,
     /// The dots of the runs held (integrated or pending).
@@ -131,10 +152,10 @@ pub struct List<T> {
 impl<T> Default for List<T> {
     fn default() -> Self {
         Self {
-            agents: Vec::new(),
+            agents: Agents::new(),
             agent_of: AgentIndex::default(),
             seq: Seq::default(),
-            pending: Vec::new(),
+            pending: Runs::new(),
             ctx: CausalContext::new(),
             held: CausalContext::new(),
         }
@@ -280,9 +301,9 @@ impl<T: Clone> List<T> {
         self.held.insert_range(replica, start, last);
         let mut piece = Piece::new(agent, len, start, None, None, Some(items));
         self.seq.insert_local(index, &mut piece);
-        let mut ctx = CausalContext::new();
-        ctx.insert_range(replica, start, last);
-        self.delta_of(vec![piece], ctx)
+        let mut runs = Runs::new();
+        runs.push(piece);
+        self.local_delta(runs)
     }
 
     /// Deletes `len` items from `index` (fewer if the list ends first). The
@@ -291,11 +312,7 @@ impl<T: Clone> List<T> {
     #[must_use = "the delta is what replicas ship to each other"]
     pub fn delete(&mut self, index: usize, len: usize) -> Self {
         let runs = self.seq.delete_local(index, len);
-        let mut ctx = CausalContext::new();
-        for r in &runs {
-            ctx.insert_range(self.agents[r.agent as usize], r.start, r.end() - 1);
-        }
-        self.delta_of(runs, ctx)
+        self.local_delta(runs)
     }
 
     /// A cursor between the items at `index - 1` and `index` (the start
@@ -339,9 +356,16 @@ impl<T: Clone> List<T> {
     /// contexts), for measuring memory per item.
     #[must_use]
     pub fn heap_bytes(&self) -> usize {
+        let spilled = |spilled: bool, capacity: usize, size: usize| {
+            if spilled { capacity * size } else { 0 }
+        };
         self.seq.heap_bytes()
-            + self.pending.capacity() * std::mem::size_of::<Piece<T>>()
-            + self.agents.capacity() * 16
+            + spilled(
+                self.pending.spilled(),
+                self.pending.capacity(),
+                std::mem::size_of::<Piece<T>>(),
+            )
+            + spilled(self.agents.spilled(), self.agents.capacity(), 16)
             + self.agent_of.heap_bytes()
     }
 
@@ -367,27 +391,68 @@ impl<T: Clone> List<T> {
     }
 
     /// A delta made of `pieces` (in this state's agent space) and `ctx`.
+    fn delta_of(&self, pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
+        let held = self.dots_of(pieces.iter());
+        self.delta_with(Runs::from_vec(pieces), ctx, held)
+    }
+
+    /// The delta of a local edit: `pieces` (in this state's agent space),
+    /// their dots as its context and as its held dots. The context of one
+    /// run is built directly, twice (a copy costs more).
+    fn local_delta(&self, pieces: Runs<T>) -> Self {
+        if let [r] = pieces.as_slice() {
+            let (replica, last) = (self.agents[r.agent as usize], r.end() - 1);
+            let ctx = CausalContext::of_range(replica, r.start, last);
+            let held = CausalContext::of_range(replica, r.start, last);
+            return self.delta_with(pieces, ctx, held);
+        }
+        let (mut ctx, mut held) = (CausalContext::new(), CausalContext::new());
+        for r in &pieces {
+            let replica = self.agents[r.agent as usize];
+            ctx.insert_range(replica, r.start, r.end() - 1);
+            held.insert_range(replica, r.start, r.end() - 1);
+        }
+        self.delta_with(pieces, ctx, held)
+    }
+
+    /// A delta made of `pieces` (in this state's agent space), context
+    /// `ctx` and held dots `held` (the dots of `pieces`).
     ///
     /// Design note: a local edit returns its delta on every keystroke, so
     /// the common one-run delta (an insert, or a delete inside one run) is
-    /// built directly: the run in `pieces`' own allocation as the pending
-    /// run (it names origins the delta does not hold) and the replica table
-    /// sized for the replicas it names. Only a delta of several runs, or of
-    /// one run without origins, goes through integration.
-    fn delta_of(&self, mut pieces: Vec<Piece<T>>, ctx: CausalContext) -> Self {
+    /// built directly, with no heap allocation beyond the run's content:
+    /// the run, renamed in place, as the delta's one pending run (it names
+    /// origins the delta does not hold; held inline, see [`Runs`]), and the
+    /// replica table inline when the run names one replica (see
+    /// [`Agents`]). Only a delta of several runs, or of one run without
+    /// origins, goes through integration.
+    fn delta_with(&self, mut pieces: Runs<T>, ctx: CausalContext, held: CausalContext) -> Self {
+        if let [p] = pieces.as_mut_slice()
+            && (p.left().is_some() || p.right().is_some())
+            && p.agents_named() == 1
+        {
+            // One replica named: it is the delta's agent 0 (its replica
+            // table inline, its replica index empty).
+            let mut agents = Agents::new();
+            agents.push(self.agents[p.agent as usize]);
+            p.remap(|_| Some(0));
+            return Self {
+                agents,
+                agent_of: AgentIndex::default(),
+                seq: Seq::default(),
+                pending: pieces,
+                ctx,
+                held,
+            };
+        }
         let mut out = Self::new();
-        if let [p] = pieces.as_slice()
+        out.ctx = ctx;
+        out.held = held;
+        if let [p] = pieces.as_mut_slice()
             && (p.left().is_some() || p.right().is_some())
         {
-            let named = 1 + usize::from(p.left().is_some()) + usize::from(p.right().is_some());
-            out.agents = Vec::with_capacity(named);
-            if let Some(p) = pieces.pop() {
-                let p = out.import(&self.agents, p);
-                let r = out.agents[p.agent as usize];
-                out.held.insert_range(r, p.start, p.end() - 1);
-                pieces.push(p);
-            }
-            out.ctx = ctx;
+            out.agents.reserve_exact(p.agents_named());
+            out.rename(&self.agents, p);
             out.pending = pieces;
             return out;
         }
@@ -395,11 +460,6 @@ impl<T: Clone> List<T> {
             .into_iter()
             .map(|p| out.import(&self.agents, p))
             .collect();
-        for p in &pieces {
-            let r = out.agents[p.agent as usize];
-            out.held.insert_range(r, p.start, p.end() - 1);
-        }
-        out.ctx = ctx;
         out.integrate_all(pieces);
         out
     }
@@ -407,8 +467,25 @@ impl<T: Clone> List<T> {
     /// `piece` of a state with replica table `agents`, in this state's
     /// agent space.
     fn import(&mut self, agents: &[ReplicaId], mut piece: Piece<T>) -> Piece<T> {
-        piece.remap(|agent| agents.get(agent as usize).map(|r| self.intern(*r)));
+        self.rename(agents, &mut piece);
         piece
+    }
+
+    /// Renames `piece` (of a state with replica table `agents`) into this
+    /// state's agent space, in place. A piece and its origins mostly name
+    /// one agent: it is looked up once.
+    fn rename(&mut self, agents: &[ReplicaId], piece: &mut Piece<T>) {
+        let mut last: Option<(u32, u32)> = None;
+        piece.remap(|agent| {
+            if let Some((from, to)) = last
+                && from == agent
+            {
+                return Some(to);
+            }
+            let to = self.intern(*agents.get(agent as usize)?);
+            last = Some((agent, to));
+            Some(to)
+        });
     }
 }
 
@@ -478,3 +555,105 @@ impl<T: Clone + PartialEq + Debug> crate::laws::Mutate for List<T> {
 
 #[cfg(feature = "quickcheck")]
 crate::testing::arbitrary_via_mutate!(impl[T: quickcheck::Arbitrary + PartialEq + Debug] List<T>);
+
+#[cfg(test)]
+mod tests {
+    use crdt_core::Lattice;
+
+    use super::*;
+
+    /// Issue 15: the replica table and the pending runs are held inline
+    /// up to one, so a local edit's delta allocates only its content; that
+    /// costs a `List` 48 bytes (400 before: the pending run inline).
+    #[test]
+    fn list_of_chars_is_448_bytes() {
+        assert_eq!(std::mem::size_of::<List<char>>(), 448);
+    }
+
+    /// The general path of [`List::delta_with`]: every run imported and
+    /// integrated (what a one-run delta built directly must equal).
+    fn integrated_delta<T: Clone>(list: &List<T>, pieces: Vec<Piece<T>>) -> List<T> {
+        let mut out = List::new();
+        let pieces: Vec<Piece<T>> = pieces
+            .into_iter()
+            .map(|p| out.import(&list.agents, p))
+            .collect();
+        for p in &pieces {
+            let r = out.agents[p.agent as usize];
+            out.ctx.insert_range(r, p.start, p.end() - 1);
+            out.held.insert_range(r, p.start, p.end() - 1);
+        }
+        out.integrate_all(pieces);
+        out
+    }
+
+    /// A one-run delta built directly (run renamed in place, inline
+    /// replica table, contexts of one range) equals the one integration
+    /// builds: as values, in its held dots, in its encoding, and it is a
+    /// valid state; for runs naming one, two and three replicas, visible
+    /// and deleted.
+    #[test]
+    fn one_run_delta_built_directly_equals_the_integrated_one() {
+        let r = ReplicaId::from_u128;
+        let mut x: List<u32> = List::new();
+        let mut n = 0u32;
+        for step in 0..60usize {
+            let replica = r(1 + (step % 3) as u128);
+            let at = (step * 7) % (x.len() + 1);
+            n += 1;
+            let _ = x.insert(replica, at, [n, n + 100]);
+            if step % 4 == 3 {
+                let _ = x.delete((step * 5) % x.len(), 1);
+            }
+        }
+        let mut named = [0usize; 4];
+        for p in x.seq.pieces() {
+            let mut runs = Runs::new();
+            runs.push(p.clone());
+            let direct = x.local_delta(runs);
+            let general = integrated_delta(&x, vec![p.clone()]);
+            named[p.agents_named()] += 1;
+            assert_eq!(direct, general);
+            assert_eq!(direct.held, general.held);
+            assert_eq!(direct.agents.len(), general.agents.len());
+            assert_eq!(direct.validate(), Ok(()));
+            let bytes = |l: &List<u32>| {
+                bincode::serde::encode_to_vec(l, bincode::config::standard()).unwrap()
+            };
+            assert_eq!(bytes(&direct), bytes(&general));
+        }
+        assert!(
+            named[1] > 0 && named[2] > 0,
+            "runs naming 1 and 2 replicas: {named:?}"
+        );
+    }
+
+    /// A local edit's delta is the one-run delta built directly: equal to
+    /// the integrated one for an insert and a delete inside a run.
+    #[test]
+    fn local_edit_deltas_equal_the_integrated_ones() {
+        let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+        let mut x: List<char> = List::new();
+        let _ = x.insert(a, 0, "hello world".chars());
+        let _ = x.insert(b, 5, ",".chars());
+        let before = x.clone();
+        let d = x.insert(a, 3, "XY".chars());
+        let run = x
+            .seq
+            .pieces()
+            .find(|p| p.content.as_deref() == Some(&['X', 'Y'][..]));
+        let general = integrated_delta(&x, vec![run.cloned().unwrap()]);
+        assert_eq!(d, general);
+        assert_eq!(d.pending.len(), 1);
+        assert!(!d.pending.spilled() && !d.agents.spilled());
+        let mut y = before;
+        y.join(&d);
+        assert_eq!(y, x);
+        let d = x.delete(1, 1);
+        assert_eq!(d.pending.len(), 1);
+        assert!(d.to_vec().is_empty());
+        assert_eq!(d.validate(), Ok(()));
+        y.join(&d);
+        assert_eq!(y, x);
+    }
+}

@@ -105,6 +105,16 @@ impl<T> Piece<T> {
         self.agent = map(self.agent).unwrap_or(0);
     }
 
+    /// How many distinct agents the piece and its origins name (1 to 3).
+    pub(crate) fn agents_named(&self) -> usize {
+        let o = &self.origins;
+        let left = o.left_ctr != 0 && o.left_agent != self.agent;
+        let right = o.right_ctr != 0
+            && o.right_agent != self.agent
+            && !(left && o.right_agent == o.left_agent);
+        1 + usize::from(left) + usize::from(right)
+    }
+
     /// Sets the origins of the first element.
     pub(crate) fn set_origins(&mut self, left: Option<Id>, right: Option<Id>) {
         (self.origins.left_agent, self.origins.left_ctr) = unpack(left);

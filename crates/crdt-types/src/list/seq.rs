@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use crdt_core::ReplicaId;
 
-use super::piece::{Id, Piece, spare};
+use super::piece::{Id, Piece};
+
+mod kill;
 
 /// Most pieces in one chunk before it splits in two.
 const CHUNK_MAX: usize = 64;
@@ -546,127 +548,6 @@ impl<T: Clone> Seq<T> {
         chunk.total += n;
     }
 
-    /// Turns `n` visible elements from visible index `i` into tombstones;
-    /// returns the deleted runs (without content).
-    pub(crate) fn delete_local(&mut self, i: usize, mut n: usize) -> Vec<Piece<T>> {
-        // Most deletes hit one run: room for exactly that.
-        let mut out = Vec::with_capacity(1);
-        while n > 0 && i < self.visible {
-            let (at, f, h) = self.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
-            self.finger = f;
-            let Some(piece) = self.piece(at) else { break };
-            let take = (piece.len - at.off).min(u32::try_from(n).unwrap_or(u32::MAX));
-            // Killing merges the piece into the one before at most: the
-            // pieces before that one stay as they are.
-            let hint = match at.piece.checked_sub(1) {
-                Some(p) => {
-                    let prev = &self.chunks[at.chunk].pieces[p];
-                    Hint {
-                        piece: p,
-                        visible: h.visible - prev.visible(),
-                        total: h.total - prev.len as usize,
-                        ..h
-                    }
-                }
-                None => h,
-            };
-            let chunks = self.chunks.len();
-            out.push(self.kill(at, take));
-            n -= take as usize;
-            if self.chunks.len() == chunks {
-                self.hint = Some(hint);
-            }
-        }
-        out
-    }
-
-    /// Tombstones `n` elements of the (visible) piece at `at`; the finger
-    /// must be at `at.chunk`. Returns them as a tombstone run.
-    ///
-    /// The content is cut before the run is split: the dead elements keep
-    /// none, so the part before them keeps the run's buffer (cutting a run's
-    /// tail, as a backspace does, allocates nothing; only the part after
-    /// the cut, if any, gets a buffer of its own).
-    fn kill(&mut self, at: Place, n: u32) -> Piece<T> {
-        self.hint = None;
-        let (off, len) = (at.off, self.chunks[at.chunk].pieces[at.piece].len);
-        let content = self.chunks[at.chunk].pieces[at.piece].content.take();
-        let shown = content.is_some();
-        let (before, after) =
-            content.map_or((None, None), |c| cut(c, off as usize, (off + n) as usize));
-        let at = self.split_at(at);
-        if n < len - off {
-            self.split_at(Place { off: n, ..at });
-        }
-        let chunk = &mut self.chunks[at.chunk];
-        if shown {
-            chunk.visible -= n as usize;
-            self.visible -= n as usize;
-        }
-        if off > 0 {
-            chunk.pieces[at.piece - 1].content = before;
-        }
-        if n < len - off {
-            chunk.pieces[at.piece + 1].content = after;
-        }
-        let dead = chunk.pieces[at.piece].shape();
-        // Tombstones next to tombstones they continue become one run.
-        self.merge_next(at.chunk, at.piece);
-        if at.piece > 0 {
-            self.merge_next(at.chunk, at.piece - 1);
-        }
-        if self.chunks[at.chunk].pieces.len() > CHUNK_MAX {
-            self.split_chunk(at.chunk);
-        }
-        dead
-    }
-
-    /// Merges piece `p + 1` of chunk `c` into piece `p` if it continues it.
-    fn merge_next(&mut self, c: usize, p: usize) {
-        self.hint = None;
-        let pieces = &mut self.chunks[c].pieces;
-        if p + 1 < pieces.len() && pieces[p].continued_by(&pieces[p + 1]) {
-            let next = pieces.remove(p + 1);
-            // Merges (deletes) leave room that no insert may fill: keep
-            // at most a step of it.
-            if pieces.capacity() >= pieces.len() + 2 * STEP {
-                pieces.shrink_to(pieces.len() + STEP);
-            }
-            if let Some(map) = self.index.get_mut(next.agent as usize) {
-                map.remove(&next.start);
-            }
-            pieces[p].absorb(next);
-        }
-    }
-
-    /// Tombstones every integrated element of `agent` with a counter in
-    /// `lo..=hi`.
-    pub(crate) fn kill_range(&mut self, agent: u32, lo: u64, hi: u64) {
-        let Some(map) = self.index.get(agent as usize) else {
-            return;
-        };
-        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
-        let starts: Vec<u64> = map.range(first..=hi).map(|(s, _)| *s).collect();
-        for start in starts {
-            let Some(id) = Id::new(agent, start) else {
-                continue;
-            };
-            let Some(at) = self.find(id) else { continue };
-            let Some(piece) = self.piece(at) else {
-                continue;
-            };
-            if piece.content.is_none() || piece.end() <= lo {
-                continue;
-            }
-            let from = lo.max(start);
-            let to = (hi + 1).min(piece.end());
-            let off = u32::try_from(from - start).unwrap_or(0);
-            let n = u32::try_from(to - from).unwrap_or(0);
-            self.seek_chunk(at.chunk);
-            let _ = self.kill(Place { off, ..at }, n);
-        }
-    }
-
     /// The integrated pieces of `agent` holding a counter in `lo..=hi`,
     /// by counter.
     pub(crate) fn pieces_of(
@@ -762,21 +643,4 @@ impl<T: Clone> Seq<T> {
             off: 0,
         }
     }
-}
-
-/// The content of a run without its elements `from..to`: the part before
-/// (in `content`'s own buffer, which gives back room past what typing on
-/// would reserve, [`spare`], so a backspace allocates nothing and typing
-/// on after it reallocates rarely) and the part after (in a buffer of its
-/// exact size, so the heap is what splitting the run gave).
-fn cut<T>(mut content: Vec<T>, from: usize, to: usize) -> (Option<Vec<T>>, Option<Vec<T>>) {
-    let after = (to < content.len()).then(|| content.split_off(to));
-    if from == 0 {
-        return (None, after);
-    }
-    content.truncate(from);
-    if content.capacity() > content.len() + spare(content.len()) {
-        content.shrink_to_fit();
-    }
-    (Some(content), after)
 }

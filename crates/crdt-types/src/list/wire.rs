@@ -7,8 +7,8 @@
 use crdt_core::{CausalContext, ReplicaId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::List;
 use super::piece::{Id, Piece, coalesce};
+use super::{List, Runs};
 
 /// One run on the wire: agent index into the replica table, first counter
 /// as a difference from the end of the run before it, length, origins as
@@ -155,7 +155,7 @@ impl<T: Clone + PartialEq> List<T> {
         for p in runs {
             out.seq.push(p);
         }
-        out.pending = pending;
+        out.pending = Runs::from_vec(pending);
         out.held = out.dots_of(out.seq.pieces().chain(&out.pending));
         out.ctx = context;
         out.validate().map_err(|e| e.to_string())?;

@@ -1,0 +1,277 @@
+//! Deleting: local deletes, remote deletes by dot range, and the splits
+//! and merges of runs they make.
+
+use super::super::Runs;
+use super::super::piece::{Id, Piece, spare};
+use super::{CHUNK_MAX, Hint, Place, STEP, Seq};
+
+impl<T: Clone> Seq<T> {
+    /// Turns `n` visible elements from visible index `i` into tombstones;
+    /// returns the deleted runs (without content).
+    pub(crate) fn delete_local(&mut self, i: usize, mut n: usize) -> Runs<T> {
+        // Most deletes hit one run: it is held inline.
+        let mut out = Runs::new();
+        while n > 0 && i < self.visible {
+            let (at, f, h) = self.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
+            self.finger = f;
+            let Some(piece) = self.piece(at) else { break };
+            let take = (piece.len - at.off).min(u32::try_from(n).unwrap_or(u32::MAX));
+            // Killing merges the piece into the one before at most: the
+            // pieces before that one stay as they are.
+            let hint = match at.piece.checked_sub(1) {
+                Some(p) => {
+                    let prev = &self.chunks[at.chunk].pieces[p];
+                    Hint {
+                        piece: p,
+                        visible: h.visible - prev.visible(),
+                        total: h.total - prev.len as usize,
+                        ..h
+                    }
+                }
+                None => h,
+            };
+            let chunks = self.chunks.len();
+            out.push(self.kill(at, take));
+            n -= take as usize;
+            if self.chunks.len() == chunks {
+                self.hint = Some(hint);
+            }
+        }
+        out
+    }
+
+    /// Tombstones `n` elements of the (visible) piece at `at`; the finger
+    /// must be at `at.chunk`. Returns them as a tombstone run.
+    ///
+    /// The content is cut before the run is split: the dead elements keep
+    /// none, so the part before them keeps the run's buffer (cutting a run's
+    /// tail, as a backspace does, allocates nothing; only the part after
+    /// the cut, if any, gets a buffer of its own).
+    fn kill(&mut self, at: Place, n: u32) -> Piece<T> {
+        if let Some(dead) = self.kill_tail(at, n) {
+            return dead;
+        }
+        self.kill_split(at, n)
+    }
+
+    /// The common backspace: `n` elements at the tail of the visible
+    /// piece at `at` (not all of it), when the tombstone run after it in
+    /// the chunk continues them. The piece shrinks and that run grows to
+    /// the front: what [`Seq::kill_split`] does (split, then merge), without
+    /// a piece inserted and removed. `None`, and nothing changed, when the
+    /// elements are not such a tail.
+    fn kill_tail(&mut self, at: Place, n: u32) -> Option<Piece<T>> {
+        let chunk = &mut self.chunks[at.chunk];
+        let [piece, next] = chunk.pieces.get_mut(at.piece..at.piece + 2)? else {
+            return None;
+        };
+        if at.off == 0 || at.off + n != piece.len || piece.content.is_none() {
+            return None;
+        }
+        let start = piece.start + u64::from(at.off);
+        let dead = Piece::new(
+            piece.agent,
+            n,
+            start,
+            piece.id_at(at.off - 1),
+            piece.right(),
+            None,
+        );
+        if !dead.continued_by(next) {
+            return None;
+        }
+        let old = next.start;
+        let mut merged = dead.shape();
+        merged.len += next.len;
+        *next = merged;
+        piece.len = at.off;
+        let content = piece.content.take();
+        piece.content = content.and_then(|c| cut(c, at.off as usize, (at.off + n) as usize).0);
+        chunk.visible -= n as usize;
+        self.visible -= n as usize;
+        let cid = chunk.id;
+        if let Some(map) = self.index.get_mut(dead.agent as usize) {
+            map.remove(&old);
+            map.insert(start, cid);
+        }
+        self.hint = None;
+        Some(dead)
+    }
+
+    /// [`Seq::kill`] in general: split the piece around the elements,
+    /// then merge the tombstones with the tombstones they continue.
+    fn kill_split(&mut self, at: Place, n: u32) -> Piece<T> {
+        self.hint = None;
+        let (off, len) = (at.off, self.chunks[at.chunk].pieces[at.piece].len);
+        let content = self.chunks[at.chunk].pieces[at.piece].content.take();
+        let shown = content.is_some();
+        let (before, after) =
+            content.map_or((None, None), |c| cut(c, off as usize, (off + n) as usize));
+        let at = self.split_at(at);
+        if n < len - off {
+            self.split_at(Place { off: n, ..at });
+        }
+        let chunk = &mut self.chunks[at.chunk];
+        if shown {
+            chunk.visible -= n as usize;
+            self.visible -= n as usize;
+        }
+        if off > 0 {
+            chunk.pieces[at.piece - 1].content = before;
+        }
+        if n < len - off {
+            chunk.pieces[at.piece + 1].content = after;
+        }
+        let dead = chunk.pieces[at.piece].shape();
+        // Tombstones next to tombstones they continue become one run.
+        self.merge_next(at.chunk, at.piece);
+        if at.piece > 0 {
+            self.merge_next(at.chunk, at.piece - 1);
+        }
+        if self.chunks[at.chunk].pieces.len() > CHUNK_MAX {
+            self.split_chunk(at.chunk);
+        }
+        dead
+    }
+
+    /// Merges piece `p + 1` of chunk `c` into piece `p` if it continues it.
+    fn merge_next(&mut self, c: usize, p: usize) {
+        self.hint = None;
+        let pieces = &mut self.chunks[c].pieces;
+        if p + 1 < pieces.len() && pieces[p].continued_by(&pieces[p + 1]) {
+            let next = pieces.remove(p + 1);
+            // Merges (deletes) leave room that no insert may fill: keep
+            // at most a step of it.
+            if pieces.capacity() >= pieces.len() + 2 * STEP {
+                pieces.shrink_to(pieces.len() + STEP);
+            }
+            if let Some(map) = self.index.get_mut(next.agent as usize) {
+                map.remove(&next.start);
+            }
+            pieces[p].absorb(next);
+        }
+    }
+
+    /// Tombstones every integrated element of `agent` with a counter in
+    /// `lo..=hi`.
+    pub(crate) fn kill_range(&mut self, agent: u32, lo: u64, hi: u64) {
+        let Some(map) = self.index.get(agent as usize) else {
+            return;
+        };
+        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
+        let starts: Vec<u64> = map.range(first..=hi).map(|(s, _)| *s).collect();
+        for start in starts {
+            let Some(id) = Id::new(agent, start) else {
+                continue;
+            };
+            let Some(at) = self.find(id) else { continue };
+            let Some(piece) = self.piece(at) else {
+                continue;
+            };
+            if piece.content.is_none() || piece.end() <= lo {
+                continue;
+            }
+            let from = lo.max(start);
+            let to = (hi + 1).min(piece.end());
+            let off = u32::try_from(from - start).unwrap_or(0);
+            let n = u32::try_from(to - from).unwrap_or(0);
+            self.seek_chunk(at.chunk);
+            let _ = self.kill(Place { off, ..at }, n);
+        }
+    }
+}
+
+/// The content of a run without its elements `from..to`: the part before
+/// (in `content`'s own buffer, which gives back room past what typing on
+/// would reserve, [`spare`], so a backspace allocates nothing and typing
+/// on after it reallocates rarely) and the part after (in a buffer of its
+/// exact size, so the heap is what splitting the run gave).
+fn cut<T>(mut content: Vec<T>, from: usize, to: usize) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let after = (to < content.len()).then(|| content.split_off(to));
+    if from == 0 {
+        return (None, after);
+    }
+    content.truncate(from);
+    if content.capacity() > content.len() + spare(content.len()) {
+        content.shrink_to_fit();
+    }
+    (Some(content), after)
+}
+
+#[cfg(test)]
+mod tests {
+    use crdt_core::ReplicaId;
+
+    use super::super::super::List;
+    use super::*;
+
+    /// The two sequences hold the same pieces (every field), counts, chunk
+    /// counts and index.
+    fn assert_same(a: &Seq<char>, b: &Seq<char>) {
+        assert!(a.pieces().eq(b.pieces()));
+        assert_eq!((a.visible, a.total), (b.visible, b.total));
+        let counts = |s: &Seq<char>| -> Vec<(usize, usize, usize)> {
+            s.chunks
+                .iter()
+                .map(|c| (c.visible, c.total, c.pieces.len()))
+                .collect()
+        };
+        assert_eq!(counts(a), counts(b));
+        assert_eq!(a.index, b.index);
+    }
+
+    /// A backspace at a run's tail next to the tombstones it continues
+    /// (the fast path, [`Seq::kill_tail`]) leaves the sequence and returns
+    /// the tombstone run that splitting and merging ([`Seq::kill_split`])
+    /// gives; elsewhere the fast path changes nothing.
+    #[test]
+    fn backspace_at_a_run_tail_equals_split_and_merge() {
+        let me = ReplicaId::from_u128(1);
+        let mut x: List<char> = List::new();
+        let _ = x.insert(me, 0, "hello world, typed on and on".chars());
+        let (mut tails, mut others) = (0, 0);
+        for step in 0..200usize {
+            if step % 7 == 6 {
+                let at = (step * 13) % (x.len() + 1);
+                let _ = x.insert(me, at, "abc".chars());
+            }
+            if x.is_empty() {
+                break;
+            }
+            // Mostly backspaces at the end of the last typing, some
+            // deletes elsewhere.
+            let i = if step % 5 == 4 {
+                (step * 11) % x.len()
+            } else {
+                x.len() - 1
+            };
+            let (at, f, _) = x
+                .seq
+                .locate(i, |c| c.visible, |f| f.visible, Piece::visible);
+            x.seq.finger = f;
+            let Some(piece) = x.seq.piece(at) else {
+                continue;
+            };
+            let n = (piece.len - at.off).min(1 + u32::from(step % 3 == 0));
+            let mut general = x.seq.clone();
+            let slow = general.kill_split(at, n);
+            let before = x.seq.clone();
+            match x.seq.kill_tail(at, n) {
+                Some(dead) => {
+                    tails += 1;
+                    assert_eq!(dead, slow, "step {step}");
+                    assert_same(&x.seq, &general);
+                }
+                None => {
+                    others += 1;
+                    assert_same(&x.seq, &before);
+                    x.seq = general;
+                }
+            }
+        }
+        assert!(
+            tails > 10 && others > 10,
+            "{tails} deletes took the fast path, {others} did not"
+        );
+    }
+}
