@@ -154,6 +154,77 @@ fn validate_accepts_distinct_dots_out_of_order() {
     }
 }
 
+/// A store of one-dot sets under keys out of dot order: `(key, replica,
+/// counter)` bytes, the key bytes ordering the entries; the dots in the
+/// order of the entries. Counters reach the ranges [`three_shapes`] adds:
+/// below 64 only the dots themselves, then the one-dot ranges from 10,000
+/// (every other counter), then the wide range from 1,000.
+fn store_of(entries: &[(u8, u8, u8)]) -> (DotMap<u64, DotSet>, Vec<Dot>) {
+    let mut store = DotMap::new();
+    let mut dots = Vec::new();
+    for (i, &(k, r, c)) in entries.iter().enumerate() {
+        let counter = match c {
+            0..64 => u64::from(c),
+            64..128 => 10_000 + u64::from(c - 64),
+            _ => 1_000 + u64::from(c),
+        };
+        let Some(dot) = Dot::new(ReplicaId::from_u128(u128::from(r % 3) + 1), counter) else {
+            continue;
+        };
+        store.insert((u64::from(k) << 32) | i as u64, DotSet::from(dot));
+        dots.push(dot);
+    }
+    (store, dots)
+}
+
+/// A context of `dots` but the one at `left_out` (if any), in three
+/// shapes, each taking another path of validation for dots out of order:
+/// as is (a bitmap), with every counter from 1,000 to 2^50 of each replica
+/// (too many dots for a bitmap: sorted), and with 2,000 one-dot ranges of
+/// replica 1 from 10,000 (too many ranges for a bitmap: sorted).
+fn three_shapes(dots: &[Dot], left_out: usize) -> [CausalContext; 3] {
+    let narrow: CausalContext = dots
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != left_out)
+        .map(|(_, &d)| d)
+        .collect();
+    let mut wide = narrow.clone();
+    for r in 1..=3 {
+        wide.insert_range(ReplicaId::from_u128(r), 1_000, 1 << 50);
+    }
+    let mut gaps = narrow.clone();
+    for i in 0..2_000 {
+        gaps.insert_range(ReplicaId::from_u128(1), 10_000 + 2 * i, 10_000 + 2 * i);
+    }
+    [narrow, wide, gaps]
+}
+
+quickcheck! {
+    /// Whatever path validation takes for dots out of order, it rejects
+    /// exactly the stores with a dot outside the context or a dot held
+    /// twice (the simple definition), and the dot it names has the fault
+    /// it names.
+    fn validation_of_dots_out_of_order_matches_the_simple_definition(
+        entries: Vec<(u8, u8, u8)>,
+        left_out: u8
+    ) -> bool {
+        let (store, dots) = store_of(&entries);
+        let mut sorted = dots.clone();
+        sorted.sort_unstable();
+        let repeated = sorted.windows(2).any(|w| w[0] == w[1]);
+        three_shapes(&dots, usize::from(left_out)).into_iter().all(|ctx| {
+            let outside = dots.iter().any(|&d| !ctx.contains(d));
+            match set_with(store.clone(), ctx.clone()) {
+                Ok(_) => !outside && !repeated,
+                Err(InvalidState::DotOutsideContext(d)) => dots.contains(&d) && !ctx.contains(d),
+                Err(InvalidState::DuplicateDot(d)) => sorted.windows(2).any(|w| w == [d, d]),
+                Err(_) => false,
+            }
+        })
+    }
+}
+
 #[test]
 fn decoding_rejects_a_dot_outside_its_context() {
     // Hand-made encodings of `(context, store)`, dots as (replica index, counter).

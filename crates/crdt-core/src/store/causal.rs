@@ -10,7 +10,7 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
-use super::dot_bits::DotBits;
+use super::dot_bits::{DotBits, SortedDots};
 use super::wire::{Interned, InternedDeserialize, InternedSerialize, Seed};
 use crate::context::Cursor;
 use crate::{CausalContext, Decompose, Dot, DotReuse, InvalidState, Lattice, ReplicaId};
@@ -117,12 +117,14 @@ impl<S: DotStore> Causal<S> {
     /// One walk of the store, the context walked alongside while the dots
     /// come in increasing order (sets, registers, maps whose keys follow
     /// their dots): then nothing is allocated and no dot can repeat. From
-    /// the first dot out of order on, each dot is marked in a bitmap of the
-    /// context (`DotBits`: a bit per dot of the context, when that is at
-    /// most 64 per dot of the store), where a bit already set is a repeat;
-    /// the increasing prefix is marked first. With wider contexts the dots
-    /// are collected as (replica index, counter) pairs, 16 bytes each, and
-    /// sorted to find repeats: `O(n log n)`.
+    /// the first dot out of order on, the dots are recorded, the increasing
+    /// prefix first. Under a context of few ranges
+    /// ([`MAX_MARKED_RANGES`]) and at most 64 dots per dot of the store,
+    /// each dot is marked in a bitmap of the context (`DotBits`), where a
+    /// bit already set is a repeat. Otherwise the dots are collected as
+    /// (replica index, counter) keys, 16 bytes each, sorted, and checked in
+    /// one walk of the context's ranges in step (`SortedDots`):
+    /// `O(n log n)`, with no search of the context per dot.
     pub fn validate(&self) -> Result<(), InvalidState> {
         let ctx = &self.context;
         let mut at = Cursor::default();
@@ -147,25 +149,23 @@ impl<S: DotStore> Causal<S> {
         })?;
         match rest {
             Repeats::None | Repeats::Marked(_) => Ok(()),
-            Repeats::Sorted(mut pairs) => {
-                pairs.sort_unstable();
-                match pairs.windows(2).find(|w| w[0] == w[1]) {
-                    Some(w) => ctx
-                        .replica_at(w[0].0)
-                        .and_then(|r| Dot::new(r, w[0].1))
-                        .map_or(Ok(()), |d| Err(InvalidState::DuplicateDot(d))),
-                    None => Ok(()),
-                }
-            }
+            Repeats::Sorted(dots) => dots.check(ctx),
         }
     }
 
     /// The record of the first `prefix` dots of the store (increasing, and
     /// in the context), for finding repeats among the dots out of order.
     fn repeats_from(&self, prefix: usize) -> Repeats {
-        let mut rest = match DotBits::for_store(&self.context, &self.store) {
+        let few_ranges = self.context.ranges().nth(MAX_MARKED_RANGES).is_none();
+        let bits = few_ranges
+            .then(|| DotBits::for_store(&self.context, &self.store))
+            .flatten();
+        let mut rest = match bits {
             Some(bits) => Repeats::Marked(bits),
-            None => Repeats::Sorted(Vec::new()),
+            None => {
+                let held = usize::try_from(self.store.dot_count()).unwrap_or(0);
+                Repeats::Sorted(SortedDots::with_capacity(held))
+            }
         };
         let mut seen = 0;
         let _stopped = self.store.try_each_dot(&mut |dot| {
@@ -420,14 +420,19 @@ fn nth_dot(context: &CausalContext, mut n: u64) -> Option<Dot> {
     None
 }
 
+/// The most ranges of a context under which [`Causal::validate`] marks
+/// the dots met out of order in a bitmap: a search of up to 1,024 ranges
+/// per dot stays in the cache; past that, sorting the dots is cheaper.
+const MAX_MARKED_RANGES: usize = 1024;
+
 /// What [`Causal::validate`] keeps of the dots met out of order.
 enum Repeats {
     /// Every dot so far was increasing.
     None,
     /// A bit per dot of the context, set for each dot met.
     Marked(DotBits),
-    /// `(replica index, counter)` of each dot met, sorted at the end.
-    Sorted(Vec<(usize, u64)>),
+    /// The dots met, sorted and checked at the end.
+    Sorted(SortedDots),
 }
 
 impl Repeats {
@@ -441,13 +446,7 @@ impl Repeats {
                 Some(false) => Err(InvalidState::DuplicateDot(dot)),
                 None => Err(InvalidState::DotOutsideContext(dot)),
             },
-            Self::Sorted(pairs) => match ctx.replica_index(dot.replica) {
-                Some(i) if ctx.contains(dot) => {
-                    pairs.push((i, dot.counter()));
-                    Ok(())
-                }
-                _ => Err(InvalidState::DotOutsideContext(dot)),
-            },
+            Self::Sorted(dots) => dots.add(ctx, dot),
         }
     }
 }

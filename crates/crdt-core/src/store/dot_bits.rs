@@ -10,7 +10,7 @@
 //! fall back to sorting the dots themselves).
 
 use super::DotStore;
-use crate::{CausalContext, Dot, ReplicaId};
+use crate::{CausalContext, Dot, InvalidState, ReplicaId};
 
 /// One bit per dot of a context, in dot order.
 pub(super) struct DotBits {
@@ -110,5 +110,73 @@ impl DotBits {
                     .filter(move |n| clear(start + (n - lo)))
                     .filter_map(move |n| Dot::new(r, n))
             })
+    }
+}
+
+/// The dots met, as `(replica index, counter)` keys, checked against the
+/// context by sorting them and then walking the context's ranges in step:
+/// `O(n log n)` in the dots met plus one pass over the ranges.
+///
+/// Used where the context has many ranges (a bitmap would be searched by
+/// range for every dot, a binary search over the ranges that misses the
+/// cache at most of its steps) or too many dots for a bitmap.
+pub(super) struct SortedDots(Vec<u128>);
+
+impl SortedDots {
+    /// No dot met yet, with room for `n`.
+    pub(super) fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
+    /// Records `dot`: an error if `ctx` has no dot of its replica (the
+    /// counter is checked by [`SortedDots::check`]).
+    pub(super) fn add(&mut self, ctx: &CausalContext, dot: Dot) -> Result<(), InvalidState> {
+        let i = ctx
+            .replica_index(dot.replica)
+            .ok_or(InvalidState::DotOutsideContext(dot))?;
+        self.0.push((i as u128) << 64 | u128::from(dot.counter()));
+        Ok(())
+    }
+
+    /// Whether every dot met is in `ctx` and none was met twice: the first
+    /// dot (in dot order) outside `ctx` is the error, else the first
+    /// repeated one.
+    pub(super) fn check(mut self, ctx: &CausalContext) -> Result<(), InvalidState> {
+        self.0.sort_unstable();
+        let dot = |key: u128| {
+            let replica = ctx.replica_at(usize::try_from(key >> 64).ok()?)?;
+            Dot::new(replica, key as u64)
+        };
+        // The ranges with the index of their replica (counted as it changes).
+        let mut index = 0u128;
+        let mut previous = None;
+        let mut ranges = ctx.ranges().map(|(r, lo, hi)| {
+            if previous.is_some_and(|p| p != r) {
+                index += 1;
+            }
+            previous = Some(r);
+            (index, lo, hi)
+        });
+        let mut range = ranges.next();
+        let mut repeat = None;
+        let mut last = None;
+        for &key in &self.0 {
+            if last == Some(key) {
+                repeat = repeat.or_else(|| dot(key));
+                continue;
+            }
+            last = Some(key);
+            let (i, counter) = (key >> 64, key as u64);
+            while let Some((ri, _, hi)) = range {
+                if (ri, hi) >= (i, counter) {
+                    break;
+                }
+                range = ranges.next();
+            }
+            if !range.is_some_and(|(ri, lo, _)| ri == i && lo <= counter) {
+                return dot(key).map_or(Ok(()), |d| Err(InvalidState::DotOutsideContext(d)));
+            }
+        }
+        repeat.map_or(Ok(()), |d| Err(InvalidState::DuplicateDot(d)))
     }
 }
