@@ -164,6 +164,16 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
         out
     }
 
+    /// Whether every key of `other` is a key of `self` (one ordered walk
+    /// of the keys, stopping at the first new one).
+    fn names_only_own_keys(&self, other: &Self) -> bool {
+        let mut mine = self.map.iter().map(|(k, _)| k);
+        other
+            .map
+            .iter()
+            .all(|(ok, _)| mine.by_ref().find(|k| *k >= ok) == Some(ok))
+    }
+
     /// Whether some dot that `other` could remove lives under a key that
     /// `other` does not mention, so that such keys must be visited.
     fn must_scan_own_keys(&self, other: &Self, overlap: &CausalContext) -> bool {
@@ -257,6 +267,27 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         other_ctx: &CausalContext,
         overlap: &CausalContext,
     ) {
+        if self.map.is_empty() && overlap.is_empty() {
+            // Every entry of `other` is adopted whole: one exact copy.
+            self.map = other.map.clone();
+            return;
+        }
+        if other.map.len().saturating_mul(8) >= self.map.len() && self.names_only_own_keys(other) {
+            // Comparable sizes, no new key (both hold the same paths of a
+            // nested map, say): merged in place, in one ordered pass.
+            let mut theirs = other.map.iter().peekable();
+            self.map.retain(|k, s| {
+                match theirs.next_if(|(ok, _)| *ok == k) {
+                    Some((_, os)) => s.merge(ctx, os, other_ctx, overlap),
+                    None if !overlap.is_empty() => {
+                        s.retain_dots(&mut |d| !other_ctx.contains(d));
+                    }
+                    None => {}
+                }
+                !s.is_bottom()
+            });
+            return;
+        }
         if other.map.len().saturating_mul(8) >= self.map.len() && !self.map.is_empty() {
             // Comparable sizes: one ordered pass, then a bulk rebuild.
             let mine = std::mem::take(&mut self.map);
@@ -471,5 +502,56 @@ impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de> + DotStore> Des
             }
         }
         deserializer.deserialize_seq(MapVisitor(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DotSet, ReplicaId};
+
+    /// Keys `1..=n`, key `k` holding the dot `(replica, k)`, and the context
+    /// of those dots.
+    fn keyed(replica: u128, n: u64) -> (DotMap<u64, DotSet>, CausalContext) {
+        let r = ReplicaId::from_u128(replica);
+        let mut map = DotMap::new();
+        let mut ctx = CausalContext::new();
+        for k in 1..=n {
+            let dot = Dot::new(r, k).unwrap();
+            map.insert(k, DotSet::from(dot));
+            ctx.insert(dot);
+        }
+        (map, ctx)
+    }
+
+    /// A merge of a map naming only keys already held (the same paths of a
+    /// nested map) was rebuilt into a new vector at every level; it is now
+    /// done in place.
+    #[test]
+    fn a_merge_naming_only_held_keys_is_in_place() {
+        let (mut mine, ctx) = keyed(1, 10);
+        let (theirs, their_ctx) = keyed(2, 10);
+        let overlap = ctx.intersection(&their_ctx);
+        let before = mine.map.chunks()[0].as_ptr();
+        mine.merge(&ctx, &theirs, &their_ctx, &overlap);
+        assert_eq!(mine.map.chunks()[0].as_ptr(), before);
+        assert!(mine.iter().all(|(_, s)| s.len() == 2));
+        assert_eq!(mine.len(), 10);
+    }
+
+    /// Into an empty map, with nothing seen in common, the other map is
+    /// adopted whole.
+    #[test]
+    fn a_merge_into_an_empty_map_adopts_every_entry() {
+        let (theirs, their_ctx) = keyed(2, 300);
+        let mut mine = DotMap::new();
+        mine.merge(
+            &CausalContext::new(),
+            &theirs,
+            &their_ctx,
+            &CausalContext::new(),
+        );
+        assert_eq!(mine, theirs);
+        assert_eq!(mine.dot_count(), 300);
     }
 }
