@@ -118,10 +118,10 @@ impl<S: DotStore> Causal<S> {
     /// come in increasing order (sets, registers, maps whose keys follow
     /// their dots): then nothing is allocated and no dot can repeat. From
     /// the first dot out of order on, the dots are recorded, the increasing
-    /// prefix first. Under a context of few ranges
-    /// ([`MAX_MARKED_RANGES`]) and at most 64 dots per dot of the store,
-    /// each dot is marked in a bitmap of the context (`DotBits`), where a
-    /// bit already set is a repeat. Otherwise the dots are collected as
+    /// prefix first. Under a context of at most 1,024 ranges and at most 64
+    /// dots per dot of the store, each dot is marked in a bitmap of the
+    /// context (`DotBits`), where a bit already set is a repeat. Otherwise
+    /// the dots are collected as
     /// (replica index, counter) keys, 16 bytes each, sorted, and checked in
     /// one walk of the context's ranges in step (`SortedDots`):
     /// `O(n log n)`, with no search of the context per dot.
