@@ -190,6 +190,17 @@ impl DotStore for DotSet {
         if other == self || (overlap.is_empty() && other.is_empty()) {
             return;
         }
+        if let (Repr::One(a), Repr::One(b)) = (&self.repr, &other.repr) {
+            // One dot each (distinct): no growing vector for the result.
+            let (a, b) = (*a, *b);
+            self.repr = match (!other_ctx.contains(a), !ctx.contains(b)) {
+                (true, true) => Repr::Many(Box::new([a.min(b), a.max(b)])),
+                (true, false) => return,
+                (false, true) => Repr::One(b),
+                (false, false) => Repr::Many(Box::default()),
+            };
+            return;
+        }
         let merged: SmallVec<[Dot; 1]> = merge_by_dot(
             self.as_slice(),
             ctx,
@@ -278,5 +289,39 @@ mod tests {
             d != dot(2)
         });
         assert_eq!((kept.len(), calls), (2, 3));
+    }
+
+    /// The join of two one-dot sets (its own path, without a growing
+    /// vector) keeps what the general merge keeps: each dot unless the
+    /// other side has seen it, sorted, in canonical form.
+    #[test]
+    fn a_merge_of_two_single_dots_matches_the_general_merge() {
+        let seen = |ns: &[u64]| ns.iter().map(|&n| dot(n)).collect::<CausalContext>();
+        for (a, b) in [(1, 2), (2, 1)] {
+            for (mine_seen, their_seen, kept) in [
+                (vec![a], vec![b], vec![dot(a.min(b)), dot(a.max(b))]),
+                (vec![a], vec![a, b], vec![dot(b)]),
+                (vec![a, b], vec![b], vec![dot(a)]),
+                (vec![a, b], vec![a, b], vec![]),
+            ] {
+                let (ctx, other_ctx) = (seen(&mine_seen), seen(&their_seen));
+                let overlap = ctx.intersection(&other_ctx);
+                let mut one = DotSet::from(dot(a));
+                one.merge(&ctx, &DotSet::from(dot(b)), &other_ctx, &overlap);
+                // The general merge: a set of two dots, one of them seen
+                // by both sides and held by both (kept either way).
+                let both = dot(9);
+                let (mut ctx9, mut other9) = (ctx.clone(), other_ctx.clone());
+                ctx9.insert(both);
+                other9.insert(both);
+                let mut general: DotSet = [dot(a), both].into_iter().collect();
+                let theirs: DotSet = [dot(b), both].into_iter().collect();
+                general.merge(&ctx9, &theirs, &other9, &ctx9.intersection(&other9));
+                general.remove(both);
+                assert_eq!(one, general);
+                assert_eq!(one.iter().collect::<Vec<_>>(), kept);
+                assert_eq!(one, kept.iter().copied().collect::<DotSet>());
+            }
+        }
     }
 }
