@@ -3,9 +3,9 @@
 
 use super::super::Runs;
 use super::super::piece::{Id, Piece, spare};
-use super::{CHUNK_MAX, Hint, Place, STEP, Seq};
+use super::{CHUNK_MAX, Hint, Place, STEP, Tree};
 
-impl<T: Clone> Seq<T> {
+impl<T: Clone> Tree<T> {
     /// Turns `n` visible elements from visible index `i` into tombstones;
     /// returns the deleted runs (without content).
     pub(crate) fn delete_local(&mut self, i: usize, mut n: usize) -> Runs<T> {
@@ -60,7 +60,7 @@ impl<T: Clone> Seq<T> {
     /// The common backspace: `n` elements at the tail of the visible
     /// piece at `at` (not all of it), when the tombstone run after it in
     /// the chunk continues them. The piece shrinks and that run grows to
-    /// the front: what [`Seq::kill_split`] does (split, then merge), without
+    /// the front: what [`Tree::kill_split`] does (split, then merge), without
     /// a piece inserted and removed. `None`, and nothing changed, when the
     /// elements are not such a tail.
     fn kill_tail(&mut self, at: Place, n: u32) -> Option<Piece<T>> {
@@ -105,7 +105,7 @@ impl<T: Clone> Seq<T> {
     /// piece at `at` (not all of it), when the tombstone run before it in
     /// the chunk continues into them. That run grows at its end and the
     /// piece shrinks from the front (its left origin becomes the last dead
-    /// element): what [`Seq::kill_split`] does (split, then merge), without
+    /// element): what [`Tree::kill_split`] does (split, then merge), without
     /// a piece inserted and removed. `None`, and nothing changed, when the
     /// elements are not such a head.
     fn kill_head(&mut self, at: Place, n: u32) -> Option<Piece<T>> {
@@ -144,7 +144,7 @@ impl<T: Clone> Seq<T> {
         Some(dead)
     }
 
-    /// [`Seq::kill`] in general: split the piece around the elements,
+    /// [`Tree::kill`] in general: split the piece around the elements,
     /// then merge the tombstones with the tombstones they continue.
     fn kill_split(&mut self, at: Place, n: u32) -> Piece<T> {
         self.hint = None;
@@ -253,10 +253,10 @@ mod tests {
 
     /// The two sequences hold the same pieces (every field), counts, chunk
     /// counts and index.
-    fn assert_same(a: &Seq<char>, b: &Seq<char>) {
+    fn assert_same(a: &Tree<char>, b: &Tree<char>) {
         assert!(a.pieces().eq(b.pieces()));
         assert_eq!((a.visible, a.total), (b.visible, b.total));
-        let counts = |s: &Seq<char>| -> Vec<(usize, usize, usize)> {
+        let counts = |s: &Tree<char>| -> Vec<(usize, usize, usize)> {
             s.chunks
                 .iter()
                 .map(|c| (c.visible, c.total, c.pieces.len()))
@@ -266,17 +266,20 @@ mod tests {
         assert_eq!(a.index, b.index);
     }
 
-    /// The fast paths of [`Seq::kill`], in the order it tries them.
-    const FAST: [(&str, fn(&mut Seq<char>, Place, u32) -> Option<Piece<char>>); 2] =
-        [("tail", Seq::kill_tail), ("head", Seq::kill_head)];
+    /// A fast path of [`Tree::kill`]: the tombstone run, or `None` and
+    /// nothing changed.
+    type FastPath = fn(&mut Tree<char>, Place, u32) -> Option<Piece<char>>;
+
+    /// The fast paths of [`Tree::kill`], in the order it tries them.
+    const FAST: [(&str, FastPath); 2] = [("tail", Tree::kill_tail), ("head", Tree::kill_head)];
 
     /// Deletes up to `n` elements of one piece from visible index `i` (if
     /// there is one) through each fast path and through splitting and
-    /// merging ([`Seq::kill_split`]) on a copy: the fast path that takes it
+    /// merging ([`Tree::kill_split`]) on a copy: the fast path that takes it
     /// must leave the same sequence and return the same tombstone run, the
     /// ones that do not must change nothing. Returns the path taken (an
     /// index into [`FAST`], `FAST.len()` for the general one).
-    fn kill_both(seq: &mut Seq<char>, i: usize, n: usize) -> Option<usize> {
+    fn kill_both(seq: &mut Tree<char>, i: usize, n: usize) -> Option<usize> {
         if i >= seq.visible {
             return None;
         }
@@ -302,8 +305,8 @@ mod tests {
     }
 
     /// A backspace at a run's tail next to the tombstones it continues
-    /// (the fast path, [`Seq::kill_tail`]) leaves the sequence and returns
-    /// the tombstone run that splitting and merging ([`Seq::kill_split`])
+    /// (the fast path, [`Tree::kill_tail`]) leaves the sequence and returns
+    /// the tombstone run that splitting and merging ([`Tree::kill_split`])
     /// gives; elsewhere the fast path changes nothing.
     #[test]
     fn backspace_at_a_run_tail_equals_split_and_merge() {
@@ -326,7 +329,7 @@ mod tests {
             } else {
                 x.len() - 1
             };
-            if let Some(k) = kill_both(&mut x.seq, i, 1 + usize::from(step % 3 == 0)) {
+            if let Some(k) = kill_both(x.seq.tree_mut(), i, 1 + usize::from(step % 3 == 0)) {
                 paths[k] += 1;
             }
         }
@@ -337,7 +340,7 @@ mod tests {
     }
 
     /// A forward delete at a run's head next to the tombstones that
-    /// continue into it (the fast path, [`Seq::kill_head`]) leaves the
+    /// continue into it (the fast path, [`Tree::kill_head`]) leaves the
     /// sequence and returns the tombstone run that splitting and merging
     /// gives; elsewhere the fast path changes nothing.
     #[test]
@@ -353,7 +356,7 @@ mod tests {
                 let _ = x.insert(me, cursor.min(x.len()), "typed again".chars());
                 cursor = (step * 17) % (x.len() + 1);
             }
-            if let Some(k) = kill_both(&mut x.seq, cursor, 1 + usize::from(step % 4 == 0)) {
+            if let Some(k) = kill_both(x.seq.tree_mut(), cursor, 1 + usize::from(step % 4 == 0)) {
                 paths[k] += 1;
             } else {
                 cursor = 0;
@@ -367,7 +370,7 @@ mod tests {
 
     /// Quickcheck: over random typing, cursor moves, backspaces, forward
     /// deletes and deletes anywhere (replicas interleaved), every delete
-    /// through [`Seq::kill`]'s fast paths leaves the state splitting and
+    /// through [`Tree::kill`]'s fast paths leaves the state splitting and
     /// merging leaves.
     #[test]
     fn fast_deletes_equal_split_and_merge_on_random_edits() {
@@ -387,13 +390,17 @@ mod tests {
                     2 => cursor = usize::from(a) % (len + 1),
                     3 if cursor > 0 && cursor <= len => {
                         cursor -= 1;
-                        let _ = kill_both(&mut x.seq, cursor, 1);
+                        let _ = kill_both(x.seq.tree_mut(), cursor, 1);
                     }
                     4 => {
-                        let _ = kill_both(&mut x.seq, cursor, usize::from(b % 3) + 1);
+                        let _ = kill_both(x.seq.tree_mut(), cursor, usize::from(b % 3) + 1);
                     }
                     _ if len > 0 => {
-                        let _ = kill_both(&mut x.seq, usize::from(a) % len, usize::from(b % 3) + 1);
+                        let _ = kill_both(
+                            x.seq.tree_mut(),
+                            usize::from(a) % len,
+                            usize::from(b % 3) + 1,
+                        );
                     }
                     _ => {}
                 }
