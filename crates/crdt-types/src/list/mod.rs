@@ -300,10 +300,18 @@ impl<T: Clone> List<T> {
             return Self::new();
         }
         let agent = self.intern(replica);
-        let start = self.ctx.next_dot(replica).counter();
-        let last = start.saturating_add(u64::from(len) - 1);
-        self.ctx.insert_range(replica, start, last);
-        self.held.insert_range(replica, start, last);
+        let start = if len == 1 {
+            // Typing: one dot, minted and recorded with one search each.
+            let dot = self.ctx.mint(replica);
+            self.held.insert(dot);
+            dot.counter()
+        } else {
+            let start = self.ctx.next_dot(replica).counter();
+            let last = start.saturating_add(u64::from(len) - 1);
+            self.ctx.insert_range(replica, start, last);
+            self.held.insert_range(replica, start, last);
+            start
+        };
         let mut piece = Piece::new(agent, len, start, None, None, Some(items));
         self.seq.insert_local(index, &mut piece);
         let mut runs = Runs::new();
@@ -574,6 +582,27 @@ mod tests {
     #[test]
     fn list_of_chars_is_304_bytes() {
         assert_eq!(std::mem::size_of::<List<char>>(), 304);
+    }
+
+    /// Typing one item at a time mints its dot with one search
+    /// ([`CausalContext::mint`]): the contexts and held dots, of the state
+    /// and of each delta, are those of inserting the same dots as runs.
+    #[test]
+    fn typing_one_item_records_the_dots_a_run_does() {
+        let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+        let mut x: List<char> = List::new();
+        let _ = x.insert(b, 0, "xy".chars());
+        for (k, c) in "abc".chars().enumerate() {
+            let d = x.insert(a, k, [c]);
+            let n = k as u64 + 1;
+            assert_eq!(d.ctx, CausalContext::of_range(a, n, n));
+            assert_eq!(d.held, d.ctx);
+        }
+        let _ = x.insert(a, 1, "de".chars());
+        let mut want = CausalContext::of_range(a, 1, 5);
+        want.insert_range(b, 1, 2);
+        assert_eq!((&x.ctx, &x.held), (&want, &want));
+        assert_eq!(x.to_vec(), ['a', 'd', 'e', 'b', 'c', 'x', 'y']);
     }
 
     /// The general path of [`List::delta_with`]: every run imported and
