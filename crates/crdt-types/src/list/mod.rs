@@ -412,11 +412,16 @@ impl<T: Clone> List<T> {
     /// The delta of a local edit: `pieces` (in this state's agent space),
     /// their dots as its context and as its held dots. The context of one
     /// run is built directly, twice (a copy costs more).
-    fn local_delta(&self, pieces: Runs<T>) -> Self {
-        if let [r] = pieces.as_slice() {
+    fn local_delta(&self, mut pieces: Runs<T>) -> Self {
+        if let [r] = pieces.as_mut_slice() {
             let (replica, last) = (self.agents[r.agent as usize], r.end() - 1);
             let ctx = CausalContext::of_range(replica, r.start, last);
             let held = CausalContext::of_range(replica, r.start, last);
+            if names_one_replica(r) {
+                // Built here, not in `delta_with`: the contexts are not
+                // moved through one more call.
+                return Self::of_one_replica(replica, pieces, ctx, held);
+            }
             return self.delta_with(pieces, ctx, held);
         }
         let (mut ctx, mut held) = (CausalContext::new(), CausalContext::new());
@@ -440,23 +445,11 @@ impl<T: Clone> List<T> {
     /// [`Agents`]). Only a delta of several runs, or of one run without
     /// origins, goes through integration.
     fn delta_with(&self, mut pieces: Runs<T>, ctx: CausalContext, held: CausalContext) -> Self {
-        if let [p] = pieces.as_mut_slice()
-            && (p.left().is_some() || p.right().is_some())
-            && p.agents_named() == 1
+        if let [p] = pieces.as_slice()
+            && names_one_replica(p)
         {
-            // One replica named: it is the delta's agent 0 (its replica
-            // table inline, its replica index empty).
-            let mut agents = Agents::new();
-            agents.push(self.agents[p.agent as usize]);
-            p.remap(|_| Some(0));
-            return Self {
-                agents,
-                agent_of: AgentIndex::default(),
-                seq: Seq::default(),
-                pending: pieces,
-                ctx,
-                held,
-            };
+            let replica = self.agents[p.agent as usize];
+            return Self::of_one_replica(replica, pieces, ctx, held);
         }
         let mut out = Self::new();
         out.ctx = ctx;
@@ -475,6 +468,32 @@ impl<T: Clone> List<T> {
             .collect();
         out.integrate_all(pieces);
         out
+    }
+
+    /// The delta of one run (`pieces`, in agent space of a state where it
+    /// names only `replica`) that names only `replica`, with context `ctx`
+    /// and held dots `held`: `replica` is the delta's agent 0 (its replica
+    /// table inline, its replica index empty).
+    #[inline(always)]
+    fn of_one_replica(
+        replica: ReplicaId,
+        mut pieces: Runs<T>,
+        ctx: CausalContext,
+        held: CausalContext,
+    ) -> Self {
+        let mut agents = Agents::new();
+        agents.push(replica);
+        for p in &mut pieces {
+            p.remap(|_| Some(0));
+        }
+        Self {
+            agents,
+            agent_of: AgentIndex::default(),
+            seq: Seq::default(),
+            pending: pieces,
+            ctx,
+            held,
+        }
     }
 
     /// `piece` of a state with replica table `agents`, in this state's
@@ -509,6 +528,13 @@ impl<T: Clone> FromIterator<T> for List<T> {
         let _ = list.insert(ReplicaId::from_u128(0), 0, iter);
         list
     }
+}
+
+/// Whether a delta of `piece` alone is built directly, as the delta's only
+/// pending run with its replica as agent 0: it has an origin (without one
+/// it integrates) and names one replica.
+fn names_one_replica<T>(piece: &Piece<T>) -> bool {
+    (piece.left().is_some() || piece.right().is_some()) && piece.agents_named() == 1
 }
 
 /// A mutation of a [`List`] as data: its
