@@ -230,7 +230,11 @@ impl<T: Clone> Piece<T> {
             if mine.capacity() - mine.len() < theirs.len() {
                 mine.reserve_exact(theirs.len().max(spare(mine.len())));
             }
-            mine.extend_from_slice(theirs);
+            match theirs.as_slice() {
+                // Typing: one element, no copy loop.
+                [x] => mine.push(x.clone()),
+                all => mine.extend_from_slice(all),
+            }
         }
     }
 

@@ -10,7 +10,10 @@ use crdt_core::ReplicaId;
 
 use super::piece::{Id, Piece};
 
+mod boxed;
 mod kill;
+
+pub(crate) use boxed::Seq;
 
 /// Most pieces in one chunk before it splits in two.
 const CHUNK_MAX: usize = 64;
@@ -74,9 +77,10 @@ pub(crate) struct Place {
     off: u32,
 }
 
-/// The integrated pieces of a list, in document order.
+/// The integrated pieces of a list, in document order (a non-empty
+/// [`Seq`]).
 #[derive(Clone, Debug)]
-pub(crate) struct Seq<T> {
+struct Tree<T> {
     chunks: Vec<Chunk<T>>,
     /// Chunk id -> its index in `chunks`.
     slot: Vec<u32>,
@@ -89,7 +93,7 @@ pub(crate) struct Seq<T> {
     hint: Option<Hint>,
 }
 
-impl<T> Default for Seq<T> {
+impl<T> Default for Tree<T> {
     fn default() -> Self {
         Self {
             chunks: Vec::new(),
@@ -103,7 +107,7 @@ impl<T> Default for Seq<T> {
     }
 }
 
-impl<T: Clone> Seq<T> {
+impl<T: Clone> Tree<T> {
     /// Visible elements.
     pub(crate) fn visible(&self) -> usize {
         self.visible
@@ -269,7 +273,7 @@ impl<T: Clone> Seq<T> {
         (self.end_place(), f, self.end_hint())
     }
 
-    /// The hint for [`Seq::end_place`]: past the last piece of the last
+    /// The hint for [`Tree::end_place`]: past the last piece of the last
     /// chunk, with that chunk's counts.
     fn end_hint(&self) -> Hint {
         let chunk = self.chunks.len().saturating_sub(1);

@@ -3,9 +3,9 @@
 
 use super::super::Runs;
 use super::super::piece::{Id, Piece, spare};
-use super::{CHUNK_MAX, Hint, Place, STEP, Seq};
+use super::{CHUNK_MAX, Hint, Place, STEP, Tree};
 
-impl<T: Clone> Seq<T> {
+impl<T: Clone> Tree<T> {
     /// Turns `n` visible elements from visible index `i` into tombstones;
     /// returns the deleted runs (without content).
     pub(crate) fn delete_local(&mut self, i: usize, mut n: usize) -> Runs<T> {
@@ -51,13 +51,16 @@ impl<T: Clone> Seq<T> {
         if let Some(dead) = self.kill_tail(at, n) {
             return dead;
         }
+        if let Some(dead) = self.kill_head(at, n) {
+            return dead;
+        }
         self.kill_split(at, n)
     }
 
     /// The common backspace: `n` elements at the tail of the visible
     /// piece at `at` (not all of it), when the tombstone run after it in
     /// the chunk continues them. The piece shrinks and that run grows to
-    /// the front: what [`Seq::kill_split`] does (split, then merge), without
+    /// the front: what [`Tree::kill_split`] does (split, then merge), without
     /// a piece inserted and removed. `None`, and nothing changed, when the
     /// elements are not such a tail.
     fn kill_tail(&mut self, at: Place, n: u32) -> Option<Piece<T>> {
@@ -98,7 +101,50 @@ impl<T: Clone> Seq<T> {
         Some(dead)
     }
 
-    /// [`Seq::kill`] in general: split the piece around the elements,
+    /// The common forward delete: `n` elements at the head of the visible
+    /// piece at `at` (not all of it), when the tombstone run before it in
+    /// the chunk continues into them. That run grows at its end and the
+    /// piece shrinks from the front (its left origin becomes the last dead
+    /// element): what [`Tree::kill_split`] does (split, then merge), without
+    /// a piece inserted and removed. `None`, and nothing changed, when the
+    /// elements are not such a head.
+    fn kill_head(&mut self, at: Place, n: u32) -> Option<Piece<T>> {
+        let chunk = &mut self.chunks[at.chunk];
+        let [prev, piece] = chunk.pieces.get_mut(at.piece.checked_sub(1)?..=at.piece)? else {
+            return None;
+        };
+        if at.off != 0 || n >= piece.len || piece.content.is_none() {
+            return None;
+        }
+        let old = piece.start;
+        let dead = Piece::new(piece.agent, n, old, piece.left(), piece.right(), None);
+        if !prev.continued_by(&dead) {
+            return None;
+        }
+        prev.len += n;
+        piece.start += u64::from(n);
+        piece.len -= n;
+        piece.set_origins(dead.last(), dead.right());
+        if let Some(c) = piece.content.as_mut() {
+            // The part after the cut gets a buffer of its exact size, as in
+            // the general path ([`cut`]).
+            *c = c.split_off(n as usize);
+        }
+        chunk.visible -= n as usize;
+        self.visible -= n as usize;
+        let cid = chunk.id;
+        // The new key first, then the old one out, as splitting and
+        // merging do: the B-tree keeps the nodes it would (the other order
+        // held 0.07 more heap bytes per character on seph-blog1).
+        if let Some(map) = self.index.get_mut(dead.agent as usize) {
+            map.insert(old + u64::from(n), cid);
+            map.remove(&old);
+        }
+        self.hint = None;
+        Some(dead)
+    }
+
+    /// [`Tree::kill`] in general: split the piece around the elements,
     /// then merge the tombstones with the tombstones they continue.
     fn kill_split(&mut self, at: Place, n: u32) -> Piece<T> {
         self.hint = None;
@@ -207,10 +253,10 @@ mod tests {
 
     /// The two sequences hold the same pieces (every field), counts, chunk
     /// counts and index.
-    fn assert_same(a: &Seq<char>, b: &Seq<char>) {
+    fn assert_same(a: &Tree<char>, b: &Tree<char>) {
         assert!(a.pieces().eq(b.pieces()));
         assert_eq!((a.visible, a.total), (b.visible, b.total));
-        let counts = |s: &Seq<char>| -> Vec<(usize, usize, usize)> {
+        let counts = |s: &Tree<char>| -> Vec<(usize, usize, usize)> {
             s.chunks
                 .iter()
                 .map(|c| (c.visible, c.total, c.pieces.len()))
@@ -220,16 +266,54 @@ mod tests {
         assert_eq!(a.index, b.index);
     }
 
+    /// A fast path of [`Tree::kill`]: the tombstone run, or `None` and
+    /// nothing changed.
+    type FastPath = fn(&mut Tree<char>, Place, u32) -> Option<Piece<char>>;
+
+    /// The fast paths of [`Tree::kill`], in the order it tries them.
+    const FAST: [(&str, FastPath); 2] = [("tail", Tree::kill_tail), ("head", Tree::kill_head)];
+
+    /// Deletes up to `n` elements of one piece from visible index `i` (if
+    /// there is one) through each fast path and through splitting and
+    /// merging ([`Tree::kill_split`]) on a copy: the fast path that takes it
+    /// must leave the same sequence and return the same tombstone run, the
+    /// ones that do not must change nothing. Returns the path taken (an
+    /// index into [`FAST`], `FAST.len()` for the general one).
+    fn kill_both(seq: &mut Tree<char>, i: usize, n: usize) -> Option<usize> {
+        if i >= seq.visible {
+            return None;
+        }
+        let (at, f, _) = seq.locate(i, |c| c.visible, |f| f.visible, Piece::visible);
+        seq.finger = f;
+        let piece = seq.piece(at)?;
+        let n = (piece.len - at.off).min(u32::try_from(n).ok()?);
+        let mut general = seq.clone();
+        let slow = general.kill_split(at, n);
+        for (k, (name, path)) in FAST.iter().enumerate() {
+            let before = seq.clone();
+            match path(seq, at, n) {
+                Some(dead) => {
+                    assert_eq!(dead, slow, "{name}");
+                    assert_same(seq, &general);
+                    return Some(k);
+                }
+                None => assert_same(seq, &before),
+            }
+        }
+        *seq = general;
+        Some(FAST.len())
+    }
+
     /// A backspace at a run's tail next to the tombstones it continues
-    /// (the fast path, [`Seq::kill_tail`]) leaves the sequence and returns
-    /// the tombstone run that splitting and merging ([`Seq::kill_split`])
+    /// (the fast path, [`Tree::kill_tail`]) leaves the sequence and returns
+    /// the tombstone run that splitting and merging ([`Tree::kill_split`])
     /// gives; elsewhere the fast path changes nothing.
     #[test]
     fn backspace_at_a_run_tail_equals_split_and_merge() {
         let me = ReplicaId::from_u128(1);
         let mut x: List<char> = List::new();
         let _ = x.insert(me, 0, "hello world, typed on and on".chars());
-        let (mut tails, mut others) = (0, 0);
+        let mut paths = [0; FAST.len() + 1];
         for step in 0..200usize {
             if step % 7 == 6 {
                 let at = (step * 13) % (x.len() + 1);
@@ -245,33 +329,86 @@ mod tests {
             } else {
                 x.len() - 1
             };
-            let (at, f, _) = x
-                .seq
-                .locate(i, |c| c.visible, |f| f.visible, Piece::visible);
-            x.seq.finger = f;
-            let Some(piece) = x.seq.piece(at) else {
-                continue;
-            };
-            let n = (piece.len - at.off).min(1 + u32::from(step % 3 == 0));
-            let mut general = x.seq.clone();
-            let slow = general.kill_split(at, n);
-            let before = x.seq.clone();
-            match x.seq.kill_tail(at, n) {
-                Some(dead) => {
-                    tails += 1;
-                    assert_eq!(dead, slow, "step {step}");
-                    assert_same(&x.seq, &general);
-                }
-                None => {
-                    others += 1;
-                    assert_same(&x.seq, &before);
-                    x.seq = general;
-                }
+            if let Some(k) = kill_both(x.seq.tree_mut(), i, 1 + usize::from(step % 3 == 0)) {
+                paths[k] += 1;
             }
         }
         assert!(
-            tails > 10 && others > 10,
-            "{tails} deletes took the fast path, {others} did not"
+            paths[0] > 10 && paths[1] + paths[2] > 10,
+            "deletes by path (tail, head, general): {paths:?}"
         );
+    }
+
+    /// A forward delete at a run's head next to the tombstones that
+    /// continue into it (the fast path, [`Tree::kill_head`]) leaves the
+    /// sequence and returns the tombstone run that splitting and merging
+    /// gives; elsewhere the fast path changes nothing.
+    #[test]
+    fn forward_delete_at_a_run_head_equals_split_and_merge() {
+        let me = ReplicaId::from_u128(1);
+        let mut x: List<char> = List::new();
+        let _ = x.insert(me, 0, "a long run to delete forwards from".chars());
+        let mut paths = [0; FAST.len() + 1];
+        let mut cursor = 3;
+        for step in 0..200usize {
+            if step % 9 == 8 {
+                // Type a little and move the cursor somewhere else.
+                let _ = x.insert(me, cursor.min(x.len()), "typed again".chars());
+                cursor = (step * 17) % (x.len() + 1);
+            }
+            if let Some(k) = kill_both(x.seq.tree_mut(), cursor, 1 + usize::from(step % 4 == 0)) {
+                paths[k] += 1;
+            } else {
+                cursor = 0;
+            }
+        }
+        assert!(
+            paths[1] > 10 && paths[2] > 10,
+            "deletes by path (tail, head, general): {paths:?}"
+        );
+    }
+
+    /// Quickcheck: over random typing, cursor moves, backspaces, forward
+    /// deletes and deletes anywhere (replicas interleaved), every delete
+    /// through [`Tree::kill`]'s fast paths leaves the state splitting and
+    /// merging leaves.
+    #[test]
+    fn fast_deletes_equal_split_and_merge_on_random_edits() {
+        fn prop(ops: Vec<(u8, u8, u8)>) -> bool {
+            let mut x: List<char> = List::new();
+            let mut cursor = 0usize;
+            for (kind, a, b) in ops {
+                let len = x.len();
+                match kind % 6 {
+                    0 | 1 => {
+                        let me = ReplicaId::from_u128(1 + u128::from(b % 2));
+                        let typed = (0..=a % 5).map(|k| char::from(b'a' + k));
+                        let at = cursor.min(len);
+                        let _ = x.insert(me, at, typed);
+                        cursor = at + usize::from(a % 5) + 1;
+                    }
+                    2 => cursor = usize::from(a) % (len + 1),
+                    3 if cursor > 0 && cursor <= len => {
+                        cursor -= 1;
+                        let _ = kill_both(x.seq.tree_mut(), cursor, 1);
+                    }
+                    4 => {
+                        let _ = kill_both(x.seq.tree_mut(), cursor, usize::from(b % 3) + 1);
+                    }
+                    _ if len > 0 => {
+                        let _ = kill_both(
+                            x.seq.tree_mut(),
+                            usize::from(a) % len,
+                            usize::from(b % 3) + 1,
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            x.validate().is_ok()
+        }
+        quickcheck::QuickCheck::new()
+            .tests(300)
+            .quickcheck(prop as fn(Vec<(u8, u8, u8)>) -> bool);
     }
 }
