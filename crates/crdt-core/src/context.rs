@@ -341,6 +341,15 @@ impl CausalContext {
         self.find(replica).ok()
     }
 
+    /// The ranges `(i, lo, hi)` of the compressed form, in order, `i` being
+    /// the position of their replica (see [`CausalContext::replica_index`]).
+    pub(crate) fn indexed_ranges(&self) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, set))| set.spans().iter().map(move |&(lo, hi)| (i, lo, hi)))
+    }
+
     /// The replica at position `i` (see [`CausalContext::replica_index`]).
     pub(crate) fn replica_at(&self, i: usize) -> Option<ReplicaId> {
         self.entries.get(i).map(|(r, _)| *r)

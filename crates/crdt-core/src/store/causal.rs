@@ -390,13 +390,8 @@ impl<S: DotStore> Decompose for Causal<S> {
 }
 
 impl<S: DotStore> Causal<S> {
-    /// The dots `self` has removed that `known` still holds.
-    ///
-    /// Usually `known` still holds every one of them (a removal reaching a
-    /// replica that holds what it removes): that is told by counting, one
-    /// walk of `known`'s store with nothing collected, so a removal of a
-    /// whole state costs no copy of its dots. Only otherwise are the held
-    /// ones collected.
+    /// The dots `self` has removed that `known` still holds (usually every
+    /// one of them, told without a copy: see [`held_within`]).
     fn still_held_by(&self, known: &Self) -> CausalContext {
         let shared = self.context.intersection(&known.context);
         if shared.is_empty() {
@@ -406,23 +401,7 @@ impl<S: DotStore> Causal<S> {
         if removed_here.is_empty() {
             return CausalContext::new();
         }
-        let total = removed_here.len();
-        // `len` saturates only for a forged context: then count nothing.
-        if total < u64::MAX {
-            let mut held = 0u64;
-            let _ = known.store.try_each_dot(&mut |d| {
-                held += u64::from(removed_here.contains(d));
-                Ok::<(), ()>(())
-            });
-            if held == total {
-                return removed_here;
-            }
-        }
-        known
-            .store
-            .dots()
-            .filter(|d| removed_here.contains(*d))
-            .collect()
+        held_within(&known.store, &removed_here).unwrap_or(removed_here)
     }
 }
 
@@ -482,10 +461,9 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
     if seen.is_empty() {
         return CausalContext::new();
     }
-    if store.dot_count() == 0 {
+    if store.is_bottom() {
         return seen.clone(); // a removal delta: no bitmap of what it removes
     }
-    let total = seen.len();
     if let Some(mut held) = DotBits::for_store(seen, store) {
         store
             .try_each_dot(&mut |d: Dot| {
@@ -501,12 +479,29 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
         }
         return removed;
     }
-    let held = store.dots().filter(|d| seen.contains(*d)).count() as u64;
-    if held == total {
-        return CausalContext::new();
+    match held_within(store, seen) {
+        None => CausalContext::new(),
+        Some(held) => seen.difference(&held),
     }
-    let held: CausalContext = store.dots().filter(|d| seen.contains(*d)).collect();
-    seen.difference(&held)
+}
+
+/// The dots of `seen` that `store` holds: `None` when it holds every one.
+///
+/// That common answer is told by counting, one walk of the store with
+/// nothing collected (a removal of a whole state costs no copy of its
+/// dots); only when some dot of `seen` is missing are the held ones
+/// collected, in a second walk.
+fn held_within<S: DotStore>(store: &S, seen: &CausalContext) -> Option<CausalContext> {
+    let mut held = 0u64;
+    let _ = store.try_each_dot(&mut |d| {
+        held += u64::from(seen.contains(d));
+        Ok::<(), ()>(())
+    });
+    // `len` saturates only for a forged context, which no store fills.
+    if held == seen.len() {
+        return None;
+    }
+    Some(store.dots().filter(|d| seen.contains(*d)).collect())
 }
 
 /// Encoded as `(context, store)`, the store's dots written as indices into

@@ -147,16 +147,7 @@ impl SortedDots {
             let replica = ctx.replica_at(usize::try_from(key >> 64).ok()?)?;
             Dot::new(replica, key as u64)
         };
-        // The ranges with the index of their replica (counted as it changes).
-        let mut index = 0u128;
-        let mut previous = None;
-        let mut ranges = ctx.ranges().map(|(r, lo, hi)| {
-            if previous.is_some_and(|p| p != r) {
-                index += 1;
-            }
-            previous = Some(r);
-            (index, lo, hi)
-        });
+        let mut ranges = ctx.indexed_ranges().map(|(i, lo, hi)| (i as u128, lo, hi));
         let mut range = ranges.next();
         let mut repeat = None;
         let mut last = None;

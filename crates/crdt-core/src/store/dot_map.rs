@@ -277,13 +277,8 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             // nested map, say): merged in place, in one ordered pass.
             let mut theirs = other.map.iter().peekable();
             self.map.retain(|k, s| {
-                match theirs.next_if(|(ok, _)| *ok == k) {
-                    Some((_, os)) => s.merge(ctx, os, other_ctx, overlap),
-                    None if !overlap.is_empty() => {
-                        s.retain_dots(&mut |d| !other_ctx.contains(d));
-                    }
-                    None => {}
-                }
+                let os = theirs.next_if(|(ok, _)| *ok == k).map(|(_, os)| os);
+                merge_entry(s, os, ctx, other_ctx, overlap);
                 !s.is_bottom()
             });
             return;
@@ -300,13 +295,8 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
                         out.push((ok.clone(), adopted));
                     }
                 }
-                match theirs.next_if(|(ok, _)| **ok == k) {
-                    Some((_, os)) => s.merge(ctx, os, other_ctx, overlap),
-                    None if !overlap.is_empty() => {
-                        s.retain_dots(&mut |d| !other_ctx.contains(d));
-                    }
-                    None => {}
-                }
+                let os = theirs.next_if(|(ok, _)| **ok == k).map(|(_, os)| os);
+                merge_entry(&mut s, os, ctx, other_ctx, overlap);
                 if !s.is_bottom() {
                     out.push((k, s));
                 }
@@ -502,6 +492,23 @@ impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de> + DotStore> Des
             }
         }
         deserializer.deserialize_seq(MapVisitor(PhantomData))
+    }
+}
+
+/// Merges into `mine`, an entry of this map, the entry of the other map
+/// under the same key (`None`: the other map has none, so `mine` loses
+/// the dots the other side has seen, which can only be in `overlap`).
+fn merge_entry<S: DotStore>(
+    mine: &mut S,
+    theirs: Option<&S>,
+    ctx: &CausalContext,
+    other_ctx: &CausalContext,
+    overlap: &CausalContext,
+) {
+    match theirs {
+        Some(os) => mine.merge(ctx, os, other_ctx, overlap),
+        None if !overlap.is_empty() => mine.retain_dots(&mut |d| !other_ctx.contains(d)),
+        None => {}
     }
 }
 
