@@ -312,15 +312,22 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         }
 
         if self.must_scan_own_keys(other, overlap) {
-            // A remove delta names no key: no lookup per key then.
+            // The keys not named lose the dots the other side has seen,
+            // which lie in `overlap`: found through the dot index when
+            // they are few, else by a walk of every key.
             let named = !other.map.is_empty();
-            self.map.retain(|k, s| {
-                if named && other.map.contains_key(k) {
-                    return true; // merged below
-                }
-                s.retain_dots(&mut |d| !other_ctx.contains(d));
-                !s.is_bottom()
-            });
+            let mut strip = |k: &K, s: &mut S| {
+                if !(named && other.map.contains_key(k)) {
+                    s.retain_dots(&mut |d| !other_ctx.contains(d));
+                } // else merged below
+            };
+            let keep = |s: &S| !s.is_bottom();
+            if !self.map.strip_indexed(overlap, ctx, &mut strip, keep) {
+                self.map.retain(|k, s| {
+                    strip(k, s);
+                    keep(s)
+                });
+            }
         }
         for (k, os) in other.map.iter() {
             let merge = |s: &mut S| s.merge(ctx, os, other_ctx, overlap);
@@ -429,6 +436,12 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
 }
 
 impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
+    /// Whether the map has a dot index (see `SortedMap`).
+    #[cfg(test)]
+    pub(crate) fn is_indexed(&self) -> bool {
+        self.map.is_indexed()
+    }
+
     /// A map from entries with strictly increasing keys and no bottom
     /// stores (what a decoder has already checked).
     pub(crate) fn from_sorted_entries(entries: Vec<(K, S)>) -> Self {

@@ -24,6 +24,8 @@ mod dot_fun;
 mod dot_map;
 mod dot_set;
 mod fingerprint;
+#[cfg(test)]
+mod index_tests;
 mod sorted_map;
 mod wire;
 
@@ -129,6 +131,18 @@ impl<S: DotStore> sorted_map::Summary for S {
 
     fn top(&self) -> u64 {
         self.counter_bound()
+    }
+
+    fn each_dot(&self, f: &mut impl FnMut(Dot)) {
+        let _ = self.try_each_dot(&mut |d| {
+            f(d);
+            Ok::<(), ()>(())
+        });
+    }
+
+    fn holds(&self, dot: Dot) -> bool {
+        self.try_each_dot(&mut |d| if d == dot { Err(()) } else { Ok(()) })
+            .is_err()
     }
 }
 

@@ -77,6 +77,9 @@
 
 use std::hash::{Hash, Hasher};
 
+use crate::Dot;
+use indexed::IndexSlot;
+
 /// The most entries in one chunk (and in a flat map).
 pub(crate) const CHUNK: usize = 128;
 
@@ -88,6 +91,10 @@ pub(crate) trait Summary {
     /// An upper bound of the counters of the dots the value holds (0 for
     /// none).
     fn top(&self) -> u64;
+    /// Calls `f` on every dot the value holds (for the dot index).
+    fn each_dot(&self, f: &mut impl FnMut(Dot));
+    /// Whether the value holds `dot`.
+    fn holds(&self, dot: Dot) -> bool;
 }
 
 /// Sorted map of `K` to `V`; see the module docs. Three words: the
@@ -120,6 +127,8 @@ struct Chunked<K, V> {
     weight: u64,
     /// At least the top of every value.
     top: u64,
+    /// The dot index, if built (see the module docs); not cloned.
+    index: IndexSlot,
 }
 
 impl<K, V> Default for SortedMap<K, V> {
@@ -345,6 +354,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
                     ch.raise(c, value.top());
                     let old = std::mem::replace(&mut ch.chunks[c][i].1, value);
                     ch.weight -= old.weight();
+                    ch.index_entries(c, i..i + 1);
                     old
                 }
             }),
@@ -366,7 +376,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
         keep: impl FnOnce(&V) -> bool,
     ) -> R {
         match self.locate(&key) {
-            (c, Ok(i)) => self.modify_at(c, i, f, keep),
+            (c, Ok(i)) => self.modify_at(c, i, |_, v| f(v), keep),
             (c, Err(pos)) => {
                 let mut value = make();
                 let r = f(&mut value);
@@ -387,33 +397,35 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
         keep: impl FnOnce(&V) -> bool,
     ) -> Option<R> {
         let (c, i) = self.find(key)?;
-        Some(self.modify_at(c, i, f, keep))
+        Some(self.modify_at(c, i, |_, v| f(v), keep))
     }
 
     /// [`SortedMap::modify`] of the entry at `i` of chunk `c`, keeping the
     /// summaries of a chunked map (the entry's weight before and after, and
-    /// its top; a flat map computes none).
+    /// its top, and the dot index; a flat map computes none). `f` sees the
+    /// key too.
     fn modify_at<R>(
         &mut self,
         c: usize,
         i: usize,
-        f: impl FnOnce(&mut V) -> R,
+        f: impl FnOnce(&K, &mut V) -> R,
         keep: impl FnOnce(&V) -> bool,
     ) -> R {
         let (r, kept) = match &mut self.repr {
             Repr::Flat(v) => {
-                let entry = &mut v[i].1;
-                let r = f(entry);
+                let (k, entry) = &mut v[i];
+                let r = f(k, entry);
                 (r, keep(entry))
             }
             Repr::Chunked(ch) => {
-                let entry = &mut ch.chunks[c][i].1;
+                let (k, entry) = &mut ch.chunks[c][i];
                 let before = entry.weight();
-                let r = f(entry);
+                let r = f(k, entry);
                 let (after, top, kept) = (entry.weight(), entry.top(), keep(entry));
                 ch.weight = ch.weight - before + after;
                 if kept {
                     ch.raise(c, top);
+                    ch.index_entries(c, i..i + 1);
                 }
                 (r, kept)
             }
@@ -443,6 +455,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
                 chunks: vec![full],
                 weight,
                 top,
+                index: IndexSlot::default(),
             }));
         }
         if let Repr::Chunked(ch) = &mut self.repr {
@@ -495,6 +508,9 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
                 }
             }
             Repr::Chunked(ch) => {
+                // Values may gain dots and chunks move: the index is
+                // dropped (a later remove rebuilds it in one walk).
+                ch.index = IndexSlot::default();
                 let (mut weight, mut top, mut chunk_top) = (0, 0, 0);
                 for (chunk, t) in ch.chunks.iter_mut().zip(&mut ch.tops) {
                     chunk.retain_mut(|(k, v)| {
@@ -553,6 +569,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
                 len,
                 weight,
                 top,
+                index: IndexSlot::default(),
             })),
         }
     }
@@ -576,6 +593,7 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
                 self.firsts.push(key.clone());
                 self.tops.push(top);
                 self.chunks.push(vec![(key, value)]);
+                self.index_new_chunk(self.chunks.len() - 1);
                 return;
             }
             // Each half keeps one step of room (a full capacity for both
@@ -588,6 +606,8 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
             self.tops[c] = summarize(&self.chunks[c]).1;
             self.tops.insert(c + 1, summarize(&right).1);
             self.chunks.insert(c + 1, right);
+            // Re-points the moved half's dots.
+            self.index_new_chunk(c + 1);
             if pos > CHUNK / 2 {
                 c += 1;
                 pos -= CHUNK / 2;
@@ -600,6 +620,7 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
         }
         chunk.insert(pos, (key, value));
         self.tops[c] = self.tops[c].max(top);
+        self.index_entries(c, pos..pos + 1);
     }
 
     fn remove_at(&mut self, c: usize, i: usize) -> V {
@@ -623,6 +644,7 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
             self.chunks.remove(c);
             self.firsts.remove(c);
             self.tops.remove(c);
+            self.index_removed_chunk(c);
             return;
         }
         if n >= CHUNK / 4 {
@@ -637,9 +659,13 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
                 self.firsts.remove(right);
                 let moved_top = self.tops.remove(right);
                 self.tops[left] = self.tops[left].max(moved_top);
+                self.index_removed_chunk(right);
                 let target = &mut self.chunks[left];
+                let kept = target.len();
                 target.reserve_exact(moved.len());
                 target.extend(moved);
+                // Re-points the moved entries' dots.
+                self.index_entries(left, kept..self.chunks[left].len());
                 return;
             }
         }
@@ -744,5 +770,9 @@ impl<K: Hash, V: Hash> Hash for SortedMap<K, V> {
     }
 }
 
+mod dot_index;
+mod indexed;
+#[cfg(test)]
+pub(crate) use indexed::WALK_ONLY;
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,10 @@ impl Summary for u8 {
     fn top(&self) -> u64 {
         u64::from(*self)
     }
+    fn each_dot(&self, _: &mut impl FnMut(Dot)) {}
+    fn holds(&self, _: Dot) -> bool {
+        false
+    }
 }
 
 impl Summary for u64 {
@@ -44,6 +48,10 @@ impl Summary for u64 {
     fn top(&self) -> u64 {
         *self
     }
+    fn each_dot(&self, _: &mut impl FnMut(Dot)) {}
+    fn holds(&self, _: Dot) -> bool {
+        false
+    }
 }
 
 impl Summary for () {
@@ -52,6 +60,10 @@ impl Summary for () {
     }
     fn top(&self) -> u64 {
         0
+    }
+    fn each_dot(&self, _: &mut impl FnMut(Dot)) {}
+    fn holds(&self, _: Dot) -> bool {
+        false
     }
 }
 
