@@ -76,6 +76,20 @@ fn main() {
             encoded_bytes(&s),
         );
         drop(s);
+        // The same set after joining a remote remove of one element: a
+        // large map builds its dot index then (issue 14), and keeps it.
+        let (s, heap) = heap_bytes(|| {
+            let mut s = or_set(ks, replica(1));
+            let remove = s.clone().remove(&ks[0]);
+            crdt_core::Lattice::join(&mut s, &remove);
+            s
+        });
+        row(
+            &format!("crdt-types `OrSet<u64>`, {name}, a remote remove joined (dot index)"),
+            heap,
+            encoded_bytes(&s),
+        );
+        drop(s);
         let (s, heap) = heap_bytes(|| theirs::or_set(ks, replica(1).as_u128()));
         row(
             &format!("crdts 7.3.2 `Orswot<u64, u128>`, {name}"),

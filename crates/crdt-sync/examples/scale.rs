@@ -4,7 +4,10 @@
 //! (`Replicated::missing_for`), the same answer from a state that has
 //! removed one element the peer has seen (its answer names the removed dot:
 //! still a walk of the store), and the join of a remote remove delta of one
-//! element. Fastest of 10 runs, wall time.
+//! element (into a state that has joined one before, so its dot index is
+//! built; also with a clone of the state made between runs, which leaves
+//! the caches cold; and the first join into a fresh clone, which builds
+//! the index). Fastest of 10 runs, wall time.
 //!
 //! `cargo run --release -p crdt-sync --example scale`
 
@@ -49,16 +52,36 @@ fn main() {
         let _ = removed.remove(&key(n / 3));
         let after_remove = fastest(|| (), |()| removed.missing_for(&own));
         let remove = behind.clone().remove(&key(n / 2));
-        let join = fastest(
+        // A fresh clone has no dot index: its first remove builds it.
+        let first = fastest(
             || behind.clone(),
             |mut s| {
                 s.join(&remove);
                 s
             },
         );
+        // Then each run joins the remove of another element into the
+        // same state, whose index is alive.
+        let mut warm = behind.clone();
+        warm.join(&remove);
+        let mut deltas: Vec<_> = (1..=20)
+            .map(|i| behind.clone().remove(&key(n / 2 + i)))
+            .collect();
+        let join = fastest(|| deltas.pop().unwrap_or_default(), |d| warm.join(&d));
+        // The same with a clone of the whole state made between runs, which
+        // leaves the caches cold.
+        let cold = fastest(
+            || {
+                black_box(behind.clone());
+                deltas.pop().unwrap_or_default()
+            },
+            |d| warm.join(&d),
+        );
         println!(
             "{n} elements: answer a digest missing one element {one:?}, missing none {none:?}, \
-             missing a removal {after_remove:?}; join a remote remove {join:?}"
+             missing a removal {after_remove:?}; join a remote remove {join:?} \
+             (cold caches {cold:?}; the first after a clone, which builds the dot index: \
+             {first:?})"
         );
     }
 }

@@ -61,15 +61,50 @@
 //! ([`SortedMap::chunks_with_tops`]) checks a flat map's entries one by
 //! one rather than computing its top first.
 //!
-//! Why a bound per chunk and not an index from dot to key: an exact index
-//! would also make the join of a remote remove proportional (a remove names
+//! Why a bound per chunk does not serve a remote remove: a remove names
 //! old dots, and old dots are in every chunk of a map with scrambled keys,
-//! so no bound can skip them), but its cheapest form, a dense array per
-//! origin replica from counter to chunk (4 bytes per dot seen, removed ones
-//! included, re-pointed on every chunk split), costs more than the heap
-//! target of issue 14 leaves (40 bytes per element of an `OrSet<u64>` with
-//! random keys; the map alone is above it). The bound costs nothing
-//! measurable and serves the digest answer, where the dots sought are new.
+//! so no bound can skip them. The bound costs nothing measurable and serves
+//! the digest answer, where the dots sought are new. A remove is served by
+//! the **dot index** (issue 14; `dot_index.rs`, `indexed.rs`), optional, in
+//! the chunked shape's box (so a flat map, hence every small inner map,
+//! stays three words):
+//!
+//! * Per origin replica, a dense array ("lane") from counter minus a base
+//!   to a chunk id plus one, `u16` (2 bytes per counter of the lane's span,
+//!   removed dots included; a map of more than 65,534 chunks, about 6M
+//!   entries, keeps none). Chunk ids are stable (a position is found from
+//!   an id through a small array, renumbered when a chunk is added or
+//!   removed, like the first keys already are), so that a split or a merge
+//!   re-points only the dots of the entries that moved. An earlier note
+//!   here rejected the index at 4 bytes per dot against the 40-byte heap
+//!   target; with `u16` ids and the capacity steps that brought the map to
+//!   35.6 bytes per element, it fits (see the README, issue 14).
+//! * Built lazily, in one walk, by the first merge of a remove (the delta's
+//!   store does not name the keys whose dots it removes) into a chunked map
+//!   whose values are light (at most 4 dots per entry on average: the
+//!   entries of a set or of a map of small sets, not of a map of large
+//!   maps), with lanes spanning the state's context. Then kept by every
+//!   insert, replacement and modify (the entry's dots are pointed at its
+//!   chunk; a value of more than 64 dots drops the index instead), split
+//!   and merge; dropped by `retain` (values may gain dots there and chunks
+//!   move: the next remove rebuilds it). A slot may be stale (its dot
+//!   removed, its chunk merged away, its id reused): a lookup scans the
+//!   named chunk for the dot, so a stale slot only costs a scan, and every
+//!   dot held always has a slot naming its chunk.
+//! * The density guard: the lanes' slots, plus 32 per lane, may not exceed
+//!   twice the dots held plus 1,024. The index is not built past it (lanes
+//!   spanning `(B, 1)` and `(B, 2^40)` from a peer), and a dot that would
+//!   grow a lane past it drops the index: no peer's counter sizes an
+//!   allocation beyond twice the dots held, and a map whose counters have
+//!   churned far past its live dots falls back to the walk.
+//! * A merge looks the dots up (the overlap of the two contexts, which
+//!   holds every dot the remove can take) only when there are fewer than
+//!   one per `CHUNK` entries (a lookup scans a chunk); otherwise, or if the
+//!   index goes away on the way, it walks, as before. The answer is the
+//!   walk's exactly (property tests in `store/index_tests.rs`).
+//! * A clone drops the index (it is a cache); equality, hashing and
+//!   encoding never look at it.
+//!
 //! The bound is one counter for all replicas: when one replica writes much
 //! faster than another, a peer lacking the slow replica's newest dot makes
 //! the filter visit every chunk whose fast dots are newer (it is never
@@ -159,51 +194,6 @@ fn grow<T>(chunk: &mut Vec<T>) {
         let len = chunk.len();
         let target = if len < STEP { len * 2 } else { len + STEP };
         chunk.reserve_exact(target.clamp(1, CHUNK).saturating_sub(len));
-    }
-}
-
-/// How many probes [`search`] makes at once, plus one.
-const WAYS: usize = 8;
-
-/// The position of `key` in `items` (sorted by `key_of`, no key twice), as
-/// [`slice::binary_search_by`] gives it.
-///
-/// Design note: a chunk of a large map is rarely in the nearest caches, and
-/// a binary search waits for each probe before loading the next: seven
-/// dependent misses for a chunk of 100 entries, about half the time of an
-/// insert or a remove of a random key into 100k (issue 14, measured with
-/// `perf`). This search narrows the range by `WAYS` at each step with
-/// `WAYS - 1` probes that do not depend on each other (the CPU fetches them
-/// together), so two or three rounds of misses instead of seven, and ends
-/// comparing the at most `WAYS` entries left all at once.
-fn search<T, K: Ord>(items: &[T], key_of: impl Fn(&T) -> &K, key: &K) -> Result<usize, usize> {
-    // Invariant: the first position whose key is not below `key` lies in
-    // `lo..=lo + n`, and is `lo + n` only if `key` is absent.
-    let (mut lo, mut n) = (0, items.len());
-    while n > WAYS {
-        let step = n / WAYS;
-        let mut below = 0;
-        for i in 1..WAYS {
-            below += usize::from(key_of(&items[lo + i * step]) < key);
-        }
-        lo += below * step;
-        // The probe after the last one below `key` stays in the range: it
-        // may hold `key`.
-        n = if below == WAYS - 1 {
-            n - below * step
-        } else {
-            step + 1
-        };
-    }
-    // At most `WAYS` entries left: compared all at once, too.
-    let pos = lo
-        + items[lo..lo + n]
-            .iter()
-            .map(|t| usize::from(key_of(t) < key))
-            .sum::<usize>();
-    match items.get(pos) {
-        Some(t) if key_of(t) == key => Ok(pos),
-        _ => Err(pos),
     }
 }
 
@@ -772,7 +762,9 @@ impl<K: Hash, V: Hash> Hash for SortedMap<K, V> {
 
 mod dot_index;
 mod indexed;
+mod search;
 #[cfg(test)]
 pub(crate) use indexed::WALK_ONLY;
+use search::search;
 #[cfg(test)]
 mod tests;
