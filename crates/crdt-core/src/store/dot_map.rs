@@ -258,8 +258,11 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     /// only lose dots that lie in `overlap`; when every such dot is accounted
     /// for under the named keys (an add, or an add that supersedes older dots
     /// of the same element), those keys are skipped. Otherwise (a remove, whose
-    /// store is empty) every key is visited once. When the other map is about
-    /// as large as this one, one linear merge of the two sorted maps is used.
+    /// store is empty) the keys holding those dots are found through the dot
+    /// index of a large map when the dots are few (see the design note on
+    /// `SortedMap`), and every key is visited once when they are many or
+    /// the map keeps no index. When the other map is about as large as this
+    /// one, one linear merge of the two sorted maps is used.
     fn merge(
         &mut self,
         ctx: &CausalContext,
