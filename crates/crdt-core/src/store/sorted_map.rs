@@ -500,7 +500,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
             Repr::Chunked(ch) => {
                 // Values may gain dots and chunks move: the index is
                 // dropped (a later remove rebuilds it in one walk).
-                ch.index = IndexSlot::default();
+                ch.index.clear();
                 let (mut weight, mut top, mut chunk_top) = (0, 0, 0);
                 for (chunk, t) in ch.chunks.iter_mut().zip(&mut ch.tops) {
                     chunk.retain_mut(|(k, v)| {

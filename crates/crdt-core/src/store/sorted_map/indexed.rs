@@ -30,6 +30,23 @@ thread_local! {
 #[derive(Debug, Default)]
 pub(super) struct IndexSlot(Option<Box<DotIndex>>);
 
+impl IndexSlot {
+    /// Drops the index, if any (out of line: the walks that call this
+    /// should not carry the drop of an index).
+    #[inline]
+    pub(super) fn clear(&mut self) {
+        if self.0.is_some() {
+            self.drop_index();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_index(&mut self) {
+        self.0 = None;
+    }
+}
+
 impl Clone for IndexSlot {
     fn clone(&self) -> Self {
         Self(None)
