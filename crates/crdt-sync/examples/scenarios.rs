@@ -2,7 +2,8 @@
 //! each cost: the Enes et al. (ICDE 2019) comparison of synchronisation
 //! modes, and fault scenarios (loss, partitions, crash-restart).
 //!
-//! `cargo run --release -p crdt-sync --example scenarios`
+//! `cargo run --release -p crdt-sync --example scenarios -- [SEEDS]` (with
+//! `SEEDS`, the fault scenarios are also run over seeds 1 to `SEEDS`).
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ fn bytes_per_write_by_delay(rounds: u64) {
     println!("\nBytes per write by one-way delay (the workload above, default configuration).\n");
     println!("| one-way delay | bytes | writes | bytes per write | rounds to converge |");
     println!("|---|---|---|---|---|");
+    let mut runs = Vec::new();
     for ms in [10, 100, 1_000] {
         let d = Duration::from_millis(ms);
         let r = enes(Config::default(), rounds, (d, d));
@@ -56,6 +58,19 @@ fn bytes_per_write_by_delay(rounds: u64) {
             r.bytes as f64 / r.writes.max(1) as f64,
             r.rounds_to_converge
         );
+        runs.push((ms, r));
+    }
+    println!("\nThe same, bytes (messages) per message kind.\n");
+    println!("| one-way delay | delta | ack | digest | catch-up | state | fingerprints |");
+    println!("|---|---|---|---|---|---|---|");
+    for (ms, r) in &runs {
+        let cells: Vec<String> = (1..=6u8)
+            .map(|k| {
+                let (m, b) = r.by_kind.get(&k).copied().unwrap_or_default();
+                format!("{b} ({m})")
+            })
+            .collect();
+        println!("| {ms} ms | {} |", cells.join(" | "));
     }
 }
 
@@ -170,17 +185,13 @@ fn main() {
             },
         ),
     ];
+    let seeds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
+    let mut means = Vec::new();
     for (name, config) in scenarios {
-        let r = Simulation::new(config, OrSet::<u64>::new())
-            .expect("a valid engine configuration")
-            .run(|rng, _i, me, s| {
-                let x = rng.below(200);
-                if rng.chance(0.25) {
-                    s.remove(&x)
-                } else {
-                    s.insert(me, x)
-                }
-            });
+        let r = fault_run(config.clone());
         println!(
             "| {name} | {} | {} ms | {} | {} | {} | {} |",
             r.converged && r.states_equal && r.no_acknowledged_write_lost,
@@ -190,5 +201,54 @@ fn main() {
             r.dropped,
             r.duplicated
         );
+        if seeds > 0 {
+            means.push((name, seeds_summary(&config, seeds)));
+        }
     }
+    if !means.is_empty() {
+        println!(
+            "\nThe same over seeds 1 to {seeds} (one seed moves by a second between builds).\n"
+        );
+        println!("| scenario | all good | mean time to converge | slowest | mean bytes |");
+        println!("|---|---|---|---|---|");
+        for (name, (good, mean, worst, bytes)) in means {
+            println!(
+                "| {name} | {good}/{seeds} | {} ms | {} ms | {bytes} |",
+                mean.as_millis(),
+                worst.as_millis()
+            );
+        }
+    }
+}
+
+/// One fault scenario: random inserts (and a quarter removes) of 200 keys.
+fn fault_run(config: SimConfig) -> Report {
+    Simulation::new(config, OrSet::<u64>::new())
+        .expect("a valid engine configuration")
+        .run(|rng, _i, me, s| {
+            let x = rng.below(200);
+            if rng.chance(0.25) {
+                s.remove(&x)
+            } else {
+                s.insert(me, x)
+            }
+        })
+}
+
+/// Over seeds 1 to `seeds`: runs that met every property, the mean and the
+/// slowest time to converge, the mean bytes.
+fn seeds_summary(config: &SimConfig, seeds: u64) -> (u64, Duration, Duration, u64) {
+    let (mut good, mut total, mut worst, mut bytes) = (0, Duration::ZERO, Duration::ZERO, 0);
+    for seed in 1..=seeds {
+        let r = fault_run(SimConfig {
+            seed,
+            ..config.clone()
+        });
+        good += u64::from(r.all_good());
+        total += r.time_to_converge;
+        worst = worst.max(r.time_to_converge);
+        bytes += r.bytes;
+    }
+    let n = u32::try_from(seeds).unwrap_or(u32::MAX);
+    (good, total / n, worst, bytes / seeds)
 }

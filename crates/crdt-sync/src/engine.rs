@@ -312,7 +312,8 @@ impl<T: Replicated> Engine<T> {
         if self.peers.contains_key(&peer) {
             return;
         }
-        self.peers.insert(peer, Peer::new(now));
+        self.peers
+            .insert(peer, Peer::new(now, self.config.ack_timeout));
         self.ask_digest(peer, now, true);
     }
 
@@ -587,7 +588,7 @@ impl<T: Replicated> Engine<T> {
             }) {
                 // Parts sent less than a retransmission timeout ago may
                 // still arrive.
-                if let Some(parts) = peer.resend_due(now, sync_interval) {
+                if let Some(parts) = peer.resend_due(now, sync_interval, &mut self.next_id) {
                     self.push_resent(to, parts);
                 }
                 return;

@@ -27,7 +27,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, Instant};
 
 use crdt_core::ReplicaId;
@@ -236,6 +236,9 @@ pub struct Report {
     pub bytes: u64,
     /// Messages sent by all engines.
     pub messages: u64,
+    /// Messages and bytes sent, per message kind (the kind byte of the
+    /// header; [`crate::MessageKind::from_code`]).
+    pub by_kind: BTreeMap<u8, (u64, u64)>,
     /// Messages the network dropped (loss, partitions, crashed receivers).
     pub dropped: u64,
     /// Messages the network delivered twice.
@@ -477,6 +480,11 @@ impl<T: Replicated> Simulation<T> {
                 while let Some(tx) = e.poll_transmit() {
                     report.messages += 1;
                     report.bytes += tx.bytes.len() as u64;
+                    if let Some(&kind) = tx.bytes.get(3) {
+                        let entry = report.by_kind.entry(kind).or_default();
+                        entry.0 += 1;
+                        entry.1 += tx.bytes.len() as u64;
+                    }
                     let to = tx.to.0 as usize;
                     let cut = c
                         .partitions

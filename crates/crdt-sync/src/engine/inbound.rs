@@ -133,7 +133,12 @@ impl<T: Replicated> Engine<T> {
         let Some(peer) = self.peers.get_mut(&from) else {
             return;
         };
-        let Some(i) = peer.sent.iter().position(|s| s.id == id) else {
+        let Some((i, sent_at)) = peer
+            .sent
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| Some((i, s.sent_at(id)?)))
+        else {
             return; // forgotten or never sent: its content is resent anyway
         };
         peer.last_ack = now;
@@ -148,18 +153,14 @@ impl<T: Replicated> Engine<T> {
         if sent.remaining > 0 {
             return;
         }
-        let (base, seq, sent_at, rtt) = (
-            sent.base,
-            sent.seq,
-            sent.first_sent,
-            // Every payload has its own id, so only parts sent twice (under
-            // one id) make a sample ambiguous (Karn's algorithm).
-            (!sent.resent).then(|| now.duration_since(sent.first_sent)),
-        );
-        if let Some(rtt) = rtt {
-            peer.sample_rtt(rtt);
+        let (base, seq, first_sent) = (sent.base, sent.seq, sent.first_sent);
+        // Every transmission of a single-part payload has its own id, so
+        // only split parts sent twice (under one id) make a sample ambiguous
+        // (Karn's algorithm).
+        if !sent.resent {
+            peer.sample_rtt(now.duration_since(sent_at));
         }
-        let continues = peer.deliver(base, seq, sent_at, now);
+        let continues = peer.deliver(base, seq, first_sent, now);
         let acked = peer.acked;
         peer.sent.retain(|s| s.seq > acked && s.remaining > 0);
         if !continues {

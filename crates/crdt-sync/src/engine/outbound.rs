@@ -2,9 +2,10 @@
 //! or the whole state), splitting a payload to the message limit, and
 //! the outbox.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::peer::Sent;
+use super::peer::{Part, Sent};
 use super::{Engine, Event, PeerId, Transmit, fit};
 use crate::codec;
 use crate::config::Mode;
@@ -30,7 +31,7 @@ impl<T: Replicated> Engine<T> {
         // A split payload in flight: resend its missing parts, nothing new.
         if let Some((progress, stale)) = peer.in_flight().map(|s| (s.last_progress, s.id)) {
             if now.duration_since(progress) <= stall {
-                if let Some(parts) = peer.resend_due(now, sync_interval) {
+                if let Some(parts) = peer.resend_due(now, sync_interval, &mut self.next_id) {
                     self.push_resent(id, parts);
                 }
                 return;
@@ -165,7 +166,7 @@ impl<T: Replicated> Engine<T> {
         // acknowledged; a single-part delta is rebuilt with what is new.
         let keep = frames.len() > 1 || kind != MessageKind::Delta;
         let kept: Vec<Option<Vec<u8>>> = if keep {
-            frames.iter().cloned().map(Some).collect()
+            pieces.into_iter().map(Some).collect()
         } else {
             vec![None]
         };
@@ -188,6 +189,7 @@ impl<T: Replicated> Engine<T> {
                 last_sent: now,
                 last_progress: now,
                 resent: false,
+                transmissions: VecDeque::new(),
                 kind,
                 answered: None,
             });
@@ -216,10 +218,17 @@ impl<T: Replicated> Engine<T> {
         self.push(to, bytes);
     }
 
-    pub(super) fn push_resent(&mut self, to: PeerId, parts: Vec<Vec<u8>>) {
-        self.metrics.parts_resent += parts.len() as u64;
-        for bytes in parts {
-            self.push(to, bytes);
+    /// Sends again the parts `parts` of a payload of kind `kind`, framed for
+    /// the peer's incarnation as known now.
+    pub(super) fn push_resent(&mut self, to: PeerId, (kind, parts): (MessageKind, Vec<Part>)) {
+        let Some(to_epoch) = self.peers.get(&to).map(|p| p.epoch) else {
+            return;
+        };
+        for (head, body) in parts {
+            if let Ok(frame) = codec::frame_payload(kind, (self.epoch, to_epoch), head, &body) {
+                self.metrics.parts_resent += 1;
+                self.push(to, frame);
+            }
         }
     }
 
