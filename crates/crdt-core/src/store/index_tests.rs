@@ -164,26 +164,26 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
     (true, seen_index)
 }
 
-#[test]
-fn indexed_remove_join_equals_the_walk_for_an_or_set() {
-    fn prop(ops: Vec<Op>) -> bool {
-        indexed_equals_walk::<DotSet>(&ops).0
+/// Runs [`indexed_equals_walk`] over `tests` random op sequences with
+/// values of type `S`.
+fn indexed_equals_walk_holds<S: Value>(tests: u64) {
+    fn prop<S: Value>(ops: Vec<Op>) -> bool {
+        indexed_equals_walk::<S>(&ops).0
     }
     QuickCheck::new()
-        .tests(60)
+        .tests(tests)
         .rng(Gen::new(120))
-        .quickcheck(prop as fn(Vec<Op>) -> bool);
+        .quickcheck(prop::<S> as fn(Vec<Op>) -> bool);
+}
+
+#[test]
+fn indexed_remove_join_equals_the_walk_for_an_or_set() {
+    indexed_equals_walk_holds::<DotSet>(60);
 }
 
 #[test]
 fn indexed_remove_join_equals_the_walk_for_a_map_of_sets() {
-    fn prop(ops: Vec<Op>) -> bool {
-        indexed_equals_walk::<DotMap<u8, DotSet>>(&ops).0
-    }
-    QuickCheck::new()
-        .tests(40)
-        .rng(Gen::new(120))
-        .quickcheck(prop as fn(Vec<Op>) -> bool);
+    indexed_equals_walk_holds::<DotMap<u8, DotSet>>(40);
 }
 
 /// A fixed run through splits (adds of new keys), merges (local removes)

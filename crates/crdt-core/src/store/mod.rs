@@ -134,15 +134,11 @@ impl<S: DotStore> sorted_map::Summary for S {
     }
 
     fn each_dot(&self, f: &mut impl FnMut(Dot)) {
-        let _ = self.try_each_dot(&mut |d| {
-            f(d);
-            Ok::<(), ()>(())
-        });
+        self.dots().for_each(f);
     }
 
     fn holds(&self, dot: Dot) -> bool {
-        self.try_each_dot(&mut |d| if d == dot { Err(()) } else { Ok(()) })
-            .is_err()
+        self.dots().any(|d| d == dot)
     }
 }
 
