@@ -37,8 +37,16 @@ fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
 
 /// `bytes` behind the bare-state header, through `codec::decode_state`:
 /// whatever decodes is valid and survives a round trip.
+/// Both state versions are read: the current one and format 1 (the
+/// store encoding before packing, still read for stores on disk).
 fn check_framed<T: Replicated + PartialEq>(bytes: &[u8]) {
-    let mut framed = vec![0xCD, 0x7A, codec::STATE_MARK, codec::STATE_VERSION];
+    for version in [codec::STATE_VERSION, 1] {
+        check_framed_as::<T>(version, bytes);
+    }
+}
+
+fn check_framed_as<T: Replicated + PartialEq>(version: u8, bytes: &[u8]) {
+    let mut framed = vec![0xCD, 0x7A, codec::STATE_MARK, version];
     framed.extend_from_slice(bytes);
     if let Ok(state) = codec::decode_state::<T>(&framed, LIMIT) {
         assert!(

@@ -80,7 +80,7 @@ pub use lattice::{Decompose, Lattice};
 pub use replica::ReplicaId;
 pub use store::{
     Causal, DotFun, DotMap, DotSet, DotStore, Fingerprint, InternedDeserialize, InternedSerialize,
-    content_hash,
+    StoreEncoding, content_hash, with_store_encoding,
 };
 pub use version_vector::VersionVector;
 

@@ -36,11 +36,14 @@
 //!
 //! [`encode_state`] writes it and [`decode_state`] reads it, with the same
 //! guarantees as [`decode`]: total, bounded by a caller's limit, validated.
+//! [`decode_state`] also reads the states of format 1, saved by builds
+//! before the packed store encoding, so a store on disk survives the
+//! upgrade (it is rewritten in format 2 as it compacts).
 
 use std::error::Error;
 use std::fmt;
 
-use crdt_core::{CausalContext, Fingerprint, InvalidState};
+use crdt_core::{CausalContext, Fingerprint, InvalidState, StoreEncoding, with_store_encoding};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -51,8 +54,12 @@ use crate::replicated::Replicated;
 pub const MAGIC: [u8; 2] = [0xCD, 0x7A];
 
 /// The format version this build writes and reads. Version 2 added the
-/// epochs to every message and payload ids with per-part acknowledgements.
-pub const VERSION: u8 = 2;
+/// epochs to every message and payload ids with per-part acknowledgements;
+/// version 3 packs the kernel's maps and dot sets
+/// ([`crdt_core::StoreEncoding::V2`]: integer keys as deltas, dot sets in a
+/// byte column). A message of another version is refused with
+/// [`DecodeError::UnknownVersion`]: both ends of a link run one format.
+pub const VERSION: u8 = 3;
 
 /// The fixed header length: magic, version, kind, both epochs.
 pub const HEADER_LEN: usize = 12;
@@ -65,8 +72,12 @@ pub(crate) const PAYLOAD_HEADER_MAX: usize = 10 + 5 + 5;
 /// `'S'`. A message has its format version there, never this value.
 pub const STATE_MARK: u8 = 0x53;
 
-/// The format version of bare states this build writes and reads.
-pub const STATE_VERSION: u8 = 1;
+/// The format version of bare states this build writes. Version 2 packs
+/// the kernel's maps and dot sets ([`crdt_core::StoreEncoding::V2`]);
+/// [`decode_state`] still reads version 1 (states and store records saved
+/// by earlier builds), which it decodes with
+/// [`crdt_core::StoreEncoding::V1`].
+pub const STATE_VERSION: u8 = 2;
 
 /// The header of a bare state: [`MAGIC`], [`STATE_MARK`], [`STATE_VERSION`].
 pub const STATE_HEADER_LEN: usize = 4;
@@ -119,7 +130,7 @@ impl fmt::Display for DecodeError {
             ),
             Self::UnknownStateVersion(v) => write!(
                 f,
-                "state format version {v} is not supported (this build reads version {STATE_VERSION}); \
+                "state format version {v} is not supported (this build reads versions 1 to {STATE_VERSION}); \
                  it was written by a newer build"
             ),
             Self::NotAState => f.write_str("these bytes are a sync message, not a saved state"),
@@ -220,10 +231,12 @@ pub fn decode_state<T: Replicated>(bytes: &[u8], limit: usize) -> Result<T, Deco
     if bytes.len() < STATE_HEADER_LEN {
         return Err(DecodeError::Truncated);
     }
-    if bytes[3] != STATE_VERSION {
-        return Err(DecodeError::UnknownStateVersion(bytes[3]));
-    }
-    let state: T = body_of(&bytes[STATE_HEADER_LEN..])?;
+    let body = &bytes[STATE_HEADER_LEN..];
+    let state: T = match bytes[3] {
+        1 => with_store_encoding(StoreEncoding::V1, || body_of(body))?,
+        STATE_VERSION => body_of(body)?,
+        v => return Err(DecodeError::UnknownStateVersion(v)),
+    };
     state.validate_decoded().map_err(DecodeError::Invalid)?;
     Ok(state)
 }

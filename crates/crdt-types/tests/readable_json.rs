@@ -165,11 +165,12 @@ fn binary_encoding_is_the_compact_one() {
     let mut s = OrSet::new();
     let _ = s.insert(a, 7u64);
     let bytes = bincode::serde::encode_to_vec(&s, bincode::config::standard()).unwrap();
-    // context: 1 replica, 16-byte id, 1 span (gap 0, extra 0); store: 1
-    // entry, key 7, 1 dot (replica index 0, counter 1).
+    // context: 1 replica, 16-byte id, 1 span (gap 0, extra 0); store:
+    // header 5 (1 entry, integer keys), a 3-byte column: key 7, replica
+    // index 0 with no further dot, counter 1.
     let mut expected = vec![1u8];
     expected.extend_from_slice(&1u128.to_be_bytes());
-    expected.extend_from_slice(&[1, 0, 0, 1, 7, 1, 0, 1]);
+    expected.extend_from_slice(&[1, 0, 0, 5, 3, 7, 0, 1]);
     assert_eq!(bytes, expected);
     let (back, _): (OrSet<u64>, usize) =
         bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();

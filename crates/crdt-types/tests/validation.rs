@@ -1,7 +1,10 @@
 //! States that break an invariant fail `validate()` and fail to decode;
 //! valid states round-trip through bincode.
 
-use crdt_core::{Causal, CausalContext, Dot, DotFun, DotMap, DotSet, InvalidState};
+use crdt_core::{
+    Causal, CausalContext, Dot, DotFun, DotMap, DotSet, InvalidState, StoreEncoding,
+    with_store_encoding,
+};
 use crdt_types::testing::{History, Mutate, Tiny};
 use crdt_types::{CausalCounter, CausalCrdt, GCounter, GSet, OrMap, OrSet, ReplicaId};
 use quickcheck::QuickCheck;
@@ -80,20 +83,34 @@ fn dot_outside_context_fails_validate() {
 
 #[test]
 fn unsorted_set_keys_fail_to_decode() {
-    // The encoding of an `OrSet<u8>` whose keys are out of order: the
-    // context, then the entries with each dot as (replica index, counter).
+    // The packed encoding of an `OrSet<u8>`: the context, then the map's
+    // header (2 entries, integer keys) and its column: the keys as deltas
+    // (2, then 1 as a wrapping delta of 2^64 - 1), then each dot as
+    // (replica index 0 alone, counter).
     let ctx: CausalContext = [dot(1, 1), dot(1, 2)].into_iter().collect();
-    let unsorted = (
-        ctx.clone(),
-        vec![(2u8, vec![(0u32, 2u64)]), (1u8, vec![(0u32, 1u64)])],
-    );
-    assert!(decode::<OrSet<u8>>(&encode(&unsorted)).is_err());
-    let sorted = (
-        ctx,
-        vec![(1u8, vec![(0u32, 1u64)]), (2u8, vec![(0u32, 2u64)])],
-    );
+    let mut column = vec![2u8];
+    column.extend_from_slice(&[0xff; 9]);
+    column.extend_from_slice(&[0x01, 0, 2, 0, 1]);
+    assert!(decode::<OrSet<u8>>(&encode(&(ctx.clone(), (9u64, column)))).is_err());
+    let sorted = (ctx.clone(), (9u64, vec![1u8, 1, 0, 1, 0, 2]));
     let set: OrSet<u8> = decode(&encode(&sorted)).expect("a sorted set decodes");
     assert_eq!(set.iter().copied().collect::<Vec<_>>(), [1, 2]);
+
+    // The same in the previous encoding (still read for saved states):
+    // the entries with each dot as (replica index, counter).
+    with_store_encoding(StoreEncoding::V1, || {
+        let unsorted = (
+            ctx.clone(),
+            vec![(2u8, vec![(0u32, 2u64)]), (1u8, vec![(0u32, 1u64)])],
+        );
+        assert!(decode::<OrSet<u8>>(&encode(&unsorted)).is_err());
+        let sorted = (
+            ctx,
+            vec![(1u8, vec![(0u32, 1u64)]), (2u8, vec![(0u32, 2u64)])],
+        );
+        let set: OrSet<u8> = decode(&encode(&sorted)).expect("a sorted set decodes");
+        assert_eq!(set.iter().copied().collect::<Vec<_>>(), [1, 2]);
+    });
 }
 
 #[test]

@@ -26,6 +26,8 @@ mod dot_set;
 mod fingerprint;
 #[cfg(test)]
 mod index_tests;
+mod int_key;
+mod packed;
 mod sorted_map;
 mod wire;
 
@@ -34,6 +36,7 @@ pub use dot_fun::DotFun;
 pub use dot_map::DotMap;
 pub use dot_set::DotSet;
 pub use fingerprint::{Fingerprint, content_hash};
+pub use packed::{StoreEncoding, with_store_encoding};
 pub use wire::{InternedDeserialize, InternedSerialize};
 
 /// A store of live dots, the store half of a [`Causal`] state.

@@ -20,7 +20,7 @@ use serde::ser::SerializeSeq;
 use serde::{Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
 
-use super::{DotFun, DotMap, DotSet, DotStore, content_hash};
+use super::{DotFun, DotMap, DotSet, DotStore, content_hash, packed};
 use crate::sorted::capacity_for;
 use crate::{Dot, ReplicaId};
 
@@ -35,6 +35,19 @@ pub trait InternedSerialize: DotStore {
         replicas: &[ReplicaId],
         serializer: S,
     ) -> Result<S::Ok, S::Error>;
+
+    /// Whether the store has a packed form ([`InternedSerialize::pack`]),
+    /// which a map then writes into its byte column instead of one serde
+    /// entry per value. Must equal [`InternedDeserialize::PACKED`]. Only
+    /// [`DotSet`] has one.
+    const PACKED: bool = false;
+
+    /// Appends the packed form of `self` (never empty) to `out`; an error
+    /// for a store without one or with a dot outside `replicas`.
+    fn pack(&self, replicas: &[ReplicaId], out: &mut Vec<u8>) -> Result<(), String> {
+        let _ = (replicas, out);
+        Err("this store has no packed form".into())
+    }
 
     /// Calls `f` with every held dot and a canonical hash of its content
     /// (the key path above it and its value), keyed by `seed`: what
@@ -58,6 +71,17 @@ pub trait InternedDeserialize: DotStore {
         replicas: &[ReplicaId],
         deserializer: D,
     ) -> Result<Self, D::Error>;
+
+    /// Whether the store is read with [`InternedDeserialize::unpack`]
+    /// inside a map; equal to [`InternedSerialize::PACKED`].
+    const PACKED: bool = false;
+
+    /// Reads one store written by [`InternedSerialize::pack`] from the
+    /// front of `bytes`, advancing it.
+    fn unpack(replicas: &[ReplicaId], bytes: &mut &[u8]) -> Result<Self, &'static str> {
+        let _ = (replicas, bytes);
+        Err("this store has no packed form")
+    }
 }
 
 /// `value` encoded against `replicas`.
@@ -79,6 +103,33 @@ impl<'de, T: InternedDeserialize> DeserializeSeed<'de> for Seed<'_, T> {
     type Value = T;
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
         T::deserialize_interned(self.0, deserializer)
+    }
+}
+
+/// Reads one `(key, store)` pair of a map against the interned replicas.
+pub(super) struct Entry<'a, K, S>(
+    pub(super) &'a [ReplicaId],
+    pub(super) PhantomData<fn() -> (K, S)>,
+);
+impl<'de, K: DeserializeOwned, S: InternedDeserialize> DeserializeSeed<'de> for Entry<'_, K, S> {
+    type Value = (K, S);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(K, S), D::Error> {
+        d.deserialize_tuple(2, self)
+    }
+}
+impl<'de, K: DeserializeOwned, S: InternedDeserialize> Visitor<'de> for Entry<'_, K, S> {
+    type Value = (K, S);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a (key, store) pair")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(K, S), A::Error> {
+        let k = seq
+            .next_element::<K>()?
+            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let s = seq
+            .next_element_seed(Seed::<S>(self.0, PhantomData))?
+            .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        Ok((k, s))
     }
 }
 
@@ -178,9 +229,18 @@ impl InternedSerialize for DotSet {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let readable = serializer.is_human_readable();
+        if !readable && !packed::legacy() {
+            return packed::serialize_set(self, replicas, serializer);
+        }
         seq(serializer, self.iter(), |s, dot| {
             s.serialize_element(&dot_ref::<S::Error>(replicas, dot, readable)?)
         })
+    }
+
+    const PACKED: bool = true;
+
+    fn pack(&self, replicas: &[ReplicaId], out: &mut Vec<u8>) -> Result<(), String> {
+        packed::pack_set(self, replicas, out)
     }
 }
 
@@ -210,7 +270,16 @@ impl InternedDeserialize for DotSet {
             }
         }
         let readable = deserializer.is_human_readable();
+        if !readable && !packed::legacy() {
+            return packed::deserialize_set(replicas, deserializer);
+        }
         deserializer.deserialize_seq(V(replicas, readable))
+    }
+
+    const PACKED: bool = true;
+
+    fn unpack(replicas: &[ReplicaId], bytes: &mut &[u8]) -> Result<Self, &'static str> {
+        packed::unpack_set(replicas, bytes)
     }
 }
 
@@ -284,6 +353,9 @@ impl<K: Ord + Clone + fmt::Debug + Serialize, S: InternedSerialize> InternedSeri
         replicas: &[ReplicaId],
         serializer: Ser,
     ) -> Result<Ser::Ok, Ser::Error> {
+        if !serializer.is_human_readable() && !packed::legacy() {
+            return packed::serialize_map(self, replicas, serializer);
+        }
         seq(serializer, self.iter(), |s, (k, store)| {
             s.serialize_element(&(k, Interned(store, replicas)))
         })
@@ -303,28 +375,6 @@ impl<K: Ord + Clone + fmt::Debug + DeserializeOwned, S: InternedDeserialize> Int
         replicas: &[ReplicaId],
         deserializer: D,
     ) -> Result<Self, D::Error> {
-        struct Entry<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
-        impl<'de, K: DeserializeOwned, S: InternedDeserialize> DeserializeSeed<'de> for Entry<'_, K, S> {
-            type Value = (K, S);
-            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(K, S), D::Error> {
-                d.deserialize_tuple(2, self)
-            }
-        }
-        impl<'de, K: DeserializeOwned, S: InternedDeserialize> Visitor<'de> for Entry<'_, K, S> {
-            type Value = (K, S);
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a (key, store) pair")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(K, S), A::Error> {
-                let k = seq
-                    .next_element::<K>()?
-                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-                let s = seq
-                    .next_element_seed(Seed::<S>(self.0, PhantomData))?
-                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
-                Ok((k, s))
-            }
-        }
         struct Map<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
         impl<'de, K: DeserializeOwned + Ord + Clone + fmt::Debug, S: InternedDeserialize>
             Visitor<'de> for Map<'_, K, S>
@@ -349,6 +399,9 @@ impl<K: Ord + Clone + fmt::Debug + DeserializeOwned, S: InternedDeserialize> Int
                 }
                 Ok(DotMap::from_sorted_entries(entries))
             }
+        }
+        if !deserializer.is_human_readable() && !packed::legacy() {
+            return packed::deserialize_map(replicas, deserializer);
         }
         deserializer.deserialize_seq(Map(replicas, PhantomData))
     }

@@ -1,0 +1,565 @@
+//! The packed encoding of maps and dot sets (state format 2, message
+//! format 3 of `crdt-sync`), used by every format that is not human
+//! readable.
+//!
+//! An OR-set element used to cost one serde entry per key and per dot: a
+//! random `u64` key is a 9-byte bincode varint, a dot a sequence length, a
+//! replica index and a varint counter (3 to 5 bytes past 250). Packed:
+//!
+//! * a map writes a header `len << 2 | key kind`, then its columns. When
+//!   every key serializes as one integer (probed through serde, see
+//!   `int_key.rs`) the keys are LEB128 deltas in a byte column (sorted
+//!   keys are close: 7 bytes for 100k random `u64`s); otherwise they are
+//!   written one by one as before.
+//! * a value that has a packed form (a [`DotSet`]) goes into the same byte
+//!   column: `LEB(index << 1 | more)`, then `LEB(count - 1)` if `more`, the
+//!   first counter, and `(index, counter)` for every further dot.
+//! * everything else (nested maps, dot functions) is written per entry as
+//!   before, against the same interned replicas.
+//!
+//! Counts are checked against the bytes that must carry them before
+//! anything is allocated or looped over: an integer key takes at least one
+//! byte of the column, a packed value two, and a store written per entry at
+//! least one byte of the input.
+//!
+//! The previous encoding ([`StoreEncoding::V1`]) is still read (and, for
+//! tests and migrations, written) inside [`with_store_encoding`]; the codec
+//! uses it for saved states of format 1.
+
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::num::NonZeroU64;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::ser::{Error as _, SerializeTuple};
+use serde::{Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
+
+use super::int_key::{IntKey, IntKeyDe, probe};
+use super::wire::{Entry, Interned, InternedDeserialize, InternedSerialize, Seed};
+use super::{DotMap, DotSet, DotStore};
+use crate::sorted::capacity_for;
+use crate::{Dot, ReplicaId};
+
+/// How the kernel stores ([`DotMap`], [`DotSet`]) are written inside a
+/// [`Causal`](super::Causal) by formats that are not human readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StoreEncoding {
+    /// One serde entry per key and per dot: what `crdt-sync` wrote in state
+    /// format 1 and message formats 1 and 2.
+    V1,
+    /// Integer keys as deltas and dot sets packed into byte columns (the
+    /// default; state format 2, message format 3).
+    #[default]
+    V2,
+}
+
+thread_local! {
+    static ENCODING: Cell<StoreEncoding> = const { Cell::new(StoreEncoding::V2) };
+}
+
+/// Runs `f` with the kernel stores encoded and decoded in `encoding` on
+/// this thread (restored afterwards, also when `f` panics). Outside of it
+/// they use [`StoreEncoding::V2`]. A codec reading data saved by an older
+/// build wraps the decoding in `with_store_encoding(StoreEncoding::V1, ..)`.
+///
+/// ```
+/// use crdt_core::{Causal, DotMap, DotSet, ReplicaId, StoreEncoding, with_store_encoding};
+///
+/// let mut set: Causal<DotMap<u64, DotSet>> = Causal::new();
+/// let dot = set.next_dot(ReplicaId::from_u128(1));
+/// set.parts_mut().1.insert(dot);
+/// set.parts_mut().0.insert(42, DotSet::from(dot));
+///
+/// let config = bincode::config::standard();
+/// let old = with_store_encoding(StoreEncoding::V1, || {
+///     bincode::serde::encode_to_vec(&set, config).unwrap()
+/// });
+/// let (back, _): (Causal<DotMap<u64, DotSet>>, usize) = with_store_encoding(StoreEncoding::V1, || {
+///     bincode::serde::decode_from_slice(&old, config).unwrap()
+/// });
+/// assert_eq!(back, set);
+/// ```
+pub fn with_store_encoding<R>(encoding: StoreEncoding, f: impl FnOnce() -> R) -> R {
+    struct Restore(StoreEncoding);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ENCODING.with(|e| e.set(self.0));
+        }
+    }
+    let _restore = Restore(ENCODING.with(|e| e.replace(encoding)));
+    f()
+}
+
+/// Whether this thread is inside `with_store_encoding(StoreEncoding::V1, ..)`.
+pub(super) fn legacy() -> bool {
+    ENCODING.with(Cell::get) == StoreEncoding::V1
+}
+
+/// Appends `v` as LEB128 (7 bits a byte, low first).
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads one LEB128 number in its shortest form from the front of `bytes`.
+fn get(bytes: &mut &[u8]) -> Result<u64, &'static str> {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let (&b, rest) = bytes
+            .split_first()
+            .ok_or("a packed column ends inside a number")?;
+        *bytes = rest;
+        if shift == 63 && b > 1 {
+            return Err("a packed number exceeds 64 bits");
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            if b == 0 && shift > 0 {
+                return Err("a packed number is not in its shortest form");
+            }
+            return Ok(v);
+        }
+        shift += 7;
+    }
+}
+
+fn get_dot(bytes: &mut &[u8], replicas: &[ReplicaId], index: u64) -> Result<Dot, &'static str> {
+    let counter = NonZeroU64::new(get(bytes)?).ok_or("a packed dot has counter 0")?;
+    let replica = usize::try_from(index)
+        .ok()
+        .and_then(|i| replicas.get(i))
+        .ok_or("dot refers to a replica outside the causal context")?;
+    Ok(Dot {
+        replica: *replica,
+        counter,
+    })
+}
+
+fn index(replicas: &[ReplicaId], dot: Dot) -> Result<u64, String> {
+    replicas
+        .binary_search(&dot.replica)
+        .map(|i| i as u64)
+        .map_err(|_| format!("dot {dot} is outside the causal context"))
+}
+
+/// Appends the packed form of a non-empty dot set.
+pub(super) fn pack_set(
+    set: &DotSet,
+    replicas: &[ReplicaId],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut dots = set.iter();
+    let first = dots.next().ok_or("an empty dot set has no packed form")?;
+    let more = set.len() > 1;
+    put(out, (index(replicas, first)? << 1) | u64::from(more));
+    if more {
+        put(out, (set.len() - 1) as u64);
+    }
+    put(out, first.counter.get());
+    for dot in dots {
+        put(out, index(replicas, dot)?);
+        put(out, dot.counter.get());
+    }
+    Ok(())
+}
+
+/// Reads one packed, non-empty dot set from the front of `bytes`.
+pub(super) fn unpack_set(
+    replicas: &[ReplicaId],
+    bytes: &mut &[u8],
+) -> Result<DotSet, &'static str> {
+    let head = get(bytes)?;
+    let rest = if head & 1 == 1 {
+        let rest = get(bytes)?;
+        // Every further dot takes two bytes at least.
+        if rest == 0 || rest > (bytes.len() / 2) as u64 {
+            return Err("a packed dot set claims more dots than its bytes hold");
+        }
+        rest as usize
+    } else {
+        0
+    };
+    let mut dots: SmallVec<[Dot; 1]> = SmallVec::with_capacity(1 + rest);
+    dots.push(get_dot(bytes, replicas, head >> 1)?);
+    for _ in 0..rest {
+        let i = get(bytes)?;
+        let dot = get_dot(bytes, replicas, i)?;
+        if dots.last().is_some_and(|&l| l >= dot) {
+            return Err("dot set entries are not strictly sorted");
+        }
+        dots.push(dot);
+    }
+    Ok(DotSet::from_sorted(dots))
+}
+
+/// A byte column, written with `serialize_bytes`.
+struct Column<'a>(&'a [u8]);
+
+impl Serialize for Column<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// A standalone dot set: one byte column, empty for the empty set.
+pub(super) fn serialize_set<S: Serializer>(
+    set: &DotSet,
+    replicas: &[ReplicaId],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut out = Vec::new();
+    if !set.is_empty() {
+        pack_set(set, replicas, &mut out).map_err(S::Error::custom)?;
+    }
+    serializer.serialize_bytes(&out)
+}
+
+/// Reads what [`serialize_set`] wrote.
+pub(super) fn deserialize_set<'de, D: Deserializer<'de>>(
+    replicas: &[ReplicaId],
+    deserializer: D,
+) -> Result<DotSet, D::Error> {
+    deserializer.deserialize_bytes(Bytes(|bytes: &[u8]| {
+        let mut rest = bytes;
+        if rest.is_empty() {
+            return Ok(DotSet::new());
+        }
+        let set = unpack_set(replicas, &mut rest)?;
+        if !rest.is_empty() {
+            return Err("bytes left after a packed dot set");
+        }
+        Ok(set)
+    }))
+}
+
+/// A visitor of one byte column, parsed in place by `F`.
+struct Bytes<F>(F);
+
+impl<'de, T, F: FnOnce(&[u8]) -> Result<T, &'static str>> Visitor<'de> for Bytes<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a packed byte column")
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<T, E> {
+        (self.0)(v).map_err(E::custom)
+    }
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<T, E> {
+        self.visit_bytes(v)
+    }
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<T, E> {
+        self.visit_bytes(&v)
+    }
+}
+
+impl<'de, T, F: FnOnce(&[u8]) -> Result<T, &'static str>> DeserializeSeed<'de> for Bytes<F> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+/// The kind of keys a map's header announces.
+const GENERIC: u64 = 0;
+const UNSIGNED: u64 = 1;
+const SIGNED: u64 = 2;
+
+/// The map's keys as LEB128 deltas appended to `out`, and their kind; or
+/// [`GENERIC`] (and `out` untouched) when some key is not an integer or
+/// the kinds differ.
+fn int_keys<'a, K: Serialize + 'a>(keys: impl Iterator<Item = &'a K>, out: &mut Vec<u8>) -> u64 {
+    let start = out.len();
+    let mut prev: Option<IntKey> = None;
+    for key in keys {
+        let Some(k) = probe(key).filter(|k| prev.is_none_or(|p| p.same_kind(*k))) else {
+            out.truncate(start);
+            return GENERIC;
+        };
+        put(
+            out,
+            match (prev, k) {
+                (Some(p), _) => k.bits().wrapping_sub(p.bits()),
+                // The first key absolute, a signed one zigzagged.
+                (None, IntKey::Unsigned(v)) => v,
+                (None, IntKey::Signed(v)) => ((v << 1) ^ (v >> 63)) as u64,
+            },
+        );
+        prev = Some(k);
+    }
+    match prev {
+        Some(IntKey::Signed(_)) => SIGNED,
+        _ => UNSIGNED,
+    }
+}
+
+/// Reads `n` keys of `kind` written by [`int_keys`] from the front of `bytes`.
+fn read_int_keys<K: DeserializeOwned>(
+    n: usize,
+    kind: u64,
+    bytes: &mut &[u8],
+) -> Result<Vec<K>, &'static str> {
+    let mut keys = Vec::with_capacity(n);
+    let mut prev = 0u64;
+    for i in 0..n {
+        let raw = get(bytes)?;
+        let bits = match (i, kind) {
+            (0, SIGNED) => ((raw >> 1) as i64 ^ -((raw & 1) as i64)) as u64,
+            (0, _) => raw,
+            _ => prev.wrapping_add(raw),
+        };
+        prev = bits;
+        let key = if kind == SIGNED {
+            IntKey::Signed(bits as i64)
+        } else {
+            IntKey::Unsigned(bits)
+        };
+        keys.push(
+            K::deserialize(IntKeyDe(key))
+                .map_err(|_| "a packed key does not decode as the map's key type")?,
+        );
+    }
+    Ok(keys)
+}
+
+/// The map's keys, one serde entry each, as a tuple of known length.
+struct Keys<'a, K, S>(&'a DotMap<K, S>);
+
+impl<K: Ord + Clone + fmt::Debug + Serialize, S: DotStore> Serialize for Keys<'_, K, S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut t = serializer.serialize_tuple(self.0.len())?;
+        for (k, _) in self.0.iter() {
+            t.serialize_element(k)?;
+        }
+        t.end()
+    }
+}
+
+/// The map's stores, or its `(key, store)` pairs, one serde entry each.
+struct Stores<'a, K, S>(&'a DotMap<K, S>, &'a [ReplicaId], bool);
+
+impl<K: Ord + Clone + fmt::Debug + Serialize, S: InternedSerialize> Serialize for Stores<'_, K, S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut t = serializer.serialize_tuple(self.0.len())?;
+        for (k, s) in self.0.iter() {
+            if self.2 {
+                t.serialize_element(&(k, Interned(s, self.1)))?;
+            } else {
+                t.serialize_element(&Interned(s, self.1))?;
+            }
+        }
+        t.end()
+    }
+}
+
+/// A map: `(header, columns...)`, see the module documentation.
+pub(super) fn serialize_map<K, S, Ser>(
+    map: &DotMap<K, S>,
+    replicas: &[ReplicaId],
+    serializer: Ser,
+) -> Result<Ser::Ok, Ser::Error>
+where
+    K: Ord + Clone + fmt::Debug + Serialize,
+    S: InternedSerialize,
+    Ser: Serializer,
+{
+    let n = map.len() as u64;
+    if n == 0 {
+        let mut t = serializer.serialize_tuple(1)?;
+        t.serialize_element(&0u64)?;
+        return t.end();
+    }
+    let mut column = Vec::new();
+    let kind = int_keys(map.iter().map(|(k, _)| k), &mut column);
+    let packed = <S as InternedSerialize>::PACKED;
+    if packed {
+        for (_, s) in map.iter() {
+            s.pack(replicas, &mut column).map_err(Ser::Error::custom)?;
+        }
+    }
+    let header = n
+        .checked_mul(4)
+        .ok_or_else(|| Ser::Error::custom("a map too large to encode"))?
+        | kind;
+    let generic = kind == GENERIC;
+    let fields = if generic == packed { 3 } else { 2 };
+    let mut t = serializer.serialize_tuple(fields)?;
+    t.serialize_element(&header)?;
+    match (generic, packed) {
+        (false, true) => t.serialize_element(&Column(&column))?,
+        (false, false) => {
+            t.serialize_element(&Column(&column))?;
+            t.serialize_element(&Stores(map, replicas, false))?;
+        }
+        (true, true) => {
+            t.serialize_element(&Column(&column))?;
+            t.serialize_element(&Keys(map))?;
+        }
+        (true, false) => t.serialize_element(&Stores(map, replicas, true))?,
+    }
+    t.end()
+}
+
+/// A tuple of `n` elements, each read by `read`.
+struct TupleOf<R>(usize, R);
+
+/// How one element of a [`TupleOf`] is read.
+trait ReadOne<'de> {
+    type Out;
+    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<Self::Out>, A::Error>;
+}
+
+impl<'de, R: ReadOne<'de>> Visitor<'de> for TupleOf<R> {
+    type Value = Vec<R::Out>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a column of {} entries", self.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(capacity_for::<R::Out>(Some(self.0)));
+        for i in 0..self.0 {
+            out.push(
+                self.1
+                    .read(&mut seq)?
+                    .ok_or_else(|| A::Error::invalid_length(i, &"more entries"))?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl<'de, R: ReadOne<'de>> DeserializeSeed<'de> for TupleOf<R> {
+    type Value = Vec<R::Out>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_tuple(self.0, self)
+    }
+}
+
+/// Reads a key.
+struct ReadKey<K>(PhantomData<fn() -> K>);
+
+impl<'de, K: DeserializeOwned> ReadOne<'de> for ReadKey<K> {
+    type Out = K;
+    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<K>, A::Error> {
+        seq.next_element::<K>()
+    }
+}
+
+/// Reads a store against the interned replicas.
+struct ReadStore<'a, S>(&'a [ReplicaId], PhantomData<fn() -> S>);
+
+impl<'de, S: InternedDeserialize> ReadOne<'de> for ReadStore<'_, S> {
+    type Out = S;
+    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<S>, A::Error> {
+        seq.next_element_seed(Seed::<S>(self.0, PhantomData))
+    }
+}
+
+/// Reads a `(key, store)` pair.
+struct ReadPair<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
+
+impl<'de, K: DeserializeOwned, S: InternedDeserialize> ReadOne<'de> for ReadPair<'_, K, S> {
+    type Out = (K, S);
+    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<(K, S)>, A::Error> {
+        seq.next_element_seed(Entry::<K, S>(self.0, PhantomData))
+    }
+}
+
+/// Reads what [`serialize_map`] wrote.
+pub(super) fn deserialize_map<'de, K, S, D>(
+    replicas: &[ReplicaId],
+    deserializer: D,
+) -> Result<DotMap<K, S>, D::Error>
+where
+    K: DeserializeOwned + Ord + Clone + fmt::Debug,
+    S: InternedDeserialize,
+    D: Deserializer<'de>,
+{
+    struct Map<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
+    impl<'de, K, S> Visitor<'de> for Map<'_, K, S>
+    where
+        K: DeserializeOwned + Ord + Clone + fmt::Debug,
+        S: InternedDeserialize,
+    {
+        type Value = DotMap<K, S>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a packed dot map (header, columns)")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotMap<K, S>, A::Error> {
+            let replicas = self.0;
+            let header: u64 = seq
+                .next_element()?
+                .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+            let (kind, n) = (header & 3, header >> 2);
+            if kind == 3 || (n == 0 && kind != GENERIC) {
+                return Err(A::Error::custom("a packed dot map has an unknown header"));
+            }
+            if n == 0 {
+                return Ok(DotMap::new());
+            }
+            let n = usize::try_from(n).map_err(|_| A::Error::custom("a dot map too large"))?;
+            let packed = <S as InternedDeserialize>::PACKED;
+            let generic = kind == GENERIC;
+            let missing = || A::Error::invalid_length(1, &"the columns a map's header announces");
+            let entries: Vec<(K, S)> = if generic && !packed {
+                // Each store takes one byte of input at least.
+                seq.next_element_seed(TupleOf(n, ReadPair::<K, S>(replicas, PhantomData)))?
+                    .ok_or_else(missing)?
+            } else {
+                let (keys, stores) = seq
+                    .next_element_seed(Bytes(|bytes: &[u8]| {
+                        let need = if generic { 0 } else { n } + if packed { 2 * n } else { 0 };
+                        if need > bytes.len() {
+                            return Err("a packed map claims more entries than its bytes hold");
+                        }
+                        let mut rest = bytes;
+                        let keys = if generic {
+                            Vec::new()
+                        } else {
+                            read_int_keys::<K>(n, kind, &mut rest)?
+                        };
+                        let mut stores = Vec::new();
+                        if packed {
+                            stores.reserve_exact(n);
+                            for _ in 0..n {
+                                stores.push(S::unpack(replicas, &mut rest)?);
+                            }
+                        }
+                        if !rest.is_empty() {
+                            return Err("bytes left after a packed map's columns");
+                        }
+                        Ok((keys, stores))
+                    }))?
+                    .ok_or_else(missing)?;
+                // `n` is now bounded by the column's length.
+                let keys = if generic {
+                    seq.next_element_seed(TupleOf(n, ReadKey::<K>(PhantomData)))?
+                        .ok_or_else(missing)?
+                } else {
+                    keys
+                };
+                let stores = if packed {
+                    stores
+                } else {
+                    seq.next_element_seed(TupleOf(n, ReadStore::<S>(replicas, PhantomData)))?
+                        .ok_or_else(missing)?
+                };
+                keys.into_iter().zip(stores).collect()
+            };
+            for (i, (k, s)) in entries.iter().enumerate() {
+                if i > 0 && entries[i - 1].0 >= *k {
+                    return Err(A::Error::custom("dot map keys are not strictly sorted"));
+                }
+                if s.is_bottom() {
+                    return Err(A::Error::custom("dot map entry holds an empty store"));
+                }
+            }
+            Ok(DotMap::from_sorted_entries(entries))
+        }
+    }
+    deserializer.deserialize_tuple(3, Map(replicas, PhantomData))
+}
