@@ -85,12 +85,12 @@ fn dot_outside_context_fails_validate() {
 fn unsorted_set_keys_fail_to_decode() {
     // The packed encoding of an `OrSet<u8>`: the context, then the map's
     // header (2 entries, integer keys) and its column: the keys as deltas
-    // (2, then 1 as a wrapping delta of 2^64 - 1), then each dot as
-    // (replica index 0 alone, counter).
+    // (2, then 1 as a wrapping delta of 2^64 - 1: a 0xFF prefix and 8
+    // bytes), then each dot as (replica index 0 alone, counter).
     let ctx: CausalContext = [dot(1, 1), dot(1, 2)].into_iter().collect();
     let mut column = vec![2u8];
-    column.extend_from_slice(&[0xff; 9]);
-    column.extend_from_slice(&[0x01, 0, 2, 0, 1]);
+    column.extend_from_slice(&[0xFF; 9]);
+    column.extend_from_slice(&[0, 2, 0, 1]);
     assert!(decode::<OrSet<u8>>(&encode(&(ctx.clone(), (9u64, column)))).is_err());
     let sorted = (ctx.clone(), (9u64, vec![1u8, 1, 0, 1, 0, 2]));
     let set: OrSet<u8> = decode(&encode(&sorted)).expect("a sorted set decodes");

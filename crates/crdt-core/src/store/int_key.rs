@@ -1,7 +1,7 @@
 //! Keys that are bare integers, seen through serde.
 //!
 //! The packed map encoding (see `packed.rs`) writes the keys of a map as
-//! LEB128 deltas when every key serializes as one integer (`u8` to `u64`,
+//! varint deltas when every key serializes as one integer (`u8` to `u64`,
 //! `i8` to `i64`, possibly inside newtype structs). Serde gives no way to
 //! ask a type whether it is an integer, so [`probe`] serializes a key into
 //! a serializer that accepts exactly one integer, and [`IntKeyDe`] hands

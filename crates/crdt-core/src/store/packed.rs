@@ -8,11 +8,13 @@
 //!
 //! * a map writes a header `len << 2 | key kind`, then its columns. When
 //!   every key serializes as one integer (probed through serde, see
-//!   `int_key.rs`) the keys are LEB128 deltas in a byte column (sorted
-//!   keys are close: 7 bytes for 100k random `u64`s); otherwise they are
-//!   written one by one as before.
+//!   `int_key.rs`) the keys are deltas in a byte column (sorted keys are
+//!   close: 7 bytes for 100k random `u64`s); otherwise they are written
+//!   one by one as before. Numbers in a column are prefix varints (`V`
+//!   below, see [`put`]): the first byte's leading ones count the bytes
+//!   that follow.
 //! * a value that has a packed form (a [`DotSet`]) goes into the same byte
-//!   column: `LEB(index << 1 | more)`, then `LEB(count - 1)` if `more`, the
+//!   column: `V(index << 1 | more)`, then `V(count - 1)` if `more`, the
 //!   first counter, and `(index, counter)` for every further dot.
 //! * everything else (nested maps, dot functions) is written per entry as
 //!   before, against the same interned replicas.
@@ -37,8 +39,8 @@ use serde::{Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
 
 use super::int_key::{IntKey, IntKeyDe, probe};
-use super::wire::{Entry, Interned, InternedDeserialize, InternedSerialize, Seed};
-use super::{DotMap, DotSet, DotStore};
+use super::wire::{Interned, InternedDeserialize, InternedSerialize, Seed};
+use super::{DotMap, DotSet};
 use crate::sorted::capacity_for;
 use crate::{Dot, ReplicaId};
 
@@ -98,36 +100,53 @@ pub(super) fn legacy() -> bool {
     ENCODING.with(Cell::get) == StoreEncoding::V1
 }
 
-/// Appends `v` as LEB128 (7 bits a byte, low first).
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
+/// Appends `v` as a prefix varint: the leading ones of the first byte
+/// count the bytes that follow (0 to 8), its other bits are the value's
+/// low bits, and the bytes that follow the rest, little-endian. Seven bits
+/// a byte up to 2^56 (as LEB128), nine bytes past that, and read with one
+/// branch instead of one per byte.
+fn put(out: &mut Vec<u8>, v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
     }
-    out.push(v as u8);
+    let bits = 64 - v.leading_zeros();
+    if bits > 56 {
+        out.push(0xFF);
+        out.extend_from_slice(&v.to_le_bytes());
+        return;
+    }
+    // 1 to 7 bytes follow; the first keeps 7 - k bits after k ones and a 0.
+    let k = (bits - 1) / 7;
+    out.push(!(0xFF >> k) | (v as u8 & (0x7F >> k)));
+    out.extend_from_slice(&(v >> (7 - k)).to_le_bytes()[..k as usize]);
 }
 
-/// Reads one LEB128 number in its shortest form from the front of `bytes`.
+/// Reads one prefix varint in its shortest form from the front of `bytes`.
 fn get(bytes: &mut &[u8]) -> Result<u64, &'static str> {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let (&b, rest) = bytes
-            .split_first()
-            .ok_or("a packed column ends inside a number")?;
+    const END: &str = "a packed column ends inside a number";
+    let (&first, rest) = bytes.split_first().ok_or(END)?;
+    let k = first.leading_ones() as usize;
+    if k == 0 {
         *bytes = rest;
-        if shift == 63 && b > 1 {
-            return Err("a packed number exceeds 64 bits");
-        }
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            if b == 0 && shift > 0 {
-                return Err("a packed number is not in its shortest form");
-            }
-            return Ok(v);
-        }
-        shift += 7;
+        return Ok(first.into());
     }
+    let mut word = [0u8; 8];
+    word[..k].copy_from_slice(rest.get(..k).ok_or(END)?);
+    let high = u64::from_le_bytes(word);
+    let (v, least) = if k == 8 {
+        (high, 1 << 56)
+    } else {
+        (
+            (high << (7 - k)) | u64::from(first & (0x7F >> k)),
+            1 << (7 * k),
+        )
+    };
+    if v < least {
+        return Err("a packed number is not in its shortest form");
+    }
+    *bytes = &rest[k..];
+    Ok(v)
 }
 
 fn get_dot(bytes: &mut &[u8], replicas: &[ReplicaId], index: u64) -> Result<Dot, &'static str> {
@@ -270,7 +289,7 @@ const GENERIC: u64 = 0;
 const UNSIGNED: u64 = 1;
 const SIGNED: u64 = 2;
 
-/// The map's keys as LEB128 deltas appended to `out`, and their kind; or
+/// The map's keys as prefix-varint deltas appended to `out`, and their kind; or
 /// [`GENERIC`] (and `out` untouched) when some key is not an integer or
 /// the kinds differ.
 fn int_keys<'a, K: Serialize + 'a>(keys: impl Iterator<Item = &'a K>, out: &mut Vec<u8>) -> u64 {
@@ -298,13 +317,14 @@ fn int_keys<'a, K: Serialize + 'a>(keys: impl Iterator<Item = &'a K>, out: &mut 
     }
 }
 
-/// Reads `n` keys of `kind` written by [`int_keys`] from the front of `bytes`.
-fn read_int_keys<K: DeserializeOwned>(
+/// Reads `n` keys of `kind` written by [`int_keys`] from the front of
+/// `bytes`, each with an empty store for the caller to fill.
+fn read_int_keys<K: DeserializeOwned, S: Default>(
     n: usize,
     kind: u64,
     bytes: &mut &[u8],
-) -> Result<Vec<K>, &'static str> {
-    let mut keys = Vec::with_capacity(n);
+) -> Result<Vec<(K, S)>, &'static str> {
+    let mut entries = Vec::with_capacity(n);
     let mut prev = 0u64;
     for i in 0..n {
         let raw = get(bytes)?;
@@ -319,45 +339,17 @@ fn read_int_keys<K: DeserializeOwned>(
         } else {
             IntKey::Unsigned(bits)
         };
-        keys.push(
-            K::deserialize(IntKeyDe(key))
-                .map_err(|_| "a packed key does not decode as the map's key type")?,
-        );
+        let key = K::deserialize(IntKeyDe(key))
+            .map_err(|_| "a packed key does not decode as the map's key type")?;
+        entries.push((key, S::default()));
     }
-    Ok(keys)
+    Ok(entries)
 }
 
-/// The map's keys, one serde entry each, as a tuple of known length.
-struct Keys<'a, K, S>(&'a DotMap<K, S>);
-
-impl<K: Ord + Clone + fmt::Debug + Serialize, S: DotStore> Serialize for Keys<'_, K, S> {
-    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let mut t = serializer.serialize_tuple(self.0.len())?;
-        for (k, _) in self.0.iter() {
-            t.serialize_element(k)?;
-        }
-        t.end()
-    }
-}
-
-/// The map's stores, or its `(key, store)` pairs, one serde entry each.
-struct Stores<'a, K, S>(&'a DotMap<K, S>, &'a [ReplicaId], bool);
-
-impl<K: Ord + Clone + fmt::Debug + Serialize, S: InternedSerialize> Serialize for Stores<'_, K, S> {
-    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
-        let mut t = serializer.serialize_tuple(self.0.len())?;
-        for (k, s) in self.0.iter() {
-            if self.2 {
-                t.serialize_element(&(k, Interned(s, self.1)))?;
-            } else {
-                t.serialize_element(&Interned(s, self.1))?;
-            }
-        }
-        t.end()
-    }
-}
-
-/// A map: `(header, columns...)`, see the module documentation.
+/// A map: one tuple `(header, [column], entries...)`, see the module
+/// documentation. After the header and the column come, flat, the keys
+/// that are not in the column and the stores that are not: `key, store`
+/// pairs, or keys alone, or stores alone.
 pub(super) fn serialize_map<K, S, Ser>(
     map: &DotMap<K, S>,
     replicas: &[ReplicaId],
@@ -368,105 +360,45 @@ where
     S: InternedSerialize,
     Ser: Serializer,
 {
-    let n = map.len() as u64;
-    if n == 0 {
-        let mut t = serializer.serialize_tuple(1)?;
-        t.serialize_element(&0u64)?;
-        return t.end();
-    }
+    let n = map.len();
     let mut column = Vec::new();
-    let kind = int_keys(map.iter().map(|(k, _)| k), &mut column);
     let packed = <S as InternedSerialize>::PACKED;
+    // A single key over a nested store gains nothing from a column (no
+    // neighbour to delta against) and would cost its length byte and a
+    // second read per level: it is written inline, as generic keys are.
+    let kind = if n > 0 && (packed || n > 1) {
+        int_keys(map.iter().map(|(k, _)| k), &mut column)
+    } else {
+        GENERIC
+    };
     if packed {
         for (_, s) in map.iter() {
             s.pack(replicas, &mut column).map_err(Ser::Error::custom)?;
         }
     }
-    let header = n
+    let header = (n as u64)
         .checked_mul(4)
         .ok_or_else(|| Ser::Error::custom("a map too large to encode"))?
         | kind;
-    let generic = kind == GENERIC;
-    let fields = if generic == packed { 3 } else { 2 };
-    let mut t = serializer.serialize_tuple(fields)?;
+    let inline_keys = kind == GENERIC;
+    let has_column = n > 0 && (!inline_keys || packed);
+    let per_entry = usize::from(inline_keys) + usize::from(!packed);
+    let mut t = serializer.serialize_tuple(1 + usize::from(has_column) + n * per_entry)?;
     t.serialize_element(&header)?;
-    match (generic, packed) {
-        (false, true) => t.serialize_element(&Column(&column))?,
-        (false, false) => {
-            t.serialize_element(&Column(&column))?;
-            t.serialize_element(&Stores(map, replicas, false))?;
+    if has_column {
+        t.serialize_element(&Column(&column))?;
+    }
+    if per_entry > 0 {
+        for (k, s) in map.iter() {
+            if inline_keys {
+                t.serialize_element(k)?;
+            }
+            if !packed {
+                t.serialize_element(&Interned(s, replicas))?;
+            }
         }
-        (true, true) => {
-            t.serialize_element(&Column(&column))?;
-            t.serialize_element(&Keys(map))?;
-        }
-        (true, false) => t.serialize_element(&Stores(map, replicas, true))?,
     }
     t.end()
-}
-
-/// A tuple of `n` elements, each read by `read`.
-struct TupleOf<R>(usize, R);
-
-/// How one element of a [`TupleOf`] is read.
-trait ReadOne<'de> {
-    type Out;
-    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<Self::Out>, A::Error>;
-}
-
-impl<'de, R: ReadOne<'de>> Visitor<'de> for TupleOf<R> {
-    type Value = Vec<R::Out>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a column of {} entries", self.0)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(capacity_for::<R::Out>(Some(self.0)));
-        for i in 0..self.0 {
-            out.push(
-                self.1
-                    .read(&mut seq)?
-                    .ok_or_else(|| A::Error::invalid_length(i, &"more entries"))?,
-            );
-        }
-        Ok(out)
-    }
-}
-
-impl<'de, R: ReadOne<'de>> DeserializeSeed<'de> for TupleOf<R> {
-    type Value = Vec<R::Out>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_tuple(self.0, self)
-    }
-}
-
-/// Reads a key.
-struct ReadKey<K>(PhantomData<fn() -> K>);
-
-impl<'de, K: DeserializeOwned> ReadOne<'de> for ReadKey<K> {
-    type Out = K;
-    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<K>, A::Error> {
-        seq.next_element::<K>()
-    }
-}
-
-/// Reads a store against the interned replicas.
-struct ReadStore<'a, S>(&'a [ReplicaId], PhantomData<fn() -> S>);
-
-impl<'de, S: InternedDeserialize> ReadOne<'de> for ReadStore<'_, S> {
-    type Out = S;
-    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<S>, A::Error> {
-        seq.next_element_seed(Seed::<S>(self.0, PhantomData))
-    }
-}
-
-/// Reads a `(key, store)` pair.
-struct ReadPair<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
-
-impl<'de, K: DeserializeOwned, S: InternedDeserialize> ReadOne<'de> for ReadPair<'_, K, S> {
-    type Out = (K, S);
-    fn read<A: SeqAccess<'de>>(&self, seq: &mut A) -> Result<Option<(K, S)>, A::Error> {
-        seq.next_element_seed(Entry::<K, S>(self.0, PhantomData))
-    }
 }
 
 /// Reads what [`serialize_map`] wrote.
@@ -487,7 +419,7 @@ where
     {
         type Value = DotMap<K, S>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a packed dot map (header, columns)")
+            f.write_str("a packed dot map (header, column, entries)")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DotMap<K, S>, A::Error> {
             let replicas = self.0;
@@ -503,53 +435,67 @@ where
             }
             let n = usize::try_from(n).map_err(|_| A::Error::custom("a dot map too large"))?;
             let packed = <S as InternedDeserialize>::PACKED;
-            let generic = kind == GENERIC;
-            let missing = || A::Error::invalid_length(1, &"the columns a map's header announces");
-            let entries: Vec<(K, S)> = if generic && !packed {
-                // Each store takes one byte of input at least.
-                seq.next_element_seed(TupleOf(n, ReadPair::<K, S>(replicas, PhantomData)))?
-                    .ok_or_else(missing)?
+            let inline_keys = kind == GENERIC;
+            let missing = |i| A::Error::invalid_length(i, &"the entries a map's header announces");
+            // From the column: integer keys (as entries with empty stores
+            // for now) and packed stores. Its length bounds `n`.
+            let (mut entries, stores): (Vec<(K, S)>, Vec<S>) = if !inline_keys || packed {
+                seq.next_element_seed(Bytes(|bytes: &[u8]| {
+                    let need = if inline_keys { 0 } else { n } + if packed { 2 * n } else { 0 };
+                    if need > bytes.len() {
+                        return Err("a packed map claims more entries than its bytes hold");
+                    }
+                    let mut rest = bytes;
+                    let mut entries: Vec<(K, S)> = Vec::new();
+                    let mut stores = Vec::new();
+                    if !inline_keys {
+                        entries = read_int_keys(n, kind, &mut rest)?;
+                    }
+                    if packed && inline_keys {
+                        stores.reserve_exact(n);
+                        for _ in 0..n {
+                            stores.push(S::unpack(replicas, &mut rest)?);
+                        }
+                    } else if packed {
+                        for (_, s) in &mut entries {
+                            *s = S::unpack(replicas, &mut rest)?;
+                        }
+                    }
+                    if !rest.is_empty() {
+                        return Err("bytes left after a packed map's columns");
+                    }
+                    Ok((entries, stores))
+                }))?
+                .ok_or_else(|| missing(1))?
             } else {
-                let (keys, stores) = seq
-                    .next_element_seed(Bytes(|bytes: &[u8]| {
-                        let need = if generic { 0 } else { n } + if packed { 2 * n } else { 0 };
-                        if need > bytes.len() {
-                            return Err("a packed map claims more entries than its bytes hold");
-                        }
-                        let mut rest = bytes;
-                        let keys = if generic {
-                            Vec::new()
-                        } else {
-                            read_int_keys::<K>(n, kind, &mut rest)?
-                        };
-                        let mut stores = Vec::new();
-                        if packed {
-                            stores.reserve_exact(n);
-                            for _ in 0..n {
-                                stores.push(S::unpack(replicas, &mut rest)?);
-                            }
-                        }
-                        if !rest.is_empty() {
-                            return Err("bytes left after a packed map's columns");
-                        }
-                        Ok((keys, stores))
-                    }))?
-                    .ok_or_else(missing)?;
-                // `n` is now bounded by the column's length.
-                let keys = if generic {
-                    seq.next_element_seed(TupleOf(n, ReadKey::<K>(PhantomData)))?
-                        .ok_or_else(missing)?
-                } else {
-                    keys
-                };
-                let stores = if packed {
-                    stores
-                } else {
-                    seq.next_element_seed(TupleOf(n, ReadStore::<S>(replicas, PhantomData)))?
-                        .ok_or_else(missing)?
-                };
-                keys.into_iter().zip(stores).collect()
+                // Pairs inline: each store takes one byte of input at
+                // least, so a lying `n` runs out of input.
+                (
+                    Vec::with_capacity(capacity_for::<(K, S)>(Some(n))),
+                    Vec::new(),
+                )
             };
+            if inline_keys && packed {
+                entries.reserve_exact(n);
+                for (i, store) in stores.into_iter().enumerate() {
+                    let key: K = seq.next_element()?.ok_or_else(|| missing(2 + i))?;
+                    entries.push((key, store));
+                }
+            } else if inline_keys {
+                for i in 0..n {
+                    let key: K = seq.next_element()?.ok_or_else(|| missing(2 + i))?;
+                    let store = seq
+                        .next_element_seed(Seed::<S>(replicas, PhantomData))?
+                        .ok_or_else(|| missing(2 + i))?;
+                    entries.push((key, store));
+                }
+            } else if !packed {
+                for (i, (_, s)) in entries.iter_mut().enumerate() {
+                    *s = seq
+                        .next_element_seed(Seed::<S>(replicas, PhantomData))?
+                        .ok_or_else(|| missing(2 + i))?;
+                }
+            }
             for (i, (k, s)) in entries.iter().enumerate() {
                 if i > 0 && entries[i - 1].0 >= *k {
                     return Err(A::Error::custom("dot map keys are not strictly sorted"));
@@ -561,5 +507,7 @@ where
             Ok(DotMap::from_sorted_entries(entries))
         }
     }
-    deserializer.deserialize_tuple(3, Map(replicas, PhantomData))
+    // The length is the most a map may hold: the header says how many
+    // elements follow, and only those are read.
+    deserializer.deserialize_tuple(usize::MAX, Map(replicas, PhantomData))
 }
