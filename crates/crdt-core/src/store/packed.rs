@@ -111,15 +111,22 @@ fn put(out: &mut Vec<u8>, v: u64) {
         return;
     }
     let bits = 64 - v.leading_zeros();
-    if bits > 56 {
-        out.push(0xFF);
-        out.extend_from_slice(&v.to_le_bytes());
-        return;
-    }
-    // 1 to 7 bytes follow; the first keeps 7 - k bits after k ones and a 0.
-    let k = (bits - 1) / 7;
-    out.push(!(0xFF >> k) | (v as u8 & (0x7F >> k)));
-    out.extend_from_slice(&(v >> (7 - k)).to_le_bytes()[..k as usize]);
+    // `k` bytes follow (1 to 8); the first keeps 7 - k bits after k ones
+    // and a 0, or is 0xFF with all 64 bits after it.
+    let mut buf = [0xFF; 9];
+    let k = if bits > 56 {
+        buf[1..].copy_from_slice(&v.to_le_bytes());
+        8
+    } else {
+        let k = (bits - 1) / 7;
+        buf[0] = !(0xFF >> k) | (v as u8 & (0x7F >> k));
+        buf[1..].copy_from_slice(&(v >> (7 - k)).to_le_bytes());
+        k as usize
+    };
+    // A fixed 9-byte copy, then the unused tail dropped: no call to
+    // `memcpy` for a few bytes.
+    out.extend_from_slice(&buf);
+    out.truncate(out.len() - (8 - k));
 }
 
 /// Reads one prefix varint in its shortest form from the front of `bytes`.
@@ -195,16 +202,16 @@ pub(super) fn unpack_set(
     bytes: &mut &[u8],
 ) -> Result<DotSet, &'static str> {
     let head = get(bytes)?;
-    let rest = if head & 1 == 1 {
-        let rest = get(bytes)?;
-        // Every further dot takes two bytes at least.
-        if rest == 0 || rest > (bytes.len() / 2) as u64 {
-            return Err("a packed dot set claims more dots than its bytes hold");
-        }
-        rest as usize
-    } else {
-        0
-    };
+    if head & 1 == 0 {
+        // One dot, the common case: no vector to build.
+        return get_dot(bytes, replicas, head >> 1).map(DotSet::from);
+    }
+    let rest = get(bytes)?;
+    // Every further dot takes two bytes at least.
+    if rest == 0 || rest > (bytes.len() / 2) as u64 {
+        return Err("a packed dot set claims more dots than its bytes hold");
+    }
+    let rest = rest as usize;
     let mut dots: SmallVec<[Dot; 1]> = SmallVec::with_capacity(1 + rest);
     dots.push(get_dot(bytes, replicas, head >> 1)?);
     for _ in 0..rest {
@@ -361,8 +368,9 @@ where
     Ser: Serializer,
 {
     let n = map.len();
-    let mut column = Vec::new();
     let packed = <S as InternedSerialize>::PACKED;
+    // A packed entry takes 3 to 12 bytes: start at the low end.
+    let mut column = Vec::with_capacity(if packed { 4 * n } else { 0 });
     // A single key over a nested store gains nothing from a column (no
     // neighbour to delta against) and would cost its length byte and a
     // second read per level: it is written inline, as generic keys are.
