@@ -14,7 +14,8 @@
 //! strictly sorted by replica). States use their
 //! own serde encoding; the kernel's causal states write their context once
 //! and every dot as an index into it, so replica ids are interned per
-//! message. This module is the only place that knows about bincode (which
+//! message, and pack their maps and dot sets into byte columns (integer
+//! keys as deltas; see [`crdt_core::StoreEncoding`]). This module is the only place that knows about bincode (which
 //! is pinned at 2.0.1 and no longer maintained): swapping the body codec
 //! is a change here alone.
 //!
