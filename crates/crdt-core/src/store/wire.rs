@@ -107,10 +107,7 @@ impl<'de, T: InternedDeserialize> DeserializeSeed<'de> for Seed<'_, T> {
 }
 
 /// Reads one `(key, store)` pair of a map against the interned replicas.
-pub(super) struct Entry<'a, K, S>(
-    pub(super) &'a [ReplicaId],
-    pub(super) PhantomData<fn() -> (K, S)>,
-);
+struct Entry<'a, K, S>(&'a [ReplicaId], PhantomData<fn() -> (K, S)>);
 impl<'de, K: DeserializeOwned, S: InternedDeserialize> DeserializeSeed<'de> for Entry<'_, K, S> {
     type Value = (K, S);
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(K, S), D::Error> {
