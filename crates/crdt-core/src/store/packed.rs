@@ -39,7 +39,10 @@ use serde::{Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
 
 use super::int_key::{IntKey, IntKeyDe, probe};
-use super::wire::{Interned, InternedDeserialize, InternedSerialize, Seed};
+use super::wire::{
+    Interned, InternedDeserialize, InternedSerialize, OUTSIDE, Seed, check_entries, replica_at,
+    replica_index,
+};
 use super::{DotMap, DotSet};
 use crate::sorted::capacity_for;
 use crate::{Dot, ReplicaId};
@@ -158,21 +161,14 @@ fn get(bytes: &mut &[u8]) -> Result<u64, &'static str> {
 
 fn get_dot(bytes: &mut &[u8], replicas: &[ReplicaId], index: u64) -> Result<Dot, &'static str> {
     let counter = NonZeroU64::new(get(bytes)?).ok_or("a packed dot has counter 0")?;
-    let replica = usize::try_from(index)
-        .ok()
-        .and_then(|i| replicas.get(i))
-        .ok_or("dot refers to a replica outside the causal context")?;
-    Ok(Dot {
-        replica: *replica,
-        counter,
-    })
+    let replica = replica_at(replicas, index).ok_or(OUTSIDE)?;
+    Ok(Dot { replica, counter })
 }
 
 fn index(replicas: &[ReplicaId], dot: Dot) -> Result<u64, String> {
-    replicas
-        .binary_search(&dot.replica)
-        .map(|i| i as u64)
-        .map_err(|_| format!("dot {dot} is outside the causal context"))
+    replica_index(replicas, dot)
+        .map(u64::from)
+        .ok_or_else(|| format!("dot {dot} is outside the causal context"))
 }
 
 /// Appends the packed form of a non-empty dot set.
@@ -504,14 +500,7 @@ where
                         .ok_or_else(|| missing(2 + i))?;
                 }
             }
-            for (i, (k, s)) in entries.iter().enumerate() {
-                if i > 0 && entries[i - 1].0 >= *k {
-                    return Err(A::Error::custom("dot map keys are not strictly sorted"));
-                }
-                if s.is_bottom() {
-                    return Err(A::Error::custom("dot map entry holds an empty store"));
-                }
-            }
+            check_entries(&entries).map_err(A::Error::custom)?;
             Ok(DotMap::from_sorted_entries(entries))
         }
     }

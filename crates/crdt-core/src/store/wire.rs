@@ -186,11 +186,40 @@ fn readable_dot<E: serde::de::Error>(
     Ok(Dot { replica, counter })
 }
 
-fn index_of<E: serde::ser::Error>(replicas: &[ReplicaId], dot: Dot) -> Result<u32, E> {
+/// The position of `dot`'s replica among the context's `replicas`.
+pub(super) fn replica_index(replicas: &[ReplicaId], dot: Dot) -> Option<u32> {
     replicas
         .binary_search(&dot.replica)
         .ok()
         .and_then(|i| u32::try_from(i).ok())
+}
+
+/// The replica at `index` among the context's `replicas`.
+pub(super) fn replica_at(replicas: &[ReplicaId], index: u64) -> Option<ReplicaId> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| replicas.get(i))
+        .copied()
+}
+
+/// Why a decoded dot's replica index was refused.
+pub(super) const OUTSIDE: &str = "dot refers to a replica outside the causal context";
+
+/// The checks every decoded map's entries pass, in either encoding.
+pub(super) fn check_entries<K: Ord, S: DotStore>(entries: &[(K, S)]) -> Result<(), &'static str> {
+    for (i, (k, s)) in entries.iter().enumerate() {
+        if i > 0 && entries[i - 1].0 >= *k {
+            return Err("dot map keys are not strictly sorted");
+        }
+        if s.is_bottom() {
+            return Err("dot map entry holds an empty store");
+        }
+    }
+    Ok(())
+}
+
+fn index_of<E: serde::ser::Error>(replicas: &[ReplicaId], dot: Dot) -> Result<u32, E> {
+    replica_index(replicas, dot)
         .ok_or_else(|| E::custom(format_args!("dot {dot} is outside the causal context")))
 }
 
@@ -199,11 +228,9 @@ fn resolve<E: serde::de::Error>(
     index: u32,
     counter: NonZeroU64,
 ) -> Result<Dot, E> {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| replicas.get(i))
-        .map(|&replica| Dot { replica, counter })
-        .ok_or_else(|| E::custom("dot refers to a replica outside the causal context"))
+    replica_at(replicas, index.into())
+        .map(|replica| Dot { replica, counter })
+        .ok_or_else(|| E::custom(OUTSIDE))
 }
 
 /// Serializes `items` as a sequence, each through `f`.
@@ -386,14 +413,9 @@ impl<K: Ord + Clone + fmt::Debug + DeserializeOwned, S: InternedDeserialize> Int
                 while let Some((k, s)) =
                     seq.next_element_seed(Entry::<K, S>(self.0, PhantomData))?
                 {
-                    if entries.last().is_some_and(|(last, _)| *last >= k) {
-                        return Err(A::Error::custom("dot map keys are not strictly sorted"));
-                    }
-                    if s.is_bottom() {
-                        return Err(A::Error::custom("dot map entry holds an empty store"));
-                    }
                     entries.push((k, s));
                 }
+                check_entries(&entries).map_err(A::Error::custom)?;
                 Ok(DotMap::from_sorted_entries(entries))
             }
         }
