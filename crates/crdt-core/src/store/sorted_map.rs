@@ -11,15 +11,19 @@
 //! element here). A sorted `Vec` is compact but inserts in the middle move
 //! the whole tail. This map is the middle ground, in two shapes:
 //!
-//! * **Flat**: up to [`CHUNK`] entries in one sorted vector whose capacity
-//!   grows geometrically (1, 2, 4, ... up to `CHUNK`) and is exact when the
-//!   map is decoded or cloned. Most maps are small (a delta, or the inner
-//!   maps of a nested state: a one-key level of a map of maps), so a
-//!   one-entry map is one allocation of one entry, and the map itself is
-//!   three words, a vector and nothing else (24 bytes: nested maps pay it
-//!   per inner map, see the summaries below). (Allocating a whole chunk for
-//!   it cost about 50 times its encoded size; nested maps multiplied that
-//!   per level.)
+//! * **Flat**: up to [`CHUNK`] entries in one sorted boxed slice,
+//!   allocated exactly. Most maps are small (a delta, or the inner maps of
+//!   a nested state: a one-key level of a map of maps), so a one-entry map
+//!   is one allocation of one entry, and the map itself is two words, a
+//!   pointer and a length (16 bytes: nested maps pay it per inner map, see
+//!   the summaries below). (Allocating a whole chunk for it cost about 50
+//!   times its encoded size; nested maps multiplied that per level.) The
+//!   price is one reallocation per insert or removal (a vector's spare
+//!   capacity would need a third word): a flat map holds at most `CHUNK`
+//!   entries, and a decoded, cloned or merged map is built at its size
+//!   anyway. The third word, in every inner map and again in the buffered
+//!   copy of a received delta, kept the shared-path leaves of the issue 11
+//!   budget at 16.7x its 16x (about 200 bytes of decoded maps per leaf).
 //! * **Chunked** (boxed, so the flat shape stays small): sorted chunks of at
 //!   most `CHUNK` entries, and an index of their first keys; an insert
 //!   binary-searches the index and then the chunk and moves at most one
@@ -67,7 +71,7 @@
 //! the digest answer, where the dots sought are new. A remove is served by
 //! the **dot index** (issue 14; `dot_index.rs`, `indexed.rs`), optional, in
 //! the chunked shape's box (so a flat map, hence every small inner map,
-//! stays three words):
+//! stays two words):
 //!
 //! * Per origin replica, a dense array ("lane") from counter minus a base
 //!   to a chunk id plus one, `u16` (2 bytes per counter of the lane's span,
@@ -132,7 +136,7 @@ pub(crate) trait Summary {
     fn holds(&self, dot: Dot) -> bool;
 }
 
-/// Sorted map of `K` to `V`; see the module docs. Three words: the
+/// Sorted map of `K` to `V`; see the module docs. Two words: the
 /// summaries live in the chunked shape's box.
 #[derive(Clone, Debug)]
 pub(crate) struct SortedMap<K, V> {
@@ -141,8 +145,9 @@ pub(crate) struct SortedMap<K, V> {
 
 #[derive(Clone, Debug)]
 enum Repr<K, V> {
-    /// At most `CHUNK` entries, sorted.
-    Flat(Vec<(K, V)>),
+    /// At most `CHUNK` entries, sorted, allocated exactly (two words: see
+    /// the module docs).
+    Flat(Box<[(K, V)]>),
     /// Two or more chunks.
     Chunked(Box<Chunked<K, V>>),
 }
@@ -169,7 +174,7 @@ struct Chunked<K, V> {
 impl<K, V> Default for SortedMap<K, V> {
     fn default() -> Self {
         Self {
-            repr: Repr::Flat(Vec::new()),
+            repr: Repr::Flat(Box::default()),
         }
     }
 }
@@ -203,7 +208,7 @@ impl<K, V> SortedMap<K, V> {
     #[inline]
     pub(crate) fn one(key: K, value: V) -> Self {
         Self {
-            repr: Repr::Flat(vec![(key, value)]),
+            repr: Repr::Flat(Box::new([(key, value)])),
         }
     }
 
@@ -220,17 +225,34 @@ impl<K, V> SortedMap<K, V> {
 
     /// The non-empty chunks, in order (a non-empty flat map is one chunk):
     /// plain nested loops over them beat [`SortedMap::iter`] in hot walks.
-    pub(crate) fn chunks(&self) -> &[Vec<(K, V)>] {
+    pub(crate) fn chunks(&self) -> impl DoubleEndedIterator<Item = &[(K, V)]> + '_ {
+        let (flat, chunks) = self.parts();
+        let flat = (!flat.is_empty()).then_some(flat);
+        flat.into_iter().chain(chunks.iter().map(Vec::as_slice))
+    }
+
+    /// The entries of a flat map, or the chunks of a chunked one (one of
+    /// the two is empty).
+    fn parts(&self) -> (&[(K, V)], &[Vec<(K, V)>]) {
         match &self.repr {
-            Repr::Flat(v) if v.is_empty() => &[],
-            Repr::Flat(v) => std::slice::from_ref(v),
-            Repr::Chunked(c) => &c.chunks,
+            Repr::Flat(v) => (v, &[]),
+            Repr::Chunked(c) => (&[], &c.chunks),
+        }
+    }
+
+    /// Chunk `c`, if there is one (a flat map is chunk 0, even empty).
+    #[inline]
+    fn chunk(&self, c: usize) -> Option<&[(K, V)]> {
+        match &self.repr {
+            Repr::Flat(v) => (c == 0).then_some(v),
+            Repr::Chunked(ch) => ch.chunks.get(c).map(Vec::as_slice),
         }
     }
 
     pub(crate) fn iter(&self) -> Iter<'_, K, V> {
+        let (flat, chunks) = self.parts();
         Iter {
-            inner: self.chunks().iter().flatten(),
+            inner: flat.iter().chain(chunks.iter().flatten()),
             remaining: self.len(),
         }
     }
@@ -247,16 +269,13 @@ impl<K, V> SortedMap<K, V> {
             Repr::Flat(_) => &[u64::MAX],
             Repr::Chunked(c) => &c.tops,
         };
-        self.chunks()
-            .iter()
-            .map(Vec::as_slice)
-            .zip(tops.iter().copied())
+        self.chunks().zip(tops.iter().copied())
     }
 
     /// The entries in order, by value.
     pub(crate) fn into_entries(self) -> impl Iterator<Item = (K, V)> {
         let (flat, chunks) = match self.repr {
-            Repr::Flat(v) => (v, Vec::new()),
+            Repr::Flat(v) => (v.into_vec(), Vec::new()),
             Repr::Chunked(c) => (Vec::new(), c.chunks),
         };
         flat.into_iter().chain(chunks.into_iter().flatten())
@@ -291,7 +310,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     #[inline]
     fn locate(&self, key: &K) -> (usize, Result<usize, usize>) {
         let c = self.chunk_for(key);
-        match self.chunks().get(c) {
+        match self.chunk(c) {
             Some(chunk) => (c, search(chunk, |(k, _)| k, key)),
             None => (0, Err(0)),
         }
@@ -305,7 +324,8 @@ impl<K: Ord, V> SortedMap<K, V> {
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.find(key).map(|(c, i)| &self.chunks()[c][i].1)
+        let (c, i) = self.find(key)?;
+        self.chunk(c).map(|chunk| &chunk[i].1)
     }
 
     pub(crate) fn contains_key(&self, key: &K) -> bool {
@@ -429,14 +449,17 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     /// Inserts a new key at `pos` of chunk `c`, as found by `locate`.
     fn insert_at(&mut self, c: usize, pos: usize, key: K, value: V) {
         if let Repr::Flat(v) = &mut self.repr {
-            if v.len() < CHUNK {
-                grow(v);
-                v.insert(pos, (key, value));
+            let mut entries = std::mem::take(v).into_vec();
+            if entries.len() < CHUNK {
+                // Exact: one reallocation per insert (see the module docs).
+                entries.reserve_exact(1);
+                entries.insert(pos, (key, value));
+                *v = entries.into_boxed_slice();
                 return;
             }
             // A full flat map becomes the one chunk of a chunked map, whose
             // summaries are computed once here.
-            let full = std::mem::take(v);
+            let full = entries;
             let (weight, top) = summarize(&full);
             self.repr = Repr::Chunked(Box::new(Chunked {
                 firsts: full.first().map(|e| e.0.clone()).into_iter().collect(),
@@ -462,10 +485,9 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     fn remove_at(&mut self, c: usize, i: usize) -> V {
         match &mut self.repr {
             Repr::Flat(v) => {
-                let (_, value) = v.remove(i);
-                if v.len() <= v.capacity() / 4 {
-                    v.shrink_to(v.len() * 2);
-                }
+                let mut entries = std::mem::take(v).into_vec();
+                let (_, value) = entries.remove(i);
+                *v = entries.into_boxed_slice();
                 value
             }
             Repr::Chunked(ch) => {
@@ -482,7 +504,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
             && ch.chunks.len() <= 1
         {
             let only = ch.chunks.pop().unwrap_or_default();
-            self.repr = Repr::Flat(only);
+            self.repr = Repr::Flat(only.into_boxed_slice());
         }
     }
 
@@ -492,10 +514,9 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         match &mut self.repr {
             Repr::Flat(v) => {
-                v.retain_mut(|(k, v)| keep(k, v));
-                if v.len() <= v.capacity() / 4 {
-                    v.shrink_to(v.len() * 2);
-                }
+                let mut entries = std::mem::take(v).into_vec();
+                entries.retain_mut(|(k, v)| keep(k, v));
+                *v = entries.into_boxed_slice();
             }
             Repr::Chunked(ch) => {
                 // Values may gain dots and chunks move: the index is
@@ -518,14 +539,13 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
 
     /// Builds the map from entries with strictly increasing keys. Capacities
     /// are exact: a decoded or rebuilt map is usually final.
-    pub(crate) fn from_sorted_vec(mut entries: Vec<(K, V)>) -> Self {
+    pub(crate) fn from_sorted_vec(entries: Vec<(K, V)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
         let len = entries.len();
         if len <= CHUNK {
             // One flat vector: kept as it is (no copy), trimmed; no summary.
-            entries.shrink_to_fit();
             return Self {
-                repr: Repr::Flat(entries),
+                repr: Repr::Flat(entries.into_boxed_slice()),
             };
         }
         let mut chunks = Vec::with_capacity(len.div_ceil(CHUNK));
@@ -716,7 +736,10 @@ impl<K: Ord + Clone, V: Summary> FromIterator<(K, V)> for SortedMap<K, V> {
 
 /// Borrowing iterator over a [`SortedMap`], in key order.
 pub(crate) struct Iter<'a, K, V> {
-    inner: std::iter::Flatten<std::slice::Iter<'a, Vec<(K, V)>>>,
+    inner: std::iter::Chain<
+        std::slice::Iter<'a, (K, V)>,
+        std::iter::Flatten<std::slice::Iter<'a, Vec<(K, V)>>>,
+    >,
     remaining: usize,
 }
 
@@ -754,7 +777,7 @@ impl<K: Eq, V: Eq> Eq for SortedMap<K, V> {}
 impl<K: Hash, V: Hash> Hash for SortedMap<K, V> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.len().hash(state);
-        for e in self.chunks().iter().flatten() {
+        for e in self.iter() {
             e.hash(state);
         }
     }
