@@ -233,7 +233,7 @@ impl<K, V> SortedMap<K, V> {
 
     /// The entries of a flat map, or the chunks of a chunked one (one of
     /// the two is empty).
-    fn parts(&self) -> (&[(K, V)], &[Vec<(K, V)>]) {
+    fn parts(&self) -> Parts<'_, K, V> {
         match &self.repr {
             Repr::Flat(v) => (v, &[]),
             Repr::Chunked(c) => (&[], &c.chunks),
@@ -734,12 +734,19 @@ impl<K: Ord + Clone, V: Summary> FromIterator<(K, V)> for SortedMap<K, V> {
     }
 }
 
+/// One chunk of a chunked map.
+type Chunk<K, V> = Vec<(K, V)>;
+
+/// The entries of a flat map and the chunks of a chunked one: see
+/// [`SortedMap::parts`].
+type Parts<'a, K, V> = (&'a [(K, V)], &'a [Chunk<K, V>]);
+
+/// The entries of a chunked map's chunks, in order.
+type ChunkEntries<'a, K, V> = std::iter::Flatten<std::slice::Iter<'a, Chunk<K, V>>>;
+
 /// Borrowing iterator over a [`SortedMap`], in key order.
 pub(crate) struct Iter<'a, K, V> {
-    inner: std::iter::Chain<
-        std::slice::Iter<'a, (K, V)>,
-        std::iter::Flatten<std::slice::Iter<'a, Vec<(K, V)>>>,
-    >,
+    inner: std::iter::Chain<std::slice::Iter<'a, (K, V)>, ChunkEntries<'a, K, V>>,
     remaining: usize,
 }
 
