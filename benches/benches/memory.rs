@@ -5,7 +5,7 @@
 
 use std::alloc::System;
 
-use crdt_benches::{keys, or_set, replica, theirs};
+use crdt_benches::{keys, map_of_sets, or_set, replica, scrambled_keys, theirs};
 use crdt_core::{Causal, DotMap, DotSet, ReplicaId};
 use crdt_types::MvRegister;
 use crdts::CmRDT;
@@ -128,6 +128,37 @@ fn main() {
         "crdts 7.3.2 `MVReg<u64, u128>`",
         heap,
         encoded_bytes(&theirs),
+    );
+
+    // Small sets under scrambled keys (tags on documents): the inner maps'
+    // own size counts here.
+    println!();
+    println!("| OR-map of OR-sets | heap bytes / element | encoded bytes / element |");
+    println!("|---|---|---|");
+    map_of_sets_rows(4_096, 16);
+    map_of_sets_rows(32_768, 2);
+}
+
+/// Heap and encoded bytes per element of an OR-map of OR-sets, `docs`
+/// scrambled keys with `tags` elements each, against `crdts`' `Map` of
+/// `Orswot`s built the same way.
+fn map_of_sets_rows(docs: u64, tags: u64) {
+    let keys = scrambled_keys(docs);
+    let n = (docs * tags) as f64;
+    let r = replica(1);
+    let (ours, heap) = heap_bytes(|| map_of_sets(&keys, tags, r));
+    let encoded = encoded_bytes(&ours);
+    println!(
+        "| crdt-types `OrMap<u64, OrSet<u64>>`, {docs} keys x {tags} | {:.1} | {:.1} |",
+        heap as f64 / n,
+        encoded as f64 / n
+    );
+    let (theirs, heap) = heap_bytes(|| theirs::map_of_sets(&keys, tags, r.as_u128()));
+    let encoded = encoded_bytes(&theirs);
+    println!(
+        "| crdts 7.3.2 `Map<u64, Orswot<u64, u128>, u128>`, {docs} keys x {tags} | {:.1} | {:.1} |",
+        heap as f64 / n,
+        encoded as f64 / n
     );
 }
 

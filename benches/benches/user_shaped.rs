@@ -191,5 +191,26 @@ fn registers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, or_set, counters, registers);
+/// Outer keys of the map-of-sets row.
+const TAGGED: u64 = 4_096;
+/// Elements per inner set of the map-of-sets row.
+const TAGS: u64 = 16;
+
+fn map_of_sets(c: &mut Criterion) {
+    // Tags on documents: an OR-map of small OR-sets, scrambled keys, one
+    // element at a time and round-robin over the documents, so every inner
+    // set grows one element at a time (the small-map insert path).
+    let docs = scrambled_keys(TAGGED);
+    let mut g = c.benchmark_group("user/or_map_of_sets_4k_x16_scrambled");
+    g.sample_size(10);
+    g.bench_function("ours", |b| {
+        b.iter(|| crdt_benches::map_of_sets(black_box(&docs), TAGS, replica(1)))
+    });
+    g.bench_function("crdts", |b| {
+        b.iter(|| theirs::map_of_sets(black_box(&docs), TAGS, replica(1).as_u128()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, or_set, counters, registers, map_of_sets);
 criterion_main!(benches);

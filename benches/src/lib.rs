@@ -6,7 +6,7 @@
 //! same run on the same machine.
 
 use crdt_core::ReplicaId;
-use crdt_types::OrSet;
+use crdt_types::{OrMap, OrSet};
 
 pub mod counters;
 
@@ -61,6 +61,20 @@ pub fn or_set(keys: &[u64], r: ReplicaId) -> OrSet<u64> {
     s
 }
 
+/// An OR-map of OR-sets: `tags` elements (`doc ^ tag`) under each of
+/// `docs`, inserted by replica `r` one at a time, round-robin over the
+/// documents (so every inner set grows one element at a time).
+#[must_use]
+pub fn map_of_sets(docs: &[u64], tags: u64, r: ReplicaId) -> OrMap<u64, OrSet<u64>> {
+    let mut m = OrMap::new();
+    for t in 0..tags {
+        for &d in docs {
+            let _ = m.update(d, |s: &mut OrSet<u64>| s.insert(r, d ^ t));
+        }
+    }
+    m
+}
+
 /// The `crdts` 7.3.2 counterparts of the workloads.
 pub mod theirs {
     use crdts::{CmRDT, Orswot};
@@ -79,6 +93,25 @@ pub mod theirs {
     pub fn insert(s: &mut Orswot<u64, u128>, actor: u128, k: u64) {
         let op = s.add(k, s.read_ctx().derive_add_ctx(actor));
         s.apply(op);
+    }
+
+    /// An OR-map of `Orswot`s: `tags` elements (`doc ^ tag`) under each of
+    /// `docs`, added round-robin over the documents by `actor`.
+    #[must_use]
+    pub fn map_of_sets(
+        docs: &[u64],
+        tags: u64,
+        actor: u128,
+    ) -> crdts::Map<u64, Orswot<u64, u128>, u128> {
+        let mut m = crdts::Map::new();
+        for t in 0..tags {
+            for &d in docs {
+                let ctx = m.read_ctx().derive_add_ctx(actor);
+                let op = m.update(d, ctx, |s: &Orswot<u64, u128>, ctx| s.add(d ^ t, ctx));
+                m.apply(op);
+            }
+        }
+        m
     }
 
     /// One remove, the way `crdts` documents it.

@@ -229,27 +229,19 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 
     fn try_each_dot<E>(&self, f: &mut impl FnMut(Dot) -> Result<(), E>) -> Result<(), E> {
-        for chunk in self.map.chunks() {
-            for (_, s) in chunk {
-                s.try_each_dot(f)?;
-            }
-        }
-        Ok(())
+        self.map.try_values(|s| s.try_each_dot(f))
     }
 
     fn check_each_dot(
         &self,
         f: &mut impl FnMut(Dot) -> Result<(), InvalidState>,
     ) -> Result<(), InvalidState> {
-        for chunk in self.map.chunks() {
-            for (_, s) in chunk {
-                if s.is_bottom() {
-                    return Err(InvalidState::EmptyEntry);
-                }
-                s.check_each_dot(f)?;
+        self.map.try_values(|s| {
+            if s.is_bottom() {
+                return Err(InvalidState::EmptyEntry);
             }
-        }
-        Ok(())
+            s.check_each_dot(f)
+        })
     }
 
     /// Design note: a small delta must join into a large map without touching
@@ -426,15 +418,12 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 
     fn check(&self) -> Result<(), InvalidState> {
-        for chunk in self.map.chunks() {
-            for (_, s) in chunk {
-                if s.is_bottom() {
-                    return Err(InvalidState::EmptyEntry);
-                }
-                s.check()?;
+        self.map.try_values(|s| {
+            if s.is_bottom() {
+                return Err(InvalidState::EmptyEntry);
             }
-        }
-        Ok(())
+            s.check()
+        })
     }
 }
 
