@@ -198,6 +198,48 @@ fn a_dot_map_is_two_words() {
     );
 }
 
+/// A flat map computes its summaries from its entries; one that fills
+/// up and becomes chunked, then flat again, keeps them right.
+#[test]
+fn summaries_survive_the_change_of_shape() {
+    let mut m: SortedMap<u32, u64> = SortedMap::default();
+    for k in 0..=CHUNK as u32 {
+        m.insert(k, u64::from(k) + 1);
+        assert_eq!((m.weight(), m.top()), (u64::from(k) + 1, u64::from(k) + 1));
+    }
+    assert!(matches!(m.repr, Repr::Chunked(_)));
+    m.modify(&3, |v| *v = 1000, |_| true);
+    assert_eq!((m.weight(), m.top()), (CHUNK as u64 + 1, 1000));
+    m.retain(|k, _| *k < 10);
+    assert!(matches!(m.repr, Repr::Flat(_)));
+    assert_eq!((m.weight(), m.top()), (10, 1000));
+    m.remove(&3);
+    assert_eq!((m.weight(), m.top()), (9, 10));
+}
+
+#[test]
+fn from_iter_keeps_the_last_value_of_a_key() {
+    let m: SortedMap<u8, u8> = [(2, 1), (1, 1), (2, 9)].into_iter().collect();
+    assert_eq!(m.get(&2), Some(&9));
+    assert_eq!(m.len(), 2);
+}
+
+/// `search` (probes in parallel) finds what `binary_search` finds, for
+/// every key in and around maps of every size up to past a chunk.
+#[test]
+fn wide_search_agrees_with_binary_search() {
+    for len in 0..3 * CHUNK {
+        let items: Vec<u32> = (0..len as u32).map(|i| 3 * i + 1).collect();
+        for key in 0..3 * len as u32 + 3 {
+            assert_eq!(
+                search(&items, |k| k, &key),
+                items.binary_search(&key),
+                "len {len}, key {key}"
+            );
+        }
+    }
+}
+
 /// Random inserts leave at most one capacity step of room in a chunk (issue
 /// 14: halves of a split at full capacity left a quarter of each chunk
 /// empty, 42.4 heap bytes per element of an `OrSet<u64>` over the 40 of
