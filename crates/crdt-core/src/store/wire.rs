@@ -207,13 +207,11 @@ pub(super) const OUTSIDE: &str = "dot refers to a replica outside the causal con
 
 /// The checks every decoded map's entries pass, in either encoding.
 pub(super) fn check_entries<K: Ord, S: DotStore>(entries: &[(K, S)]) -> Result<(), &'static str> {
-    for (i, (k, s)) in entries.iter().enumerate() {
-        if i > 0 && entries[i - 1].0 >= *k {
-            return Err("dot map keys are not strictly sorted");
-        }
-        if s.is_bottom() {
-            return Err("dot map entry holds an empty store");
-        }
+    if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        return Err("dot map keys are not strictly sorted");
+    }
+    if entries.iter().any(|(_, s)| s.is_bottom()) {
+        return Err("dot map entry holds an empty store");
     }
     Ok(())
 }
