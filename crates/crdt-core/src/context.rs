@@ -408,7 +408,11 @@ impl Lattice for CausalContext {
             match (mine.peek(), theirs.peek()) {
                 (Some(a), Some(b)) => match a.0.cmp(&b.0) {
                     Ordering::Less => out.extend(mine.next()),
-                    Ordering::Greater => out.extend(theirs.next().cloned()),
+                    Ordering::Greater => {
+                        if let Some(b) = theirs.next() {
+                            out.push(b.clone());
+                        }
+                    }
                     Ordering::Equal => {
                         if let (Some((r, mut set)), Some((_, other_set))) =
                             (mine.next(), theirs.next())
@@ -419,7 +423,11 @@ impl Lattice for CausalContext {
                     }
                 },
                 (Some(_), None) => out.extend(mine.by_ref()),
-                (None, Some(_)) => out.extend(theirs.by_ref().cloned()),
+                (None, Some(_)) => {
+                    for b in theirs.by_ref() {
+                        out.push(b.clone());
+                    }
+                }
                 (None, None) => break,
             }
         }
@@ -590,5 +598,25 @@ mod tests {
             c.insert_range(a, lo, hi);
             assert_eq!(CausalContext::of_range(a, lo, hi), c, "{lo}..={hi}");
         }
+    }
+
+    /// A decoded context is allocated at its length (from the length
+    /// prefix), not grown by doubling, and a joined-in replica's one span
+    /// stays inline: issue 11's budget counts both.
+    #[test]
+    fn decoding_and_joining_allocate_what_the_context_holds() {
+        let mut c = CausalContext::new();
+        for r in 1..=5u128 {
+            c.insert_range(ReplicaId::from_u128(r), 1, r as u64);
+        }
+        let bytes = bincode::serde::encode_to_vec(&c, bincode::config::standard()).unwrap();
+        let (decoded, _): (CausalContext, usize) =
+            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+        assert_eq!(decoded, c);
+        assert_eq!(decoded.entries.capacity(), 5);
+        let mut joined = CausalContext::of_range(ReplicaId::from_u128(9), 1, 1);
+        joined.join(&decoded);
+        assert_eq!(joined.entries.len(), 6);
+        assert!(joined.entries.iter().all(|(_, set)| !set.spans_spilled()));
     }
 }

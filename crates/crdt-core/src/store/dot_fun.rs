@@ -149,9 +149,9 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
 
     fn merge(
         &mut self,
-        ctx: &CausalContext,
+        _ctx: &CausalContext,
         other: &Self,
-        other_ctx: &CausalContext,
+        _other_ctx: &CausalContext,
         overlap: &CausalContext,
     ) {
         if overlap.is_empty() {
@@ -164,9 +164,8 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         }
         self.entries = merge_by_dot(
             &self.entries,
-            ctx,
             &other.entries,
-            other_ctx,
+            overlap,
             |e| e.0,
             |a, b| if a.1 >= b.1 { a.clone() } else { b.clone() },
         );

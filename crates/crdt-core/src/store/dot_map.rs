@@ -313,7 +313,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             let named = !other.map.is_empty();
             let mut strip = |k: &K, s: &mut S| {
                 if !(named && other.map.contains_key(k)) {
-                    s.retain_dots(&mut |d| !other_ctx.contains(d));
+                    s.retain_dots(&mut |d| !overlap.contains(d));
                 } // else merged below
             };
             let keep = |s: &S| !s.is_bottom();
@@ -512,7 +512,9 @@ fn merge_entry<S: DotStore>(
 ) {
     match theirs {
         Some(os) => mine.merge(ctx, os, other_ctx, overlap),
-        None if !overlap.is_empty() => mine.retain_dots(&mut |d| !other_ctx.contains(d)),
+        // `mine`'s dots lie in `ctx`: the other side has seen one exactly
+        // when the overlap holds it (the smaller context to search).
+        None if !overlap.is_empty() => mine.retain_dots(&mut |d| !overlap.contains(d)),
         None => {}
     }
 }

@@ -182,18 +182,20 @@ impl DotStore for DotSet {
 
     fn merge(
         &mut self,
-        ctx: &CausalContext,
+        _ctx: &CausalContext,
         other: &Self,
-        other_ctx: &CausalContext,
+        _other_ctx: &CausalContext,
         overlap: &CausalContext,
     ) {
         if other == self || (overlap.is_empty() && other.is_empty()) {
             return;
         }
         if let (Repr::One(a), Repr::One(b)) = (&self.repr, &other.repr) {
-            // One dot each (distinct): no growing vector for the result.
+            // One dot each (distinct): no growing vector for the result. A
+            // side's dot is in its own context, so the other side has seen
+            // it exactly when the overlap holds it (see `merge_by_dot`).
             let (a, b) = (*a, *b);
-            self.repr = match (!other_ctx.contains(a), !ctx.contains(b)) {
+            self.repr = match (!overlap.contains(a), !overlap.contains(b)) {
                 (true, true) => Repr::Many(Box::new([a.min(b), a.max(b)])),
                 (true, false) => return,
                 (false, true) => Repr::One(b),
@@ -203,9 +205,8 @@ impl DotStore for DotSet {
         }
         let merged: SmallVec<[Dot; 1]> = merge_by_dot(
             self.as_slice(),
-            ctx,
             other.as_slice(),
-            other_ctx,
+            overlap,
             |d| *d,
             |a, _| *a,
         );

@@ -148,11 +148,17 @@ impl<S: DotStore> sorted_map::Summary for S {
 /// The causal merge of two dot-sorted lists, shared by [`DotSet`] and
 /// [`DotFun`]: an entry on both sides is combined with `both`; an entry on
 /// one side survives unless the other side's context has seen its dot.
+///
+/// Each side's dots lie in its own context (the store invariant), so the
+/// other side has seen a dot of one side exactly when `overlap` (the two
+/// contexts' intersection) holds it: the lookups go to `overlap`, which
+/// names at most the replicas both sides know, not to a context that may
+/// name thousands (issue 11: a delta of one element per replica id made
+/// every merged entry a binary search over all of them).
 pub(crate) fn merge_by_dot<T: Clone, const N: usize>(
     mine: &[T],
-    ctx: &CausalContext,
     theirs: &[T],
-    other_ctx: &CausalContext,
+    overlap: &CausalContext,
     dot: impl Fn(&T) -> Dot,
     both: impl Fn(&T, &T) -> T,
 ) -> SmallVec<[T; N]>
@@ -169,13 +175,13 @@ where
         };
         match order {
             std::cmp::Ordering::Less => {
-                if !other_ctx.contains(dot(&mine[i])) {
+                if !overlap.contains(dot(&mine[i])) {
                     out.push(mine[i].clone());
                 }
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                if !ctx.contains(dot(&theirs[j])) {
+                if !overlap.contains(dot(&theirs[j])) {
                     out.push(theirs[j].clone());
                 }
                 j += 1;
