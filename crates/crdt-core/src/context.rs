@@ -43,9 +43,16 @@ use crate::{Decompose, Dot, Lattice, ReplicaId, VersionVector};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct CausalContext {
-    /// Sorted by replica; no empty sets.
-    entries: SmallVec<[(ReplicaId, IntervalSet); 2]>,
+    /// Sorted by replica; no empty sets. One replica inline (48 bytes in
+    /// all): a delta names one replica nearly always, and every delta is
+    /// built, moved and dropped once per write (issue 15: with two inline,
+    /// 88 bytes, a text replay spent 6% more instructions moving them); a
+    /// state naming two or more replicas keeps them on the heap.
+    entries: Entries,
 }
+
+/// The entries of a [`CausalContext`]: one replica inline.
+type Entries = SmallVec<[(ReplicaId, IntervalSet); 1]>;
 
 impl CausalContext {
     /// The empty context (bottom).
@@ -400,8 +407,7 @@ impl Lattice for CausalContext {
             }
             return;
         }
-        let mut out: SmallVec<[(ReplicaId, IntervalSet); 2]> =
-            SmallVec::with_capacity(self.entries.len().max(other.entries.len()));
+        let mut out: Entries = SmallVec::with_capacity(self.entries.len().max(other.entries.len()));
         let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();
         let mut theirs = other.entries.iter().peekable();
         loop {
@@ -510,7 +516,7 @@ impl FromIterator<Dot> for CausalContext {
         dots.extend(iter);
         dots.sort_unstable();
         dots.dedup();
-        let mut entries: SmallVec<[(ReplicaId, IntervalSet); 2]> = SmallVec::new();
+        let mut entries: Entries = SmallVec::new();
         for group in dots.chunk_by(|a, b| a.replica == b.replica) {
             let set = IntervalSet::from_sorted(group.iter().map(|d| d.counter()));
             entries.push((group[0].replica, set));
@@ -573,8 +579,7 @@ impl<'de> Deserialize<'de> for CausalContext {
     /// counter ranges.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
-        let entries: SmallVec<[(ReplicaId, IntervalSet); 2]> =
-            deserialize_entries(deserializer, "causal context")?;
+        let entries: Entries = deserialize_entries(deserializer, "causal context")?;
         if entries.iter().any(|(_, set)| set.is_empty()) {
             return Err(D::Error::custom(
                 "causal context has a replica with no dots",
