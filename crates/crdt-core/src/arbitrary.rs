@@ -112,7 +112,7 @@ where
             if let Some(previous) = map.remove(&k) {
                 // Two groups drew the same key: keep both groups' dots.
                 let empty = CausalContext::new();
-                store.merge(&empty, &previous, &empty, &empty);
+                store.merge(&empty, &previous, &empty);
             }
             map.insert(k, store);
         }

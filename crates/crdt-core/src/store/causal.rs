@@ -309,8 +309,7 @@ impl<S: DotStore> Causal<S> {
     }
 
     fn join_with_overlap(&mut self, other: &Self, overlap: &CausalContext) {
-        self.store
-            .merge(&self.context, &other.store, &other.context, overlap);
+        self.store.merge(&self.context, &other.store, overlap);
         self.context.join(&other.context);
     }
 }

@@ -147,13 +147,7 @@ impl<V: Clone + Ord + fmt::Debug> DotStore for DotFun<V> {
         self.entries.len() as u64
     }
 
-    fn merge(
-        &mut self,
-        _ctx: &CausalContext,
-        other: &Self,
-        _other_ctx: &CausalContext,
-        overlap: &CausalContext,
-    ) {
+    fn merge(&mut self, _ctx: &CausalContext, other: &Self, overlap: &CausalContext) {
         if overlap.is_empty() {
             // Nothing of ours can be removed, and none of theirs is known:
             // their entries are all new.

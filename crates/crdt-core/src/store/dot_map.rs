@@ -149,18 +149,13 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
 
     /// Joins other's store for a key that `self` lacks: only the dots `self`
     /// has not seen survive.
-    fn adopt(
-        store: &S,
-        ctx: &CausalContext,
-        other_ctx: &CausalContext,
-        overlap: &CausalContext,
-    ) -> S {
+    fn adopt(store: &S, ctx: &CausalContext, overlap: &CausalContext) -> S {
         if overlap.is_empty() {
             // None of other's dots can be in ctx (they are all in other_ctx).
             return store.clone();
         }
         let mut out = S::default();
-        out.merge(ctx, store, other_ctx, overlap);
+        out.merge(ctx, store, overlap);
         out
     }
 
@@ -255,13 +250,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     /// `SortedMap`), and every key is visited once when they are many or
     /// the map keeps no index. When the other map is about as large as this
     /// one, one linear merge of the two sorted maps is used.
-    fn merge(
-        &mut self,
-        ctx: &CausalContext,
-        other: &Self,
-        other_ctx: &CausalContext,
-        overlap: &CausalContext,
-    ) {
+    fn merge(&mut self, ctx: &CausalContext, other: &Self, overlap: &CausalContext) {
         if self.map.is_empty() && overlap.is_empty() {
             // Every entry of `other` is adopted whole: one exact copy.
             self.map = other.map.clone();
@@ -273,7 +262,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             let mut theirs = other.map.iter().peekable();
             self.map.retain(|k, s| {
                 let os = theirs.next_if(|(ok, _)| *ok == k).map(|(_, os)| os);
-                merge_entry(s, os, ctx, other_ctx, overlap);
+                merge_entry(s, os, ctx, overlap);
                 !s.is_bottom()
             });
             return;
@@ -285,19 +274,19 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             let mut theirs = other.map.iter().peekable();
             for (k, mut s) in mine.into_entries() {
                 while let Some((ok, os)) = theirs.next_if(|(ok, _)| **ok < k) {
-                    let adopted = Self::adopt(os, ctx, other_ctx, overlap);
+                    let adopted = Self::adopt(os, ctx, overlap);
                     if !adopted.is_bottom() {
                         out.push((ok.clone(), adopted));
                     }
                 }
                 let os = theirs.next_if(|(ok, _)| **ok == k).map(|(_, os)| os);
-                merge_entry(&mut s, os, ctx, other_ctx, overlap);
+                merge_entry(&mut s, os, ctx, overlap);
                 if !s.is_bottom() {
                     out.push((k, s));
                 }
             }
             for (ok, os) in theirs {
-                let adopted = Self::adopt(os, ctx, other_ctx, overlap);
+                let adopted = Self::adopt(os, ctx, overlap);
                 if !adopted.is_bottom() {
                     out.push((ok.clone(), adopted));
                 }
@@ -325,11 +314,11 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             }
         }
         for (k, os) in other.map.iter() {
-            let merge = |s: &mut S| s.merge(ctx, os, other_ctx, overlap);
+            let merge = |s: &mut S| s.merge(ctx, os, overlap);
             match self.map.modify(k, merge, |s| !s.is_bottom()) {
                 Some(()) => {}
                 None => {
-                    let adopted = Self::adopt(os, ctx, other_ctx, overlap);
+                    let adopted = Self::adopt(os, ctx, overlap);
                     if !adopted.is_bottom() {
                         self.map.insert(k.clone(), adopted);
                     }
@@ -507,11 +496,10 @@ fn merge_entry<S: DotStore>(
     mine: &mut S,
     theirs: Option<&S>,
     ctx: &CausalContext,
-    other_ctx: &CausalContext,
     overlap: &CausalContext,
 ) {
     match theirs {
-        Some(os) => mine.merge(ctx, os, other_ctx, overlap),
+        Some(os) => mine.merge(ctx, os, overlap),
         // `mine`'s dots lie in `ctx`: the other side has seen one exactly
         // when the overlap holds it (the smaller context to search).
         None if !overlap.is_empty() => mine.retain_dots(&mut |d| !overlap.contains(d)),
@@ -547,7 +535,7 @@ mod tests {
         let (theirs, their_ctx) = keyed(2, 10);
         let overlap = ctx.intersection(&their_ctx);
         let before = mine.map.chunks().next().map(<[_]>::as_ptr);
-        mine.merge(&ctx, &theirs, &their_ctx, &overlap);
+        mine.merge(&ctx, &theirs, &overlap);
         assert_eq!(mine.map.chunks().next().map(<[_]>::as_ptr), before);
         assert!(mine.iter().all(|(_, s)| s.len() == 2));
         assert_eq!(mine.len(), 10);
@@ -557,14 +545,9 @@ mod tests {
     /// adopted whole.
     #[test]
     fn a_merge_into_an_empty_map_adopts_every_entry() {
-        let (theirs, their_ctx) = keyed(2, 300);
+        let (theirs, _) = keyed(2, 300);
         let mut mine = DotMap::new();
-        mine.merge(
-            &CausalContext::new(),
-            &theirs,
-            &their_ctx,
-            &CausalContext::new(),
-        );
+        mine.merge(&CausalContext::new(), &theirs, &CausalContext::new());
         assert_eq!(mine, theirs);
         assert_eq!(mine.dot_count(), 300);
     }

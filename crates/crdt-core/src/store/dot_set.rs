@@ -180,13 +180,7 @@ impl DotStore for DotSet {
         self.len() as u64
     }
 
-    fn merge(
-        &mut self,
-        _ctx: &CausalContext,
-        other: &Self,
-        _other_ctx: &CausalContext,
-        overlap: &CausalContext,
-    ) {
+    fn merge(&mut self, _ctx: &CausalContext, other: &Self, overlap: &CausalContext) {
         if other == self || (overlap.is_empty() && other.is_empty()) {
             return;
         }
@@ -308,7 +302,7 @@ mod tests {
                 let (ctx, other_ctx) = (seen(&mine_seen), seen(&their_seen));
                 let overlap = ctx.intersection(&other_ctx);
                 let mut one = DotSet::from(dot(a));
-                one.merge(&ctx, &DotSet::from(dot(b)), &other_ctx, &overlap);
+                one.merge(&ctx, &DotSet::from(dot(b)), &overlap);
                 // The general merge: a set of two dots, one of them seen
                 // by both sides and held by both (kept either way).
                 let both = dot(9);
@@ -317,7 +311,7 @@ mod tests {
                 other9.insert(both);
                 let mut general: DotSet = [dot(a), both].into_iter().collect();
                 let theirs: DotSet = [dot(b), both].into_iter().collect();
-                general.merge(&ctx9, &theirs, &other9, &ctx9.intersection(&other9));
+                general.merge(&ctx9, &theirs, &ctx9.intersection(&other9));
                 general.remove(both);
                 assert_eq!(one, general);
                 assert_eq!(one.iter().collect::<Vec<_>>(), kept);

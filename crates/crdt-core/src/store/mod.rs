@@ -97,16 +97,12 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
     }
 
     /// The store half of the causal join: `self := (self, ctx) ⊔ (other,
-    /// other_ctx)`. `overlap` must be `ctx ∩ other_ctx`; it is computed once
-    /// per join by [`Causal`] and lets stores skip work (no dot of `self`
-    /// outside `overlap` can be removed by `other`).
-    fn merge(
-        &mut self,
-        ctx: &CausalContext,
-        other: &Self,
-        other_ctx: &CausalContext,
-        overlap: &CausalContext,
-    );
+    /// other_ctx)`, where `overlap` is `ctx ∩ other_ctx`, computed once per
+    /// join by [`Causal`]. Each side's dots lie in its own context, so a
+    /// dot held on one side only was seen by the other exactly when
+    /// `overlap` holds it: the merge needs no other view of `other_ctx`.
+    /// `ctx` (every dot `self` may hold) bounds the dot index of large maps.
+    fn merge(&mut self, ctx: &CausalContext, other: &Self, overlap: &CausalContext);
 
     /// Keeps only the dots for which `keep` returns true; entries left empty
     /// are removed.
