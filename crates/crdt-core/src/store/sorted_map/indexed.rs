@@ -63,12 +63,13 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
         };
         let (id, weight) = (index.id(c), self.weight);
         let mut ok = true;
-        for (_, v) in &self.chunks[c][range] {
+        let first = range.start;
+        for (at, (_, v)) in (first..).zip(&self.chunks[c][range]) {
             if v.weight() > HEAVY {
                 ok = false;
                 break;
             }
-            v.each_dot(&mut |d| ok &= index.point(d, id, weight));
+            v.each_dot(&mut |d| ok &= index.point(d, id, at, weight));
             if !ok {
                 break;
             }
@@ -111,8 +112,8 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
         let mut ok = true;
         for (c, chunk) in self.chunks.iter().enumerate() {
             let id = index.id(c);
-            for (_, v) in chunk {
-                v.each_dot(&mut |d| ok &= index.point(d, id, self.weight));
+            for (at, (_, v)) in chunk.iter().enumerate() {
+                v.each_dot(&mut |d| ok &= index.point(d, id, at, self.weight));
             }
         }
         if ok {
@@ -179,8 +180,8 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
             return None;
         };
         let index = ch.index.0.as_deref()?;
-        Some(index.chunk_of(dot).and_then(|c| {
-            let i = ch.chunks.get(c)?.iter().position(|(_, v)| v.holds(dot))?;
+        Some(index.chunk_of(dot).and_then(|(c, hint)| {
+            let i = position_near(ch.chunks.get(c)?, hint, |v| v.holds(dot))?;
             Some((c, i))
         }))
     }
@@ -189,5 +190,104 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     #[cfg(test)]
     pub(crate) fn is_indexed(&self) -> bool {
         matches!(&self.repr, Repr::Chunked(ch) if ch.index.0.is_some())
+    }
+}
+
+/// The position of the first entry of `entries` found, looking outward from
+/// `hint` (`hint`, `hint + 1`, `hint - 1`, ...), whose value `holds`: where
+/// an entry recorded at `hint` is after the inserts and removes in front of
+/// it moved it a few places. Every entry is looked at once at most.
+fn position_near<K, V>(
+    entries: &[(K, V)],
+    hint: usize,
+    mut holds: impl FnMut(&V) -> bool,
+) -> Option<usize> {
+    let n = entries.len();
+    let h = hint.min(n.saturating_sub(1));
+    for d in 0..n {
+        let (up, down) = (h + d, h.checked_sub(d));
+        if up < n && holds(&entries[up].1) {
+            return Some(up);
+        }
+        match down {
+            Some(i) if d > 0 && holds(&entries[i].1) => return Some(i),
+            None if up >= n => break,
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DotSet, ReplicaId};
+
+    /// Whatever the hint (past the end included), the search finds the
+    /// entry and looks at each entry once at most; a missing one costs
+    /// exactly one look per entry.
+    #[test]
+    fn a_search_from_any_hint_finds_the_entry_looking_once_at_each() {
+        for n in 0..10usize {
+            let entries: Vec<(usize, usize)> = (0..n).map(|i| (i, i)).collect();
+            for hint in 0..n + 3 {
+                for target in 0..=n {
+                    let mut looks = 0;
+                    let found = position_near(&entries, hint, |&v| {
+                        looks += 1;
+                        v == target
+                    });
+                    assert_eq!(found, (target < n).then_some(target));
+                    let most = if target < n {
+                        target.abs_diff(hint.min(n - 1)) * 2 + 1
+                    } else {
+                        n
+                    };
+                    assert!(
+                        looks <= most.min(n),
+                        "n {n} hint {hint} target {target}: {looks}"
+                    );
+                    if target == n {
+                        assert_eq!(looks, n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The index records where each entry is: a lookup of an entry that
+    /// has not moved looks at that entry only, and one that has drifted
+    /// (a key inserted in front of it) is still found, next to its hint.
+    #[test]
+    fn a_lookup_starts_at_the_recorded_position() {
+        let r = ReplicaId::from_u128(7);
+        let dot = |c: u64| Dot::new(r, c).unwrap();
+        let mut map = SortedMap::default();
+        let mut ctx = CausalContext::new();
+        for k in 1..=1000u64 {
+            map.insert(k * 2, DotSet::from(dot(k)));
+            ctx.insert(dot(k));
+        }
+        let Repr::Chunked(ch) = &mut map.repr else {
+            panic!("1000 keys are chunked");
+        };
+        assert!(ch.build_index(&ctx));
+        let index = ch.index.0.as_deref().unwrap();
+        for (c, chunk) in ch.chunks.iter().enumerate() {
+            for (i, (k, _)) in chunk.iter().enumerate() {
+                assert_eq!(index.chunk_of(dot(k / 2)), Some((c, i)));
+            }
+        }
+        // Key 1 goes in front of every entry of the first chunk.
+        map.insert(1, DotSet::from(dot(1001)));
+        for k in [1u64, 2, 50, 1000] {
+            let (c, i) = map.find_dot(dot(k)).unwrap().unwrap();
+            let Repr::Chunked(ch) = &map.repr else {
+                panic!("still chunked");
+            };
+            assert_eq!(ch.chunks[c][i].0, k * 2);
+        }
+        assert_eq!(map.find_dot(dot(1001)), Some(Some((0, 0))));
+        assert_eq!(map.find_dot(dot(5000)), Some(None));
     }
 }
