@@ -302,7 +302,7 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
             let named = !other.map.is_empty();
             let mut strip = |k: &K, s: &mut S| {
                 if !(named && other.map.contains_key(k)) {
-                    s.retain_dots(&mut |d| !overlap.contains(d));
+                    merge_entry(s, None, ctx, overlap);
                 } // else merged below
             };
             let keep = |s: &S| !s.is_bottom();

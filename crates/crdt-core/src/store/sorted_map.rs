@@ -77,10 +77,11 @@
 //!   to a slot: a chunk id plus one, `u16`, and a one-byte hint, the
 //!   position of the dot's entry in that chunk when it was pointed (3 bytes
 //!   per counter of the lane's span, removed dots included; a map of more
-//!   than 65,534 chunks, about 6M entries, keeps none). Chunk ids are stable (a position is found from
-//!   an id through a small array, renumbered when a chunk is added or
-//!   removed, like the first keys already are), so that a split or a merge
-//!   re-points only the dots of the entries that moved. An earlier note
+//!   than 65,534 chunks, about 6M entries, keeps none). Chunk ids are
+//!   stable (a position is found from an id through a small array,
+//!   renumbered when a chunk is added or removed, like the first keys
+//!   already are), so that a split or a merge re-points only the dots of
+//!   the entries that moved. An earlier note
 //!   here rejected the index at 4 bytes per dot against the 40-byte heap
 //!   target; with `u16` ids and the capacity steps that brought the map to
 //!   35.6 bytes per element, it fits (see the README, issue 14).

@@ -255,9 +255,9 @@ mod tests {
         }
     }
 
-    /// The index records where each entry is: a lookup of an entry that
-    /// has not moved looks at that entry only, and one that has drifted
-    /// (a key inserted in front of it) is still found, next to its hint.
+    /// The index records where each entry is (after a build, every hint is
+    /// its entry's position), and an entry that has drifted (a key
+    /// inserted in front of it) is still found.
     #[test]
     fn a_lookup_starts_at_the_recorded_position() {
         let r = ReplicaId::from_u128(7);
