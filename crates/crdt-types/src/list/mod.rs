@@ -66,8 +66,11 @@
 //! live in chunks of at most 64 runs, whose capacity grows 8 runs at a time
 //! (at most 8 empty slots a chunk, see `seq.rs`), that carry visible and
 //! total counts, with a finger on the last chunk used (local edits are near
-//! each other), and a per-replica B-tree from run start to chunk, so index
-//! lookups and id lookups cost `O(chunks walked + log runs)`, not `O(n)`.
+//! each other), and per replica a B-tree from counter ranges to chunks (a
+//! key where the chunk of the replica's counters changes, not one per run:
+//! splits, merges and deletes inside a chunk change no key, see
+//! `seq/lanes.rs`), so index lookups and id lookups cost
+//! `O(chunks walked + log runs)`, not `O(n)`.
 //! Inside the finger's chunk a hint keeps the run of the last local edit
 //! and the counts before it, so the next edit next to it (typing on,
 //! backspacing) scans from there, not from the chunk's first run.

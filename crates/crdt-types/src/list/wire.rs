@@ -152,9 +152,7 @@ impl<T: Clone + PartialEq> List<T> {
         context: CausalContext,
     ) -> Result<Self, String> {
         let mut out = self;
-        for p in runs {
-            out.seq.push(p);
-        }
+        out.seq.push_all(runs);
         out.pending = Runs::from_vec(pending);
         out.held = out.dots_of(out.seq.pieces().chain(&out.pending));
         out.ctx = context;

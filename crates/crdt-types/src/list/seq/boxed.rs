@@ -81,7 +81,7 @@ impl<T: Clone> Seq<T> {
     }
 
     /// The integrated pieces of `agent` holding a counter in `lo..=hi`,
-    /// by counter.
+    /// by chunk (not by counter).
     pub(crate) fn pieces_of(
         &self,
         agent: u32,
@@ -89,6 +89,19 @@ impl<T: Clone> Seq<T> {
         hi: u64,
     ) -> impl Iterator<Item = &Piece<T>> + '_ {
         self.0.iter().flat_map(move |t| t.pieces_of(agent, lo, hi))
+    }
+
+    /// Whether the index finds every piece at its first and last element,
+    /// and lists each piece of each agent once (tests).
+    #[cfg(test)]
+    pub(crate) fn index_is_exact(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.index_is_exact())
+    }
+
+    /// Number of keys in the index (tests).
+    #[cfg(test)]
+    pub(crate) fn index_keys(&self) -> usize {
+        self.0.as_ref().map_or(0, |t| t.index.keys())
     }
 
     /// Registers agent `agent` in the index.
@@ -102,9 +115,12 @@ impl<T: Clone> Seq<T> {
         self.0.as_ref().is_some_and(|t| t.shows_any(agent, lo, hi))
     }
 
-    /// Appends `piece` at the end (decoding a state in document order).
-    pub(crate) fn push(&mut self, piece: Piece<T>) {
-        self.tree_mut().push(piece);
+    /// Appends `pieces` at the end (decoding a state in document order;
+    /// see [`Tree::push_all`]); no tree is allocated for none.
+    pub(crate) fn push_all(&mut self, pieces: Vec<Piece<T>>) {
+        if !pieces.is_empty() {
+            self.tree_mut().push_all(pieces);
+        }
     }
 
     /// A local insert of `piece`'s elements before visible index `i` (see
@@ -154,7 +170,9 @@ mod tests {
         assert!(s.delete_local(0, 3).is_empty());
         s.kill_range(0, 1, 5);
         assert!(s.0.is_none());
-        s.push(Piece::new(0, 2, 1, None, None, Some(vec!['a', 'b'])));
+        s.push_all(Vec::new());
+        assert!(s.0.is_none());
+        s.push_all(vec![Piece::new(0, 2, 1, None, None, Some(vec!['a', 'b']))]);
         assert!(s.0.is_some());
         assert_eq!((s.visible(), s.get(1)), (2, Some(&'b')));
         assert!(s.heap_bytes() > std::mem::size_of::<Tree<char>>());

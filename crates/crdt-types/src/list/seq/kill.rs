@@ -2,7 +2,7 @@
 //! and merges of runs they make.
 
 use super::super::Runs;
-use super::super::piece::{Id, Piece, spare};
+use super::super::piece::{Piece, spare};
 use super::{CHUNK_MAX, Hint, Place, STEP, Tree};
 
 impl<T: Clone> Tree<T> {
@@ -83,7 +83,6 @@ impl<T: Clone> Tree<T> {
         if !dead.continued_by(next) {
             return None;
         }
-        let old = next.start;
         let mut merged = dead.shape();
         merged.len += next.len;
         *next = merged;
@@ -92,11 +91,7 @@ impl<T: Clone> Tree<T> {
         piece.content = content.and_then(|c| cut(c, at.off as usize, (at.off + n) as usize).0);
         chunk.visible -= n as usize;
         self.visible -= n as usize;
-        let cid = chunk.id;
-        if let Some(map) = self.index.get_mut(dead.agent as usize) {
-            map.remove(&old);
-            map.insert(start, cid);
-        }
+        // Every element stays in its chunk: the index does not change.
         self.hint = None;
         Some(dead)
     }
@@ -132,14 +127,7 @@ impl<T: Clone> Tree<T> {
         }
         chunk.visible -= n as usize;
         self.visible -= n as usize;
-        let cid = chunk.id;
-        // The new key first, then the old one out, as splitting and
-        // merging do: the B-tree keeps the nodes it would (the other order
-        // held 0.07 more heap bytes per character on seph-blog1).
-        if let Some(map) = self.index.get_mut(dead.agent as usize) {
-            map.insert(old + u64::from(n), cid);
-            map.remove(&old);
-        }
+        // Every element stays in its chunk: the index does not change.
         self.hint = None;
         Some(dead)
     }
@@ -191,38 +179,59 @@ impl<T: Clone> Tree<T> {
             if pieces.capacity() >= pieces.len() + 2 * STEP {
                 pieces.shrink_to(pieces.len() + STEP);
             }
-            if let Some(map) = self.index.get_mut(next.agent as usize) {
-                map.remove(&next.start);
-            }
+            // Both in this chunk: the index does not change.
             pieces[p].absorb(next);
         }
     }
 
     /// Tombstones every integrated element of `agent` with a counter in
     /// `lo..=hi`.
+    ///
+    /// In counter order: from `cur`, the range of the index holding it
+    /// names a chunk; the visible piece of `agent` there whose first
+    /// counter from `cur` on is least (and in that range) is cut, and `cur`
+    /// moves past it, or past the range if there is none. Each step kills a
+    /// piece or leaves a range, and looks the range up again (a kill may
+    /// split the chunk).
     pub(crate) fn kill_range(&mut self, agent: u32, lo: u64, hi: u64) {
-        let Some(map) = self.index.get(agent as usize) else {
-            return;
-        };
-        let first = map.range(..=lo).next_back().map_or(lo, |(s, _)| *s);
-        let starts: Vec<u64> = map.range(first..=hi).map(|(s, _)| *s).collect();
-        for start in starts {
-            let Some(id) = Id::new(agent, start) else {
+        let mut cur = lo;
+        loop {
+            let Some((from, to, cid)) = self.index.ranges(agent, cur, hi).next() else {
+                return;
+            };
+            let Some(chunk) = self.chunk_at(cid) else {
+                return;
+            };
+            let target = self.chunks[chunk]
+                .pieces
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| {
+                    let first = p.start.max(from);
+                    p.agent == agent
+                        && p.content.is_some()
+                        && p.end() > from
+                        && first <= hi
+                        && to.is_none_or(|to| first < to)
+                })
+                .min_by_key(|(_, p)| p.start);
+            let Some((piece, p)) = target else {
+                match to {
+                    Some(to) if to <= hi => cur = to,
+                    _ => return,
+                }
                 continue;
             };
-            let Some(at) = self.find(id) else { continue };
-            let Some(piece) = self.piece(at) else {
-                continue;
-            };
-            if piece.content.is_none() || piece.end() <= lo {
-                continue;
+            let first = p.start.max(from);
+            let last = hi.min(p.end() - 1);
+            let off = u32::try_from(first - p.start).unwrap_or(0);
+            let n = u32::try_from(last - first + 1).unwrap_or(0);
+            self.seek_chunk(chunk);
+            let _ = self.kill(Place { chunk, piece, off }, n);
+            if last == hi {
+                return;
             }
-            let from = lo.max(start);
-            let to = (hi + 1).min(piece.end());
-            let off = u32::try_from(from - start).unwrap_or(0);
-            let n = u32::try_from(to - from).unwrap_or(0);
-            self.seek_chunk(at.chunk);
-            let _ = self.kill(Place { off, ..at }, n);
+            cur = last + 1;
         }
     }
 }
