@@ -52,11 +52,16 @@ pub(crate) fn patch(
     me: ReplicaId,
     (pos, del, ins): &(usize, usize, String),
 ) -> Text {
-    let deleted = (*del > 0).then(|| text.delete(*pos, *del));
-    let inserted = (!ins.is_empty()).then(|| text.insert_str(me, *pos, ins));
-    match (deleted, inserted) {
-        (Some(d), Some(i)) => d.joined(&i),
-        (d, i) => d.or(i).unwrap_or_default(),
+    // Each delta is returned straight (no `Option` around it): a 224-byte
+    // value moved once less per edit.
+    match (*del > 0, !ins.is_empty()) {
+        (true, true) => {
+            let d = text.delete(*pos, *del);
+            d.joined(&text.insert_str(me, *pos, ins))
+        }
+        (true, false) => text.delete(*pos, *del),
+        (false, true) => text.insert_str(me, *pos, ins),
+        (false, false) => Text::default(),
     }
 }
 
