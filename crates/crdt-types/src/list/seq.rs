@@ -557,7 +557,9 @@ impl<T: Clone> Tree<T> {
                 });
                 self.seek_chunk(at.chunk);
                 self.count(at.chunk, piece.len as usize, piece.visible());
-                self.index.extend(piece.agent, piece.start, piece.end());
+                let cid = self.chunks[at.chunk].id;
+                self.index
+                    .extend(piece.agent, piece.start, piece.end(), cid);
                 self.chunks[at.chunk].pieces[at.piece - 1].append(piece);
                 return;
             }

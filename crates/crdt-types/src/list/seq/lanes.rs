@@ -168,14 +168,14 @@ impl Lanes {
     }
 
     /// Records that `agent`'s elements `lo..hi` joined the piece holding
-    /// `lo - 1` (typing on at the end of a local run): nothing past `lo`
-    /// is integrated, so the range holding `lo - 1` holds them too.
-    pub(super) fn extend(&mut self, agent: u32, lo: u64, hi: u64) {
-        if let Some(lane) = self.lanes.get_mut(agent as usize)
-            && !self.paused
-        {
-            debug_assert!(lane.top <= lo && lane.starts.range(lo..).next().is_none());
-            lane.top = lane.top.max(hi);
+    /// `lo - 1`, in chunk `chunk` (typing on at the end of a local run).
+    /// When nothing past `lo` is integrated (always, for dots this replica
+    /// minted) no key lies past it, so the range holding `lo - 1` holds
+    /// them too and only the top moves; otherwise [`Lanes::assign`].
+    pub(super) fn extend(&mut self, agent: u32, lo: u64, hi: u64, chunk: u32) {
+        match self.lanes.get_mut(agent as usize) {
+            Some(lane) if !self.paused && lane.top <= lo => lane.top = hi.max(lane.top),
+            _ => self.assign(agent, lo, hi, chunk),
         }
     }
 
@@ -263,7 +263,7 @@ mod tests {
     fn typing_on_adds_no_key_and_ranges_cover_a_span() {
         let mut lanes = Lanes::default();
         lanes.assign(0, 1, 4, 0);
-        lanes.extend(0, 4, 10);
+        lanes.extend(0, 4, 10, 0);
         lanes.assign(0, 10, 12, 0);
         assert_eq!(lanes.keys(), 1);
         lanes.assign(0, 12, 15, 1);
@@ -276,6 +276,23 @@ mod tests {
             vec![(1, Some(12), 0), (12, Some(15), 1), (15, None, 0)]
         );
         assert_eq!(lanes.ranges(1, 0, 9).count(), 0);
+    }
+
+    /// A run grown at its end past counters that other elements lie
+    /// beyond (not a run this replica is typing) goes through `assign`:
+    /// the key left for the elements past an earlier piece is not taken
+    /// for theirs.
+    #[test]
+    fn a_run_grown_below_the_top_keeps_its_chunk() {
+        let mut lanes = Lanes::default();
+        lanes.assign(0, 1, 4, 0);
+        lanes.assign(0, 8, 9, 1);
+        lanes.assign(0, 4, 6, 2);
+        lanes.extend(0, 6, 8, 2);
+        let want = [(1, 0), (3, 0), (4, 2), (6, 2), (7, 2), (8, 1)];
+        for (ctr, chunk) in want {
+            assert_eq!(lanes.chunk_of(0, ctr), Some(chunk), "counter {ctr}");
+        }
     }
 
     /// Quickcheck: in every state a generated history reaches (concurrent
