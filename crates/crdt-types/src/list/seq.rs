@@ -595,15 +595,32 @@ impl<T: Clone> Tree<T> {
         self.index
             .ranges(agent, lo, hi)
             .filter_map(move |(from, to, cid)| Some((from, to, self.chunk_at(cid)?)))
-            .flat_map(move |(from, to, chunk)| {
-                self.chunks[chunk].pieces.iter().filter(move |p| {
-                    let first = p.start.max(lo);
-                    p.agent == agent
-                        && p.start <= hi
-                        && p.end() > lo
-                        && first >= from
-                        && to.is_none_or(|to| first < to)
-                })
+            .flat_map(move |(from, to, chunk)| self.pieces_in(chunk, agent, (lo, hi), (from, to)))
+            .map(|(_, p)| p)
+    }
+
+    /// The pieces of `agent` in chunk `chunk` (with their positions) that
+    /// hold a counter in `lo..=hi` and whose first such counter lies in
+    /// `from..to`, a range of the index naming that chunk (`to` is `None`
+    /// for no bound; `from` is at least `lo`).
+    fn pieces_in(
+        &self,
+        chunk: usize,
+        agent: u32,
+        (lo, hi): (u64, u64),
+        (from, to): (u64, Option<u64>),
+    ) -> impl Iterator<Item = (usize, &Piece<T>)> + '_ {
+        self.chunks[chunk]
+            .pieces
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| {
+                let first = p.start.max(lo);
+                p.agent == agent
+                    && p.end() > lo
+                    && first <= hi
+                    && first >= from
+                    && to.is_none_or(|to| first < to)
             })
     }
 

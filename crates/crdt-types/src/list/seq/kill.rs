@@ -202,18 +202,9 @@ impl<T: Clone> Tree<T> {
             let Some(chunk) = self.chunk_at(cid) else {
                 return;
             };
-            let target = self.chunks[chunk]
-                .pieces
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| {
-                    let first = p.start.max(from);
-                    p.agent == agent
-                        && p.content.is_some()
-                        && p.end() > from
-                        && first <= hi
-                        && to.is_none_or(|to| first < to)
-                })
+            let target = self
+                .pieces_in(chunk, agent, (from, hi), (from, to))
+                .filter(|(_, p)| p.content.is_some())
                 .min_by_key(|(_, p)| p.start);
             let Some((piece, p)) = target else {
                 match to {
