@@ -144,7 +144,7 @@ impl<T: Clone + PartialEq> List<T> {
                     hi: to,
                     left: self.global(p.left_at(u32::try_from(off).unwrap_or(0))),
                     right: self.global(p.right()),
-                    content: p.content.as_deref().and_then(|c| c.get(off..=end)),
+                    content: p.content.as_slice().and_then(|c| c.get(off..=end)),
                 }
             })
             .collect();
@@ -257,7 +257,7 @@ impl<T: Clone + PartialEq + Serialize> List<T> {
             };
             let right = self.global(p.right());
             for off in 0..p.len {
-                let item = p.content.as_ref().and_then(|c| c.get(off as usize));
+                let item = p.content.get(off as usize);
                 let element = (
                     self.global(p.id_at(off)),
                     self.global(p.left_at(off)),

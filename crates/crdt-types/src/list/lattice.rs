@@ -4,6 +4,7 @@ use std::fmt::{self, Debug};
 
 use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
 
+use super::content::Content;
 use super::piece::{Id, Piece, coalesce};
 use super::{List, Runs};
 
@@ -24,7 +25,7 @@ impl<T: Clone> List<T> {
         pieces.flat_map(move |p| {
             (0..p.len).filter_map(move |off| {
                 let id = self.global(p.id_at(off))?;
-                let item = p.content.as_ref().and_then(|c| c.get(off as usize));
+                let item = p.content.get(off as usize);
                 Some((
                     id,
                     self.global(p.left_at(off)),
@@ -49,7 +50,7 @@ impl<T: Clone> List<T> {
             self.seq
                 .pieces()
                 .chain(&self.pending)
-                .filter(|p| p.content.is_some()),
+                .filter(|p| p.content.is_live()),
         )
     }
 
@@ -154,7 +155,7 @@ impl<T: Clone> List<T> {
                 return Err(InvalidState::Other("a run is empty"));
             }
             if p.content
-                .as_ref()
+                .as_slice()
                 .is_some_and(|c| c.len() != p.len as usize)
             {
                 return Err(InvalidState::Other("a run's content has the wrong length"));
@@ -198,7 +199,7 @@ impl<T: Clone> List<T> {
 /// `piece` with its elements of `agent` in `lo..=hi` made tombstones (split
 /// as needed).
 fn kill_in<T: Clone>(piece: Piece<T>, agent: u32, lo: u64, hi: u64) -> Vec<Piece<T>> {
-    if piece.agent != agent || piece.content.is_none() || piece.end() <= lo || piece.start > hi {
+    if piece.agent != agent || piece.content.is_dead() || piece.end() <= lo || piece.start > hi {
         return vec![piece];
     }
     let from = u32::try_from(lo.saturating_sub(piece.start)).unwrap_or(0);
@@ -208,7 +209,7 @@ fn kill_in<T: Clone>(piece: Piece<T>, agent: u32, lo: u64, hi: u64) -> Vec<Piece
         out.push(piece.slice(0, from));
     }
     let mut dead = piece.slice(from, to);
-    dead.content = None;
+    dead.content = Content::Dead;
     out.push(dead);
     if to < piece.len {
         out.push(piece.slice(to, piece.len));
@@ -248,7 +249,7 @@ impl<T: Clone + Debug> Debug for List<T> {
                 self.global(p.left()),
                 self.global(p.right()),
                 p.content
-                    .as_ref()
+                    .as_slice()
                     .map_or_else(|| "deleted".to_owned(), |c| format!("{c:?}"))
             )
         };
@@ -330,7 +331,7 @@ impl<T: Clone> List<T> {
             || self
                 .pending
                 .iter()
-                .any(|p| p.agent == agent && p.content.is_some() && p.start <= hi && lo < p.end())
+                .any(|p| p.agent == agent && p.content.is_live() && p.start <= hi && lo < p.end())
     }
 
     /// Exactly what a peer that has seen the dots of `peer` (its context)
@@ -385,7 +386,7 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
             let unheld = Self::unheld(&known.held, &self.agents, p);
             let whole = unheld.len() == 1 && unheld[0].len == p.len;
             pieces.extend(unheld);
-            if p.content.is_none() && !whole {
+            if p.content.is_dead() && !whole {
                 // Deleted here: ship the part `known` still shows.
                 let r = self.agents[p.agent as usize];
                 let mut range = CausalContext::new();

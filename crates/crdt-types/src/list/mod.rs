@@ -88,13 +88,15 @@
 //! with origins naming one replica: the replica table and the pending runs
 //! hold one entry inline (no allocation), the run is renamed in place, and
 //! the context and held dots are each built as one range. So an insert's
-//! delta allocates only its content, a delete's nothing, and dropping it
-//! frees at most the content. Such a delta integrates no run: its sequence
+//! delta allocates only its content, and nothing for one item (a keystroke:
+//! one item is held inline, see `content.rs`), a delete's nothing, and
+//! dropping it frees at most the content. Such a delta integrates no run: its sequence
 //! stays empty, and an empty sequence is one null pointer (the sequence is
 //! boxed on its first run, see `seq/boxed.rs`), and a causal context
 //! holds one replica inline, so a `List<char>` is 224 bytes to build, move
 //! and drop, not 448.
 
+mod content;
 mod integrity;
 mod lattice;
 mod packed;
@@ -108,6 +110,7 @@ use std::fmt::Debug;
 use crdt_core::{CausalContext, Dot, ReplicaId};
 use smallvec::SmallVec;
 
+use content::Content;
 use piece::{Id, Piece};
 use seq::Seq;
 
@@ -266,7 +269,7 @@ impl<T: Clone> List<T> {
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.seq
             .pieces()
-            .filter_map(|p| p.content.as_deref())
+            .filter_map(|p| p.content.as_slice())
             .flatten()
     }
 
@@ -296,13 +299,13 @@ impl<T: Clone> List<T> {
         items: impl IntoIterator<Item = T>,
     ) -> Self {
         assert!(index <= self.len(), "insert index {index} is past the end");
-        let items: Vec<T> = items.into_iter().collect();
+        // One item (typing) is held inline: its delta allocates nothing.
+        let Some(items) = Content::collect(items) else {
+            return Self::new();
+        };
         let Ok(len) = u32::try_from(items.len()) else {
             panic!("one insert holds at most u32::MAX items");
         };
-        if len == 0 {
-            return Self::new();
-        }
         let agent = self.intern(replica);
         let start = if len == 1 {
             // Typing: one dot, minted and recorded with one search each.
@@ -316,7 +319,7 @@ impl<T: Clone> List<T> {
             self.held.insert_range(replica, start, last);
             start
         };
-        let mut piece = Piece::new(agent, len, start, None, None, Some(items));
+        let mut piece = Piece::new(agent, len, start, None, None, items);
         self.seq.insert_local(index, &mut piece);
         let mut runs = Runs::new();
         runs.push(piece);
@@ -382,6 +385,11 @@ impl<T: Clone> List<T> {
                 self.pending.capacity(),
                 std::mem::size_of::<Piece<T>>(),
             )
+            + self
+                .pending
+                .iter()
+                .map(|p| p.content.heap_bytes())
+                .sum::<usize>()
             + spilled(self.agents.spilled(), self.agents.capacity(), 16)
             + self.agent_of.heap_bytes()
     }
@@ -616,6 +624,22 @@ mod tests {
         assert_eq!(std::mem::size_of::<List<char>>(), 224);
     }
 
+    /// A keystroke's delta holds its item inline: it allocates nothing
+    /// (issue 15: the one-item vector it allocated and freed was a ninth
+    /// of a replay's instructions); two items take a vector of two.
+    #[test]
+    fn a_keystroke_delta_allocates_nothing() {
+        let a = ReplicaId::from_u128(1);
+        let mut x: List<char> = List::new();
+        let _ = x.insert(a, 0, "hello".chars());
+        let d = x.insert(a, 5, ['!']);
+        assert!(matches!(d.pending.as_slice(), [p] if matches!(p.content, Content::One('!'))));
+        assert_eq!(d.heap_bytes(), 0);
+        let d = x.insert(a, 0, ['>', ' ']);
+        assert_eq!(d.heap_bytes(), 2 * std::mem::size_of::<char>());
+        assert_eq!(x.to_vec().iter().collect::<String>(), "> hello!");
+    }
+
     /// Typing one item at a time mints its dot with one search
     /// ([`CausalContext::mint`]): the contexts and held dots, of the state
     /// and of each delta, are those of inserting the same dots as runs.
@@ -708,7 +732,7 @@ mod tests {
         let run = x
             .seq
             .pieces()
-            .find(|p| p.content.as_deref() == Some(&['X', 'Y'][..]));
+            .find(|p| p.content.as_slice() == Some(&['X', 'Y'][..]));
         let general = integrated_delta(&x, vec![run.cloned().unwrap()]);
         assert_eq!(d, general);
         assert_eq!(d.pending.len(), 1);

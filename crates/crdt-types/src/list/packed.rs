@@ -21,6 +21,7 @@ use crdt_core::{CausalContext, ReplicaId};
 use serde::{Deserialize, Serialize};
 
 use super::List;
+use super::content::Content;
 use super::piece::{Id, Piece};
 use super::wire::{WireRun, diff, from_wire_run, undiff, wire_runs};
 
@@ -83,7 +84,7 @@ impl<T: Clone> Packed<T> {
             };
             let mut header = (left << LEFT_SHIFT) | (right << RIGHT_SHIFT);
             for (bit, on) in [
-                (DEAD, p.content.is_none()),
+                (DEAD, p.content.is_dead()),
                 (SAME_AGENT, same_agent),
                 (CONTIGUOUS, contiguous),
             ] {
@@ -108,8 +109,10 @@ impl<T: Clone> Packed<T> {
                     put(&mut bytes, zig(diff(id.ctr.get(), p.start)));
                 }
             }
-            if let Some(c) = runs[i].content.take() {
-                content.extend(c);
+            match runs[i].content.take() {
+                Content::Dead => {}
+                Content::One(x) => content.push(x),
+                Content::Many(all) => content.extend(all),
             }
         }
         Self {
@@ -160,13 +163,13 @@ impl<T: Clone + PartialEq> Packed<T> {
                 _ => w.right,
             };
             let content = if w.header & DEAD == 0 {
-                let c: Vec<T> = items.by_ref().take(w.len as usize).collect();
-                if c.len() != w.len as usize {
+                let c = Content::collect(items.by_ref().take(w.len as usize));
+                if c.as_ref().map_or(0, Content::len) != w.len as usize {
                     return Err("list content is shorter than its runs".into());
                 }
-                Some(c)
+                c.unwrap_or(Content::Dead)
             } else {
-                None
+                Content::Dead
             };
             runs.push(Piece::new(w.agent, w.len, w.start, left, right, content));
         }

@@ -3,6 +3,8 @@
 
 use std::num::NonZeroU64;
 
+use super::content::Content;
+
 /// An element id inside one state: an interned replica (`agent`, an index
 /// into the state's replica table) and a counter.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -42,14 +44,15 @@ fn unpack(id: Option<Id>) -> (u32, u64) {
 /// agent. Element 0 has origins [`Piece::left`] / [`Piece::right`]; element
 /// `k > 0` has left origin element `k - 1` and right origin `right` (what
 /// typing forward produces, so one run is one typing burst). `content` is
-/// `None` for a tombstone run (deleted: ordering information only).
+/// [`Content::Dead`] for a tombstone run (deleted: ordering information
+/// only).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Piece<T> {
     pub(crate) agent: u32,
     pub(crate) len: u32,
     pub(crate) start: u64,
     origins: Origins,
-    pub(crate) content: Option<Vec<T>>,
+    pub(crate) content: Content<T>,
 }
 
 impl<T> Piece<T> {
@@ -61,7 +64,7 @@ impl<T> Piece<T> {
         start: u64,
         left: Option<Id>,
         right: Option<Id>,
-        content: Option<Vec<T>>,
+        content: Content<T>,
     ) -> Self {
         let (left_agent, left_ctr) = unpack(left);
         let (right_agent, right_ctr) = unpack(right);
@@ -130,7 +133,7 @@ impl<T> Piece<T> {
     /// Number of visible elements (all or none).
     #[inline]
     pub(crate) fn visible(&self) -> usize {
-        if self.content.is_some() {
+        if self.content.is_live() {
             self.len as usize
         } else {
             0
@@ -171,11 +174,7 @@ impl<T> Piece<T> {
     /// that is now in the other part, so the room would stay empty (issue
     /// 15).
     pub(crate) fn split_off(&mut self, off: u32) -> Self {
-        let content = self.content.as_mut().map(|c| {
-            let rest = c.split_off(off as usize);
-            c.shrink_to_fit();
-            rest
-        });
+        let content = self.content.split_off(off as usize);
         let right = Self::new(
             self.agent,
             self.len - off,
@@ -196,7 +195,7 @@ impl<T> Piece<T> {
             && next.left() == self.last()
             && next.origins.right_agent == self.origins.right_agent
             && next.origins.right_ctr == self.origins.right_ctr
-            && self.content.is_some() == next.content.is_some()
+            && self.content.is_live() == next.content.is_live()
             && u64::from(self.len) + u64::from(next.len) <= u64::from(u32::MAX)
     }
 
@@ -207,35 +206,23 @@ impl<T> Piece<T> {
             len: self.len,
             start: self.start,
             origins: self.origins,
-            content: None,
+            content: Content::Dead,
         }
     }
 
     /// Appends `next` (which must continue this piece).
     pub(crate) fn absorb(&mut self, next: Self) {
         self.len += next.len;
-        if let (Some(mine), Some(theirs)) = (self.content.as_mut(), next.content) {
-            mine.extend(theirs);
-        }
+        self.content.absorb(next.content);
     }
 }
 
 impl<T: Clone> Piece<T> {
-    /// Appends a copy of `next` (which must continue this piece). The
-    /// content grows by a quarter at a time, not doubling: a run typed on
-    /// and on keeps little spare capacity, for a few more copies.
+    /// Appends a copy of `next` (which must continue this piece); see
+    /// [`Content::append`].
     pub(crate) fn append(&mut self, next: &Self) {
         self.len += next.len;
-        if let (Some(mine), Some(theirs)) = (self.content.as_mut(), next.content.as_ref()) {
-            if mine.capacity() - mine.len() < theirs.len() {
-                mine.reserve_exact(theirs.len().max(spare(mine.len())));
-            }
-            match theirs.as_slice() {
-                // Typing: one element, no copy loop.
-                [x] => mine.push(x.clone()),
-                all => mine.extend_from_slice(all),
-            }
-        }
+        self.content.append(&next.content);
     }
 
     /// Elements `from..to` as their own piece (`from < to <= len`).
@@ -246,18 +233,9 @@ impl<T: Clone> Piece<T> {
             self.start + u64::from(from),
             self.left_at(from),
             self.right(),
-            self.content
-                .as_ref()
-                .map(|c| c[from as usize..to as usize].to_vec()),
+            self.content.slice(from as usize, to as usize),
         )
     }
-}
-
-/// The spare room a run's content of `len` elements grows by when typed
-/// on (a quarter, not doubling), and the most it keeps after a backspace
-/// before it gives the rest back.
-pub(crate) fn spare(len: usize) -> usize {
-    len / 4 + 4
 }
 
 /// Merges consecutive pieces that continue each other (the canonical form).
@@ -295,7 +273,7 @@ mod tests {
         ];
         for left in ids {
             for right in ids {
-                let mut p = Piece::new(7, 2, 5, left, right, Some(vec!['a', 'b']));
+                let mut p = Piece::new(7, 2, 5, left, right, Content::of_vec(vec!['a', 'b']));
                 assert_eq!((p.left(), p.right()), (left, right));
                 assert_eq!(p.left_at(1), Id::new(7, 5));
                 p.set_origins(right, left);

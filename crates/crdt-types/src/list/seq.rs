@@ -139,11 +139,7 @@ impl<T: Clone> Tree<T> {
                 c.pieces.capacity() * std::mem::size_of::<Piece<T>>()
                     + c.pieces
                         .iter()
-                        .map(|p| {
-                            p.content
-                                .as_ref()
-                                .map_or(0, |v| v.capacity() * std::mem::size_of::<T>())
-                        })
+                        .map(|p| p.content.heap_bytes())
                         .sum::<usize>()
             })
             .sum();
@@ -337,7 +333,7 @@ impl<T: Clone> Tree<T> {
             return None;
         }
         let (at, _) = self.locate_visible(i);
-        self.piece(at)?.content.as_ref()?.get(at.off as usize)
+        self.piece(at)?.content.get(at.off as usize)
     }
 
     /// The id of the element at visible index `i`.
@@ -422,7 +418,7 @@ impl<T: Clone> Tree<T> {
         let at = self.find(id)?;
         let (v, t) = self.prefix(self.finger_at(at.chunk), at);
         let piece = self.piece(at)?;
-        let visible = piece.content.is_some();
+        let visible = piece.content.is_live();
         let off = at.off as usize;
         Some((v + if visible { off } else { 0 }, t + off, visible))
     }
@@ -627,7 +623,7 @@ impl<T: Clone> Tree<T> {
     /// Whether an integrated element of `agent` with a counter in `lo..=hi`
     /// is visible.
     pub(crate) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
-        self.pieces_of(agent, lo, hi).any(|p| p.content.is_some())
+        self.pieces_of(agent, lo, hi).any(|p| p.content.is_live())
     }
 
     /// Integrates a remote piece whose origins are integrated, at the place

@@ -7,6 +7,7 @@
 use crdt_core::{CausalContext, ReplicaId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::content::Content;
 use super::piece::{Id, Piece, coalesce};
 use super::{List, Runs};
 
@@ -78,7 +79,7 @@ pub(super) fn wire_runs<T>(pieces: Vec<Piece<T>>, rank: &[u32]) -> Vec<WireRun<T
                 len: p.len,
                 left: id(p.left()),
                 right: id(p.right()),
-                content: p.content,
+                content: p.content.into_option(),
             };
             prev_end = p.start + u64::from(p.len);
             run
@@ -217,6 +218,6 @@ pub(super) fn from_wire_run<T>(
         start,
         id(w.left, start)?,
         id(w.right, start)?,
-        w.content,
+        Content::of_option(w.content),
     ))
 }

@@ -155,6 +155,7 @@ impl<T: Clone> Seq<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::content::Content;
     use super::*;
 
     /// Issue 15: the empty sequence of a local edit's delta is one null
@@ -172,7 +173,14 @@ mod tests {
         assert!(s.0.is_none());
         s.push_all(Vec::new());
         assert!(s.0.is_none());
-        s.push_all(vec![Piece::new(0, 2, 1, None, None, Some(vec!['a', 'b']))]);
+        s.push_all(vec![Piece::new(
+            0,
+            2,
+            1,
+            None,
+            None,
+            Content::of_vec(vec!['a', 'b']),
+        )]);
         assert!(s.0.is_some());
         assert_eq!((s.visible(), s.get(1)), (2, Some(&'b')));
         assert!(s.heap_bytes() > std::mem::size_of::<Tree<char>>());

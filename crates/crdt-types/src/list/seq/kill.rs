@@ -2,7 +2,8 @@
 //! and merges of runs they make.
 
 use super::super::Runs;
-use super::super::piece::{Piece, spare};
+use super::super::content::Content;
+use super::super::piece::Piece;
 use super::{CHUNK_MAX, Hint, Place, STEP, Tree};
 
 impl<T: Clone> Tree<T> {
@@ -68,7 +69,7 @@ impl<T: Clone> Tree<T> {
         let [piece, next] = chunk.pieces.get_mut(at.piece..at.piece + 2)? else {
             return None;
         };
-        if at.off == 0 || at.off + n != piece.len || piece.content.is_none() {
+        if at.off == 0 || at.off + n != piece.len || piece.content.is_dead() {
             return None;
         }
         let start = piece.start + u64::from(at.off);
@@ -78,7 +79,7 @@ impl<T: Clone> Tree<T> {
             start,
             piece.id_at(at.off - 1),
             piece.right(),
-            None,
+            Content::Dead,
         );
         if !dead.continued_by(next) {
             return None;
@@ -88,7 +89,7 @@ impl<T: Clone> Tree<T> {
         *next = merged;
         piece.len = at.off;
         let content = piece.content.take();
-        piece.content = content.and_then(|c| cut(c, at.off as usize, (at.off + n) as usize).0);
+        piece.content = content.cut(at.off as usize, (at.off + n) as usize).0;
         chunk.visible -= n as usize;
         self.visible -= n as usize;
         // Every element stays in its chunk: the index does not change.
@@ -108,11 +109,18 @@ impl<T: Clone> Tree<T> {
         let [prev, piece] = chunk.pieces.get_mut(at.piece.checked_sub(1)?..=at.piece)? else {
             return None;
         };
-        if at.off != 0 || n >= piece.len || piece.content.is_none() {
+        if at.off != 0 || n >= piece.len || piece.content.is_dead() {
             return None;
         }
         let old = piece.start;
-        let dead = Piece::new(piece.agent, n, old, piece.left(), piece.right(), None);
+        let dead = Piece::new(
+            piece.agent,
+            n,
+            old,
+            piece.left(),
+            piece.right(),
+            Content::Dead,
+        );
         if !prev.continued_by(&dead) {
             return None;
         }
@@ -120,11 +128,9 @@ impl<T: Clone> Tree<T> {
         piece.start += u64::from(n);
         piece.len -= n;
         piece.set_origins(dead.last(), dead.right());
-        if let Some(c) = piece.content.as_mut() {
-            // The part after the cut gets a buffer of its exact size, as in
-            // the general path ([`cut`]).
-            *c = c.split_off(n as usize);
-        }
+        // The part after the cut gets a buffer of its exact size, as in
+        // the general path ([`Content::cut`]).
+        piece.content.drop_front(n as usize);
         chunk.visible -= n as usize;
         self.visible -= n as usize;
         // Every element stays in its chunk: the index does not change.
@@ -138,9 +144,8 @@ impl<T: Clone> Tree<T> {
         self.hint = None;
         let (off, len) = (at.off, self.chunks[at.chunk].pieces[at.piece].len);
         let content = self.chunks[at.chunk].pieces[at.piece].content.take();
-        let shown = content.is_some();
-        let (before, after) =
-            content.map_or((None, None), |c| cut(c, off as usize, (off + n) as usize));
+        let shown = content.is_live();
+        let (before, after) = content.cut(off as usize, (off + n) as usize);
         let at = self.split_at(at);
         if n < len - off {
             self.split_at(Place { off: n, ..at });
@@ -204,7 +209,7 @@ impl<T: Clone> Tree<T> {
             };
             let target = self
                 .pieces_in(chunk, agent, (from, hi), (from, to))
-                .filter(|(_, p)| p.content.is_some())
+                .filter(|(_, p)| p.content.is_live())
                 .min_by_key(|(_, p)| p.start);
             let Some((piece, p)) = target else {
                 match to {
@@ -225,23 +230,6 @@ impl<T: Clone> Tree<T> {
             cur = last + 1;
         }
     }
-}
-
-/// The content of a run without its elements `from..to`: the part before
-/// (in `content`'s own buffer, which gives back room past what typing on
-/// would reserve, [`spare`], so a backspace allocates nothing and typing
-/// on after it reallocates rarely) and the part after (in a buffer of its
-/// exact size, so the heap is what splitting the run gave).
-fn cut<T>(mut content: Vec<T>, from: usize, to: usize) -> (Option<Vec<T>>, Option<Vec<T>>) {
-    let after = (to < content.len()).then(|| content.split_off(to));
-    if from == 0 {
-        return (None, after);
-    }
-    content.truncate(from);
-    if content.capacity() > content.len() + spare(content.len()) {
-        content.shrink_to_fit();
-    }
-    (Some(content), after)
 }
 
 #[cfg(test)]
