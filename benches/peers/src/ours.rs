@@ -37,10 +37,8 @@ impl Ours {
         // Each delta is returned straight (no `Option` around it): a 224-byte
         // value moved once less per edit.
         match (*del > 0, !ins.is_empty()) {
-            (true, true) => {
-                let d = self.text.delete(*pos, *del);
-                d.joined(&self.text.insert_str(self.me, *pos, ins))
-            }
+            // A replace is one splice, with one delta (as an editor would).
+            (true, true) => self.text.splice(self.me, *pos, *del, ins),
             (true, false) => self.text.delete(*pos, *del),
             (false, true) => self.text.insert_str(self.me, *pos, ins),
             (false, false) => Text::default(),

@@ -163,14 +163,17 @@ impl<'a> Arbitrary<'a> for CounterOp {
 impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for ListOp<T> {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let index = usize::from(u8::arbitrary(u)?);
-        Ok(if u.ratio(1u8, 3)? {
-            Self::Delete(index, u.int_in_range(1..=4)?)
+        let kind = u.int_in_range(0..=5u8)?;
+        let len = u.int_in_range(1..=4)?;
+        if kind < 2 {
+            return Ok(Self::Delete(index, len));
+        }
+        let n = u.int_in_range(1..=4)?;
+        let items = (0..n).map(|_| T::arbitrary(u)).collect::<Result<_>>()?;
+        Ok(if kind == 2 {
+            Self::Splice(index, len, items)
         } else {
-            let n = u.int_in_range(1..=4)?;
-            Self::Insert(
-                index,
-                (0..n).map(|_| T::arbitrary(u)).collect::<Result<_>>()?,
-            )
+            Self::Insert(index, items)
         })
     }
 }
@@ -178,13 +181,18 @@ impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for ListOp<T> {
 impl<'a> Arbitrary<'a> for TextOp {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         let index = usize::from(u8::arbitrary(u)?);
-        Ok(if u.ratio(1u8, 3)? {
-            Self::Delete(index, u.int_in_range(1..=4)?)
+        let kind = u.int_in_range(0..=5u8)?;
+        let len = u.int_in_range(1..=4)?;
+        if kind < 2 {
+            return Ok(Self::Delete(index, len));
+        }
+        let n = u.int_in_range(1..=4)?;
+        let s = (0..n)
+            .map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2u8)?)))
+            .collect::<Result<String>>()?;
+        Ok(if kind == 2 {
+            Self::Splice(index, len, s)
         } else {
-            let n = u.int_in_range(1..=4)?;
-            let s = (0..n)
-                .map(|_| Ok(char::from(b'a' + u.int_in_range(0..=2u8)?)))
-                .collect::<Result<String>>()?;
             Self::Insert(index, s)
         })
     }

@@ -182,6 +182,36 @@ fn laws_hold_on_generated_histories() {
         .quickcheck(prop as fn(History<List<u8>>, crdt_types::ListOp<u8>) -> TestResult);
 }
 
+/// A splice is a delete then an insert at the same index with one delta:
+/// the same state, a delta equal to the join of the two deltas, and a
+/// valid delta that brings the state before it to the state after.
+#[test]
+fn splice_equals_delete_then_insert_with_their_joined_delta() {
+    fn prop(h: History<Text>, at: usize, len: u8, s: String, who: bool) -> TestResult {
+        let Some(x) = h.states.first() else {
+            return TestResult::discard();
+        };
+        let (at, len) = (at % (x.len() + 1), usize::from(len % 6));
+        let me = id(if who { 1 } else { 9 });
+        let mut spliced = x.clone();
+        let d = spliced.splice(me, at, len, &s);
+        let mut stepped = x.clone();
+        let d1 = stepped.delete(at, len);
+        let d2 = stepped.insert_str(me, at, &s);
+        let mut caught_up = x.clone();
+        caught_up.join(&d);
+        let ok = spliced == stepped
+            && d == d1.joined(&d2)
+            && d.validate().is_ok()
+            && caught_up == spliced
+            && (d.is_bottom() == (s.is_empty() && (len == 0 || at == x.len())));
+        TestResult::from_bool(ok)
+    }
+    QuickCheck::new()
+        .tests(300)
+        .quickcheck(prop as fn(History<Text>, usize, u8, String, bool) -> TestResult);
+}
+
 #[test]
 fn text_delta_sync_converges_under_loss_duplication_and_reordering() {
     QuickCheck::new().tests(200).quickcheck(
@@ -353,6 +383,15 @@ fn local_edits_next_to_the_last_one_match_a_plain_string() {
                 let n = (1 + rng.below(4)).min(len - at);
                 model.drain(at..at + n);
                 text.delete(at, n)
+            }
+            5 if at < len && step % 2 == 0 => {
+                // Typing over a selection.
+                let n = (1 + rng.below(4)).min(len - at);
+                let s = if step % 4 == 0 { "XY" } else { "Z" };
+                model.splice(at..at + n, s.chars());
+                let d = text.splice(me, at, n, s);
+                at += s.len();
+                d
             }
             _ if len > 0 => {
                 // A delete elsewhere, over one or several runs.

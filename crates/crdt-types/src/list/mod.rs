@@ -303,6 +303,55 @@ impl<T: Clone> List<T> {
         let Some(items) = Content::collect(items) else {
             return Self::new();
         };
+        let mut piece = self.new_run(replica, items);
+        self.seq.insert_local(index, &mut piece);
+        let mut runs = Runs::new();
+        runs.push(piece);
+        self.local_delta(runs)
+    }
+
+    /// Replaces the `len` items from `index` (fewer if the list ends
+    /// first) with `items`, as one run of new dots of `replica`: what
+    /// [`List::delete`] then [`List::insert`] at `index` do, with one delta
+    /// (their deltas' join) for an editor's replace (typing over a
+    /// selection, a paste over it), built without the join.
+    ///
+    /// ```
+    /// use crdt_types::{Lattice, List, ReplicaId};
+    /// let a = ReplicaId::from_u128(1);
+    /// let mut x = List::new();
+    /// let d = x.insert(a, 0, [1, 2, 3, 4]);
+    /// let mut y = List::new();
+    /// y.join(&d);
+    /// let d = x.splice(a, 1, 2, [7]);
+    /// y.join(&d);
+    /// assert_eq!(y.to_vec(), [1, 7, 4]);
+    /// assert_eq!(x, y);
+    /// ```
+    ///
+    /// # Panics
+    /// If `index > len()` (as `Vec::splice`).
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn splice(
+        &mut self,
+        replica: ReplicaId,
+        index: usize,
+        len: usize,
+        items: impl IntoIterator<Item = T>,
+    ) -> Self {
+        assert!(index <= self.len(), "splice index {index} is past the end");
+        let mut runs = self.seq.delete_local(index, len);
+        if let Some(items) = Content::collect(items) {
+            let mut piece = self.new_run(replica, items);
+            self.seq.insert_local(index, &mut piece);
+            runs.push(piece);
+        }
+        self.local_delta(runs)
+    }
+
+    /// A new run of `replica` holding `items` (not empty), its dots
+    /// minted and recorded; not yet in the sequence, its origins unset.
+    fn new_run(&mut self, replica: ReplicaId, items: Content<T>) -> Piece<T> {
         let Ok(len) = u32::try_from(items.len()) else {
             panic!("one insert holds at most u32::MAX items");
         };
@@ -319,11 +368,7 @@ impl<T: Clone> List<T> {
             self.held.insert_range(replica, start, last);
             start
         };
-        let mut piece = Piece::new(agent, len, start, None, None, items);
-        self.seq.insert_local(index, &mut piece);
-        let mut runs = Runs::new();
-        runs.push(piece);
-        self.local_delta(runs)
+        Piece::new(agent, len, start, None, None, items)
     }
 
     /// Deletes `len` items from `index` (fewer if the list ends first). The
@@ -449,28 +494,36 @@ impl<T: Clone> List<T> {
     /// `ctx` and held dots `held` (the dots of `pieces`).
     ///
     /// Design note: a local edit returns its delta on every keystroke, so
-    /// the common one-run delta (an insert, or a delete inside one run) is
-    /// built directly, with no heap allocation beyond the run's content:
-    /// the run, renamed in place, as the delta's one pending run (it names
-    /// origins the delta does not hold; held inline, see [`Runs`]), and the
-    /// replica table inline when the run names one replica (see
-    /// [`Agents`]). Only a delta of several runs, or of one run without
-    /// origins, goes through integration.
+    /// the common delta is built directly, with no heap allocation beyond
+    /// the runs' content: the runs, renamed in place, as the delta's
+    /// pending runs (held inline up to one, see [`Runs`]), and the replica
+    /// table inline when they name one replica (see [`Agents`]). That is
+    /// what integration gives when every run has an origin: a delta holds
+    /// no sequence to place a run against, so only a run without origins
+    /// integrates, then the runs whose origins it holds ([`List::integrate_all`]),
+    /// and with none of the first kind every run stays pending. A splice's
+    /// delta (the deleted runs and the new one, whose left origin is
+    /// usually the last deleted element) is built so too. Only a delta
+    /// with a run without origins goes through integration.
     fn delta_with(&self, mut pieces: Runs<T>, ctx: CausalContext, held: CausalContext) -> Self {
-        if let [p] = pieces.as_slice()
-            && names_one_replica(p)
+        if let Some(first) = pieces.first()
+            && pieces
+                .iter()
+                .all(|p| p.agent == first.agent && names_one_replica(p))
         {
-            let replica = self.agents[p.agent as usize];
+            let replica = self.agents[first.agent as usize];
             return Self::of_one_replica(replica, pieces, ctx, held);
         }
         let mut out = Self::new();
         out.ctx = ctx;
         out.held = held;
-        if let [p] = pieces.as_mut_slice()
-            && (p.left().is_some() || p.right().is_some())
-        {
-            out.agents.reserve_exact(p.agents_named());
-            out.rename(&self.agents, p);
+        if !pieces.is_empty() && pieces.iter().all(has_origin) {
+            if let [p] = pieces.as_slice() {
+                out.agents.reserve_exact(p.agents_named());
+            }
+            for p in &mut pieces {
+                out.rename(&self.agents, p);
+            }
             out.pending = pieces;
             return out;
         }
@@ -482,8 +535,8 @@ impl<T: Clone> List<T> {
         out
     }
 
-    /// The delta of one run (`pieces`, in agent space of a state where it
-    /// names only `replica`) that names only `replica`, with context `ctx`
+    /// The delta of runs (`pieces`, each with an origin, in agent space of
+    /// a state where they name only `replica`) that name only `replica`, with context `ctx`
     /// and held dots `held`: `replica` is the delta's agent 0 (its replica
     /// table inline, its replica index empty).
     #[inline(always)]
@@ -542,11 +595,16 @@ impl<T: Clone> FromIterator<T> for List<T> {
     }
 }
 
-/// Whether a delta of `piece` alone is built directly, as the delta's only
-/// pending run with its replica as agent 0: it has an origin (without one
-/// it integrates) and names one replica.
+/// Whether `piece` has an origin: a delta whose runs all have one holds
+/// them all pending, so it is built directly ([`List::delta_with`]).
+fn has_origin<T>(piece: &Piece<T>) -> bool {
+    piece.left().is_some() || piece.right().is_some()
+}
+
+/// Whether a delta of `piece` is built directly with its replica as agent
+/// 0: it has an origin and names one replica.
 fn names_one_replica<T>(piece: &Piece<T>) -> bool {
-    (piece.left().is_some() || piece.right().is_some()) && piece.agents_named() == 1
+    has_origin(piece) && piece.agents_named() == 1
 }
 
 /// A mutation of a [`List`] as data: its
@@ -558,17 +616,25 @@ pub enum ListOp<T> {
     Insert(usize, Vec<T>),
     /// [`List::delete`] of `len` items from `index % (len + 1)`.
     Delete(usize, usize),
+    /// [`List::splice`] of `len` items from `index % (len + 1)`.
+    Splice(usize, usize, Vec<T>),
 }
 
 #[cfg(feature = "quickcheck")]
 impl<T: quickcheck::Arbitrary> quickcheck::Arbitrary for ListOp<T> {
     fn arbitrary(g: &mut quickcheck::Gen) -> Self {
         let index = usize::arbitrary(g);
-        if u8::arbitrary(g) % 3 == 0 {
-            Self::Delete(index, usize::from(u8::arbitrary(g) % 4) + 1)
+        let kind = u8::arbitrary(g) % 6;
+        let len = usize::from(u8::arbitrary(g) % 4) + 1;
+        if kind < 2 {
+            return Self::Delete(index, len);
+        }
+        let n = usize::from(u8::arbitrary(g) % 4) + 1;
+        let items = (0..n).map(|_| T::arbitrary(g)).collect();
+        if kind == 2 {
+            Self::Splice(index, len, items)
         } else {
-            let n = usize::from(u8::arbitrary(g) % 4) + 1;
-            Self::Insert(index, (0..n).map(|_| T::arbitrary(g)).collect())
+            Self::Insert(index, items)
         }
     }
 
@@ -595,6 +661,10 @@ impl<T: Clone + PartialEq + Debug> crate::laws::Mutate for List<T> {
             ListOp::Delete(i, n) => {
                 let i = at(i, self.len());
                 self.delete(i, *n)
+            }
+            ListOp::Splice(i, n, xs) => {
+                let i = at(i, self.len());
+                self.splice(replica, i, *n, xs.iter().cloned())
             }
         }
     }
@@ -717,6 +787,24 @@ mod tests {
             named[1] > 0 && named[2] > 0,
             "runs naming 1 and 2 replicas: {named:?}"
         );
+        // Several runs (a delete over runs, a splice): built directly when
+        // each has an origin, and equal to the integrated delta either way.
+        let pieces: Vec<Piece<u32>> = x.seq.pieces().cloned().collect();
+        let mut direct_ones = 0;
+        for pair in pieces.windows(2) {
+            let runs: Runs<u32> = pair.iter().cloned().collect();
+            direct_ones += usize::from(runs.iter().all(has_origin));
+            let direct = x.local_delta(runs);
+            let general = integrated_delta(&x, pair.to_vec());
+            assert_eq!(direct, general);
+            assert_eq!(direct.held, general.held);
+            assert_eq!(direct.validate(), Ok(()));
+            let bytes = |l: &List<u32>| {
+                bincode::serde::encode_to_vec(l, bincode::config::standard()).unwrap()
+            };
+            assert_eq!(bytes(&direct), bytes(&general));
+        }
+        assert!(direct_ones > 10, "{direct_ones} pairs built directly");
     }
 
     /// A local edit's delta is the one-run delta built directly: equal to

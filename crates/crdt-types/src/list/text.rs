@@ -67,6 +67,27 @@ impl Text {
         Self(self.0.delete(index, len))
     }
 
+    /// Replaces the `len` code points from `index` (fewer if the text ends
+    /// first) with `s`, as one run of `replica`, with one delta: what
+    /// [`Text::delete`] then [`Text::insert_str`] at `index` do (typing
+    /// over a selection). See [`List::splice`].
+    ///
+    /// ```
+    /// use crdt_types::{ReplicaId, Text};
+    /// let a = ReplicaId::from_u128(1);
+    /// let mut x = Text::new();
+    /// let _ = x.insert_str(a, 0, "hello world");
+    /// let _delta = x.splice(a, 6, 5, "there");
+    /// assert_eq!(x.to_string(), "hello there");
+    /// ```
+    ///
+    /// # Panics
+    /// If `index > len()`.
+    #[must_use = "the delta is what replicas ship to each other"]
+    pub fn splice(&mut self, replica: ReplicaId, index: usize, len: usize, s: &str) -> Self {
+        Self(self.0.splice(replica, index, len, s.chars()))
+    }
+
     /// The code points, in order.
     pub fn chars(&self) -> impl Iterator<Item = char> + '_ {
         self.0.iter().copied()
@@ -157,19 +178,26 @@ pub enum TextOp {
     Insert(usize, String),
     /// [`Text::delete`] of `len` code points from `index % (len + 1)`.
     Delete(usize, usize),
+    /// [`Text::splice`] of `len` code points from `index % (len + 1)`.
+    Splice(usize, usize, String),
 }
 
 #[cfg(feature = "quickcheck")]
 impl quickcheck::Arbitrary for TextOp {
     fn arbitrary(g: &mut quickcheck::Gen) -> Self {
         let index = usize::arbitrary(g);
-        if u8::arbitrary(g) % 3 == 0 {
-            Self::Delete(index, usize::from(u8::arbitrary(g) % 4) + 1)
+        let kind = u8::arbitrary(g) % 6;
+        let len = usize::from(u8::arbitrary(g) % 4) + 1;
+        if kind < 2 {
+            return Self::Delete(index, len);
+        }
+        let n = u8::arbitrary(g) % 4 + 1;
+        let s = (0..n)
+            .map(|_| char::from(b'a' + u8::arbitrary(g) % 3))
+            .collect();
+        if kind == 2 {
+            Self::Splice(index, len, s)
         } else {
-            let n = u8::arbitrary(g) % 4 + 1;
-            let s = (0..n)
-                .map(|_| char::from(b'a' + u8::arbitrary(g) % 3))
-                .collect();
             Self::Insert(index, s)
         }
     }
@@ -188,6 +216,10 @@ impl crate::laws::Mutate for Text {
             TextOp::Delete(i, n) => {
                 let i = at(i);
                 self.delete(i, *n)
+            }
+            TextOp::Splice(i, n, s) => {
+                let i = at(i);
+                self.splice(replica, i, *n, s)
             }
         }
     }

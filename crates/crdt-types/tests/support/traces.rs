@@ -55,10 +55,8 @@ pub(crate) fn patch(
     // Each delta is returned straight (no `Option` around it): a 224-byte
     // value moved once less per edit.
     match (*del > 0, !ins.is_empty()) {
-        (true, true) => {
-            let d = text.delete(*pos, *del);
-            d.joined(&text.insert_str(me, *pos, ins))
-        }
+        // A replace is one splice, with one delta (as an editor would).
+        (true, true) => text.splice(me, *pos, *del, ins),
         (true, false) => text.delete(*pos, *del),
         (false, true) => text.insert_str(me, *pos, ins),
         (false, false) => Text::default(),
