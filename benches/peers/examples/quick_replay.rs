@@ -4,7 +4,7 @@
 //! loro 3 times; the fastest run of each, and our ratio to it. Every
 //! replay's result is checked against the trace's `endContent`.
 //!
-//! `cd benches/peers && cargo run --release --example quick_replay [N]`
+//! `cd benches/peers && cargo run --release --example quick_replay [N] [trace]`
 //!
 //! yrs and automerge are left out (seconds per replay, see the bench).
 
@@ -38,7 +38,13 @@ fn main() {
     let runs: usize = std::env::args()
         .nth(1)
         .map_or(9, |s| s.parse().expect("N is a number of runs"));
+    // An optional second argument names the one trace to replay (for a
+    // profiler: `quick_replay 1 seph-blog1`).
+    let only = std::env::args().nth(2);
     for name in ["automerge-paper", "seph-blog1"] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let trace = support::load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/crdt-types"),
             name,
