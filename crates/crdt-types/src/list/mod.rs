@@ -88,10 +88,10 @@
 //! with origins naming one replica: the replica table and the pending runs
 //! hold one entry inline (no allocation), the run is renamed in place, and
 //! the context and held dots are each built as one range. So an insert's
-//! delta allocates only its content, and nothing for one item (a keystroke:
-//! one item is held inline, see `content.rs`), a delete's nothing, and
-//! dropping it frees at most the content. Such a delta integrates no run: its sequence
-//! stays empty, and an empty sequence is one null pointer (the sequence is
+//! delta allocates only its content, and nothing for one item (a
+//! keystroke: one item is held inline, see `content.rs`), a delete's
+//! nothing, and dropping it frees at most the content. Such a delta
+//! integrates no run: its sequence stays empty, and an empty sequence is one null pointer (the sequence is
 //! boxed on its first run, see `seq/boxed.rs`), and a causal context
 //! holds one replica inline, so a `List<char>` is 224 bytes to build, move
 //! and drop, not 448.
@@ -500,11 +500,12 @@ impl<T: Clone> List<T> {
     /// table inline when they name one replica (see [`Agents`]). That is
     /// what integration gives when every run has an origin: a delta holds
     /// no sequence to place a run against, so only a run without origins
-    /// integrates, then the runs whose origins it holds ([`List::integrate_all`]),
-    /// and with none of the first kind every run stays pending. A splice's
-    /// delta (the deleted runs and the new one, whose left origin is
-    /// usually the last deleted element) is built so too. Only a delta
-    /// with a run without origins goes through integration.
+    /// integrates, then the runs whose origins it holds
+    /// ([`List::integrate_all`]); with no run of the first kind, every run
+    /// stays pending. A splice's delta (the deleted runs and the new one,
+    /// whose left origin is usually the last deleted element) is built so
+    /// too. Only a delta with a run without origins goes through
+    /// integration.
     fn delta_with(&self, mut pieces: Runs<T>, ctx: CausalContext, held: CausalContext) -> Self {
         if let Some(first) = pieces.first()
             && pieces
@@ -535,10 +536,10 @@ impl<T: Clone> List<T> {
         out
     }
 
-    /// The delta of runs (`pieces`, each with an origin, in agent space of
-    /// a state where they name only `replica`) that name only `replica`, with context `ctx`
-    /// and held dots `held`: `replica` is the delta's agent 0 (its replica
-    /// table inline, its replica index empty).
+    /// The delta of runs (`pieces`, each with an origin, in the agent
+    /// space of a state where they name only `replica`), with context
+    /// `ctx` and held dots `held`: `replica` is the delta's agent 0 (its
+    /// replica table inline, its replica index empty).
     #[inline(always)]
     fn of_one_replica(
         replica: ReplicaId,
@@ -616,7 +617,8 @@ pub enum ListOp<T> {
     Insert(usize, Vec<T>),
     /// [`List::delete`] of `len` items from `index % (len + 1)`.
     Delete(usize, usize),
-    /// [`List::splice`] of `len` items from `index % (len + 1)`.
+    /// [`List::splice`] at `index % (len + 1)`: that many items replaced
+    /// by these.
     Splice(usize, usize, Vec<T>),
 }
 

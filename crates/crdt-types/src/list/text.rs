@@ -178,7 +178,8 @@ pub enum TextOp {
     Insert(usize, String),
     /// [`Text::delete`] of `len` code points from `index % (len + 1)`.
     Delete(usize, usize),
-    /// [`Text::splice`] of `len` code points from `index % (len + 1)`.
+    /// [`Text::splice`] at `index % (len + 1)`: that many code points
+    /// replaced by this string.
     Splice(usize, usize, String),
 }
 
