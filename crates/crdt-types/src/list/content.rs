@@ -136,23 +136,29 @@ impl<T> Content<T> {
         if next.is_dead() {
             return;
         }
-        match self {
+        let Some(all) = self.vec_mut(next.len()) else {
+            return;
+        };
+        match next {
+            Self::One(x) => all.push(x),
+            Self::Many(rest) => all.extend(rest),
             Self::Dead => {}
-            Self::Many(all) => match next {
-                Self::One(x) => all.push(x),
-                Self::Many(rest) => all.extend(rest),
-                Self::Dead => {}
-            },
-            Self::One(_) => {
-                let Self::One(x) = self.take() else { return };
-                let mut all = vec![x];
-                match next {
-                    Self::One(y) => all.push(y),
-                    Self::Many(rest) => all.extend(rest),
-                    Self::Dead => {}
-                }
-                *self = Self::Many(all);
-            }
+        }
+    }
+
+    /// The items as a vector to append to, `None` for a tombstone run: a
+    /// `One` becomes a `Many` with room for `more` items after its own
+    /// (its item moved, not cloned).
+    fn vec_mut(&mut self, more: usize) -> Option<&mut Vec<T>> {
+        if matches!(self, Self::One(_))
+            && let Self::One(x) = std::mem::replace(self, Self::Many(Vec::with_capacity(1 + more)))
+            && let Self::Many(all) = self
+        {
+            all.push(x);
+        }
+        match self {
+            Self::Many(all) => Some(all),
+            Self::Dead | Self::One(_) => None,
         }
     }
 
@@ -195,18 +201,18 @@ impl<T: Clone> Content<T> {
         };
         match self {
             Self::Dead => {}
-            Self::One(x) => {
-                let mut all = Vec::with_capacity(1 + theirs.len() + spare(1));
-                all.push(x.clone());
-                all.extend_from_slice(theirs);
-                *self = Self::Many(all);
+            Self::One(_) => {
+                if let Some(all) = self.vec_mut(theirs.len() + spare(1)) {
+                    all.extend_from_slice(theirs);
+                }
             }
+            // Typing on: matched directly, the hot path.
             Self::Many(mine) => {
                 if mine.capacity() - mine.len() < theirs.len() {
                     mine.reserve_exact(theirs.len().max(spare(mine.len())));
                 }
                 match theirs {
-                    // Typing: one element, no copy loop.
+                    // One element: no copy loop.
                     [x] => mine.push(x.clone()),
                     all => mine.extend_from_slice(all),
                 }

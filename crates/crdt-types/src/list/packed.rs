@@ -163,11 +163,9 @@ impl<T: Clone + PartialEq> Packed<T> {
                 _ => w.right,
             };
             let content = if w.header & DEAD == 0 {
-                let c = Content::collect(items.by_ref().take(w.len as usize));
-                if c.as_ref().map_or(0, Content::len) != w.len as usize {
-                    return Err("list content is shorter than its runs".into());
-                }
-                c.unwrap_or(Content::Dead)
+                Content::collect(items.by_ref().take(w.len as usize))
+                    .filter(|c| c.len() == w.len as usize)
+                    .ok_or("list content is shorter than its runs")?
             } else {
                 Content::Dead
             };
