@@ -386,6 +386,21 @@ pub(crate) struct Cursor {
     span: usize,
 }
 
+/// Up to this many replicas of the other side missing here, a join inserts
+/// them one by one; past it, the two entry lists are merged.
+const FEW_LACKING: usize = 4;
+
+impl CausalContext {
+    /// How many replicas `other` names that `self` does not.
+    fn lacking(&self, other: &Self) -> usize {
+        other
+            .entries
+            .iter()
+            .filter(|(r, _)| self.find(*r).is_err())
+            .count()
+    }
+}
+
 impl Lattice for CausalContext {
     fn join(&mut self, other: &Self) {
         if other.entries.is_empty() {
@@ -393,12 +408,7 @@ impl Lattice for CausalContext {
         }
         // In place when `other` names few replicas that `self` lacks (the
         // common case: a delta); a full merge otherwise.
-        let missing = other
-            .entries
-            .iter()
-            .filter(|(r, _)| self.find(*r).is_err())
-            .count();
-        if missing <= 4 {
+        if self.lacking(other) <= FEW_LACKING {
             for (r, set) in &other.entries {
                 match self.find(*r) {
                     Ok(i) => self.entries[i].1.union_with(set),
@@ -437,6 +447,48 @@ impl Lattice for CausalContext {
                 (None, None) => break,
             }
         }
+        self.entries = out;
+    }
+
+    /// The join consuming `other`: its sets are moved in, and where both
+    /// name a replica the larger set is kept and the smaller merged into
+    /// it, so a large received context is not copied into the state it
+    /// joins (issue 11: a removal context of half a million gaps cost two
+    /// copies at once, one in the state and one in the received delta).
+    fn join_owned(&mut self, other: Self) {
+        if self.entries.is_empty() {
+            *self = other;
+            return;
+        }
+        let missing = self.lacking(&other);
+        if missing <= FEW_LACKING {
+            for (r, set) in other.entries {
+                match self.find(r) {
+                    Ok(i) => self.entries[i].1.union_owned(set),
+                    Err(i) => self.entries.insert(i, (r, set)),
+                }
+            }
+            return;
+        }
+        let mut out: Entries = SmallVec::with_capacity(self.entries.len() + missing);
+        let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();
+        let mut theirs = other.entries.into_iter().peekable();
+        while let (Some(a), Some(b)) = (mine.peek(), theirs.peek()) {
+            let next = match a.0.cmp(&b.0) {
+                Ordering::Less => mine.next(),
+                Ordering::Greater => theirs.next(),
+                Ordering::Equal => match (mine.next(), theirs.next()) {
+                    (Some((r, mut set)), Some((_, other_set))) => {
+                        set.union_owned(other_set);
+                        Some((r, set))
+                    }
+                    _ => None,
+                },
+            };
+            out.extend(next);
+        }
+        out.extend(mine);
+        out.extend(theirs);
         self.entries = out;
     }
 

@@ -20,6 +20,11 @@ pub(crate) struct IntervalSet {
     spans: SmallVec<[Span; 1]>,
 }
 
+/// The most spans [`IntervalSet::union_owned`] merges into the larger set
+/// one at a time (each a binary search and a move of the spans after it);
+/// past it, one merge of the two.
+const IN_PLACE_SPANS: usize = 8;
+
 impl Clone for IntervalSet {
     /// A copy of the spans (`Copy` pairs): the one inline span as it is,
     /// more in one `memcpy`, where the derived clone pushed them one by one
@@ -158,10 +163,58 @@ impl IntervalSet {
             }
             Some(_) => {}
         }
-        let one = Self {
-            spans: SmallVec::from_elem(span, 1),
-        };
-        self.union_with(&one);
+        if !self.merge_span_in_place(span) {
+            let one = Self {
+                spans: SmallVec::from_elem(span, 1),
+            };
+            self.union_with(&one);
+        }
+    }
+
+    /// Adds every integer of `span` (assumed `1 <= lo <= hi`) without
+    /// allocating: the spans it touches become one, or it is inserted where
+    /// it belongs if there is room. False (nothing changed) if it touches no
+    /// span and the set is at capacity: a large set is not doubled to take
+    /// one more span.
+    fn merge_span_in_place(&mut self, (lo, hi): Span) -> bool {
+        let v = &mut self.spans;
+        // The spans that overlap or touch `lo..=hi` are `v[i..j]`.
+        let i = v.partition_point(|s| s.1.saturating_add(1) < lo);
+        let j = v.partition_point(|s| s.0 <= hi.saturating_add(1));
+        if i == j {
+            if v.len() == v.capacity() {
+                return false;
+            }
+            v.insert(i, (lo, hi));
+        } else {
+            v[i] = (v[i].0.min(lo), v[j - 1].1.max(hi));
+            v.drain(i + 1..j);
+        }
+        true
+    }
+
+    /// `self := self ∪ other`, consuming `other`: the larger of the two
+    /// sets is kept and the smaller merged into it in place when it has a
+    /// few spans that fit, so that a large received set joined into a
+    /// small one (or a few spans into a large one) is not copied (issue 11:
+    /// the peak memory of a received context).
+    pub(crate) fn union_owned(&mut self, mut other: Self) {
+        if other.spans.len() > self.spans.len() {
+            std::mem::swap(&mut self.spans, &mut other.spans);
+        }
+        if other.spans.len() > IN_PLACE_SPANS {
+            self.union_with(&other);
+            return;
+        }
+        for (k, &span) in other.spans.iter().enumerate() {
+            if !self.merge_span_in_place(span) {
+                let rest = Self {
+                    spans: other.spans[k..].iter().copied().collect(),
+                };
+                self.union_with(&rest);
+                return;
+            }
+        }
     }
 
     /// `self := self ∪ other`.
@@ -502,6 +555,20 @@ mod tests {
             let mut c = a.clone();
             c.subtract(&b);
             canonical(&c) && c == a.difference(&b)
+        }
+
+        fn union_owned_matches_union(xs: Vec<u8>, ys: Vec<u8>, spare: u8) -> bool {
+            let (a, _) = set(&xs);
+            let (mut b, _) = set(&ys);
+            // Room or not, in place or by the general merge.
+            b.spans.reserve_exact(usize::from(spare % 4));
+            let mut expected = a.clone();
+            expected.union_with(&b);
+            let mut owned = a.clone();
+            owned.union_owned(b.clone());
+            let mut flipped = b;
+            flipped.union_owned(a);
+            owned == expected && flipped == expected && canonical(&owned) && canonical(&flipped)
         }
 
         fn insert_span_matches_inserting_each(xs: Vec<u8>, lo: u8, len: u8) -> bool {

@@ -25,6 +25,28 @@ quickcheck! {
         set(&a.clone().joined(&b)) == set(&a).union(&set(&b)).copied().collect()
     }
 
+    /// The join that consumes its argument (moving sets in, merging the
+    /// smaller of two sets into the larger) on contexts wider than the
+    /// generator's: up to 16 replicas, so that more than four are missing
+    /// on one side (the merge of the two entry lists), and up to 64
+    /// counters, so that sets have more spans than are merged one at a time.
+    fn owned_join_of_wide_contexts_is_set_union(a: Vec<(u8, u8)>, b: Vec<(u8, u8)>) -> bool {
+        let wide = |xs: &[(u8, u8)]| -> CausalContext {
+            xs.iter()
+                .filter_map(|&(r, c)| {
+                    Dot::new(ReplicaId::from_u128(u128::from(r % 16) + 1), u64::from(c % 64) + 1)
+                })
+                .collect()
+        };
+        let (a, b) = (wide(&a), wide(&b));
+        let mut owned = a.clone();
+        owned.join_owned(b.clone());
+        let mut flipped = b.clone();
+        flipped.join_owned(a.clone());
+        let union: BTreeSet<Dot> = set(&a).union(&set(&b)).copied().collect();
+        owned == a.clone().joined(&b) && flipped == owned && set(&owned) == union
+    }
+
     fn compaction_never_changes_contains(dots: Vec<Dot>, probe: Vec<Dot>) -> bool {
         let mut one_by_one = CausalContext::new();
         for &d in &dots {

@@ -367,7 +367,7 @@ fn replicated(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream2 {
                 })
             }
 
-            fn dots(&self) -> ::core::option::Option<#d::CausalContext> {
+            fn dots(&self) -> ::core::option::Option<::std::borrow::Cow<'_, #d::CausalContext>> {
                 let mut out = #d::CausalContext::new();
                 let mut any = false;
                 #(
@@ -376,7 +376,7 @@ fn replicated(input: &DeriveInput, fields: &[Field<'_>]) -> TokenStream2 {
                         any = true;
                     }
                 )*
-                any.then_some(out)
+                any.then_some(::std::borrow::Cow::Owned(out))
             }
 
             /// Fields apart while two or more are set; a lone field by its

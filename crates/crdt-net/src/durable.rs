@@ -1,6 +1,7 @@
 //! A node's store: every delta committed before anything that depends on it
 //! leaves the node.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use crdt_store::{Store, StoreError, StoreStats, Ticket};
@@ -85,18 +86,18 @@ impl<T: Replicated + 'static> Durable<T> {
     /// that buffers nothing (whole states) submits `state`, the whole state.
     pub(crate) fn submit_received<'a>(
         &mut self,
-        mut applied: impl Iterator<Item = &'a T>,
+        mut applied: impl Iterator<Item = Cow<'a, T>>,
         state: &T,
     ) -> Result<(), StoreError>
     where
         T: 'a,
     {
         let ticket = match (applied.next(), applied.next()) {
-            (Some(one), None) => self.store.submit_received(one)?,
+            (Some(one), None) => self.store.submit_received(&one)?,
             (Some(first), Some(second)) => {
-                let mut all = first.clone();
-                all.join(second);
-                applied.for_each(|d| all.join(d));
+                let mut all = first.into_owned();
+                all.join(&second);
+                applied.for_each(|d| all.join(&d));
                 self.store.submit_received(&all)?
             }
             (None, _) => self.store.submit_received(state)?,

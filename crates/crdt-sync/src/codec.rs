@@ -254,6 +254,13 @@ pub(crate) fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Decode
     body_of(bytes)
 }
 
+/// A state this engine encoded itself with [`encode_body`] (a buffered
+/// delta): no size limit and no validation beyond what decoding a causal
+/// type always checks (the bytes are its own, of a state it held).
+pub(crate) fn decode_own_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    body_of(bytes)
+}
+
 /// One payload message from a state already encoded with [`encode_body`]:
 /// the same bytes [`encode`] writes for that payload.
 pub(crate) fn frame_payload(
@@ -278,6 +285,16 @@ pub(crate) fn state_len<T: Serialize>(state: &T) -> usize {
         Ok(()) => size.bytes_written,
         Err(_) => usize::MAX,
     }
+}
+
+/// The bytes of a payload message's state within its `body` (the message
+/// after its header): what follows the payload's `(id, part, parts)`,
+/// exactly the bytes [`decode`] decoded the state from. `None` if the body
+/// does not start with those three numbers.
+pub(crate) fn payload_state_bytes(body: &[u8]) -> Option<&[u8]> {
+    let (_, used): ((u64, u32, u32), usize) =
+        bincode::serde::decode_from_slice(body, config()).ok()?;
+    body.get(used..)
 }
 
 /// Decodes one message of at most `limit` bytes; see the module docs.

@@ -1,5 +1,6 @@
 //! The sans-IO anti-entropy engine.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use crate::message::{Message, MessageKind};
 use crate::metrics::Metrics;
 use crate::replicated::Replicated;
 
+mod buffer;
 mod event;
 mod fit;
 mod inbound;
@@ -19,6 +21,7 @@ mod outbound;
 mod peer;
 mod upkeep;
 
+use buffer::{Buffered, Held};
 pub use event::{Event, LocalWriteError};
 use peer::{Peer, Sent};
 
@@ -35,15 +38,6 @@ pub struct Transmit {
     pub to: PeerId,
     /// The encoded message.
     pub bytes: Vec<u8>,
-}
-
-/// One buffered delta-interval.
-#[derive(Debug)]
-struct Buffered<T> {
-    seq: u64,
-    delta: T,
-    /// The peer it came from; `None` for a local mutation.
-    origin: Option<PeerId>,
 }
 
 /// A replica's anti-entropy engine: its state, its buffer of deltas and what
@@ -142,7 +136,7 @@ impl<T: Replicated> Engine<T> {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         let mut minted = BTreeMap::new();
-        record_minted::<T>(&mut minted, replica, state.dots().as_ref());
+        record_minted::<T>(&mut minted, replica, state.dots().as_deref());
         // A state whose dots under `replica` reach the mint limit (an adopted
         // forged dot saved by a store, say) is never minted under again.
         let replica = if minted.get(&replica).is_some_and(|&n| n > MINT_LIMIT) {
@@ -271,7 +265,7 @@ impl<T: Replicated> Engine<T> {
     ///     while let Some(m) = a.poll_transmit() {
     ///         let before = b.sequence();
     ///         b.handle_message(t, PeerId(1), &m.bytes)?;
-    ///         b.deltas_after(before).for_each(|d| applied.join(d));
+    ///         b.deltas_after(before).for_each(|d| applied.join(&d));
     ///     }
     ///     while let Some(m) = b.poll_transmit() {
     ///         a.handle_message(t, PeerId(2), &m.bytes)?;
@@ -281,9 +275,9 @@ impl<T: Replicated> Engine<T> {
     /// assert_eq!(&applied, b.state());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn deltas_after(&self, seq: u64) -> impl Iterator<Item = &T> + '_ {
+    pub fn deltas_after(&self, seq: u64) -> impl Iterator<Item = Cow<'_, T>> + '_ {
         let start = self.buffer.partition_point(|b| b.seq <= seq);
-        self.buffer.range(start..).map(|b| &b.delta)
+        self.buffer.range(start..).map(|b| b.delta.get(&self.state))
     }
 
     /// The peers, in order.
@@ -376,7 +370,7 @@ impl<T: Replicated> Engine<T> {
     /// past [`MINT_LIMIT`] the engine continues under a fresh id, so no
     /// counter ever saturates.
     fn note_minted(&mut self, state: &T) {
-        record_minted::<T>(&mut self.minted, self.replica, state.dots().as_ref());
+        record_minted::<T>(&mut self.minted, self.replica, state.dots().as_deref());
         if self
             .minted
             .get(&self.replica)
@@ -447,16 +441,16 @@ impl<T: Replicated> Engine<T> {
             return Ok(());
         }
         let to_me = envelope.to_epoch == self.epoch;
-        let body_len = bytes.len().saturating_sub(codec::HEADER_LEN);
+        let body = bytes.get(codec::HEADER_LEN..).unwrap_or_default();
         match envelope.message {
             Message::Delta(p) => {
-                self.receive_payload(now, from, MessageKind::Delta, p, to_me, body_len)
+                self.receive_payload(now, from, MessageKind::Delta, p, to_me, body)
             }
             Message::CatchUp(p) => {
-                self.receive_payload(now, from, MessageKind::CatchUp, p, to_me, body_len);
+                self.receive_payload(now, from, MessageKind::CatchUp, p, to_me, body);
             }
             Message::State(p) => {
-                self.receive_payload(now, from, MessageKind::State, p, to_me, body_len)
+                self.receive_payload(now, from, MessageKind::State, p, to_me, body)
             }
             Message::Ack { id, part } => {
                 if to_me {
@@ -524,6 +518,10 @@ impl<T: Replicated> Engine<T> {
         if delta.is_bottom() {
             return;
         }
+        self.buffer_held(Held::Value(delta), origin);
+    }
+
+    fn buffer_held(&mut self, delta: Held<T>, origin: Option<PeerId>) {
         self.seq += 1;
         self.buffer.push_back(Buffered {
             seq: self.seq,

@@ -1,5 +1,6 @@
 //! [`Replicated`]: what the engine needs of a state type.
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 
 use crdt_core::{
@@ -77,9 +78,12 @@ pub trait Replicated: Decompose + Serialize + DeserializeOwned + Debug {
     /// never above what it minted, and never twice. The default is the
     /// digest, which is right for causal types (their digest *is* their
     /// context); types whose digest is not made of dots (counters,
-    /// registers, G-sets: see [`crate::digest`]) return `None`.
-    fn dots(&self) -> Option<CausalContext> {
-        self.digest()
+    /// registers, G-sets: see [`crate::digest`]) return `None`. Borrowed
+    /// where the state holds it (a causal type's context): the engine asks
+    /// on every received delta, and a copy of a received context of many
+    /// gaps cost as much memory as the context itself (issue 11).
+    fn dots(&self) -> Option<Cow<'_, CausalContext>> {
+        self.digest().map(Cow::Owned)
     }
 
     /// Whether `known` has seen nothing of `self`, so that
@@ -179,6 +183,10 @@ where
         Some(self.context().clone())
     }
 
+    fn dots(&self) -> Option<Cow<'_, CausalContext>> {
+        Some(Cow::Borrowed(self.context()))
+    }
+
     fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
         Some(self.delta_for(digest))
     }
@@ -229,6 +237,10 @@ macro_rules! causal_replicated {
 
             fn digest(&self) -> Option<CausalContext> {
                 Some(self.as_causal().context().clone())
+            }
+
+            fn dots(&self) -> Option<Cow<'_, CausalContext>> {
+                Some(Cow::Borrowed(self.as_causal().context()))
             }
 
             fn missing_for(&self, digest: &CausalContext) -> Option<Self> {
@@ -287,7 +299,7 @@ macro_rules! summary_replicated {
                 Some($missing(self, digest))
             }
 
-            fn dots(&self) -> Option<CausalContext> {
+            fn dots(&self) -> Option<Cow<'_, CausalContext>> {
                 None
             }
 
@@ -333,7 +345,7 @@ impl Replicated for VersionVector {
         Some(out)
     }
 
-    fn dots(&self) -> Option<CausalContext> {
+    fn dots(&self) -> Option<Cow<'_, CausalContext>> {
         None
     }
 }

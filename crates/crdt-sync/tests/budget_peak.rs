@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet};
 use crdt_sync::{Config, Engine, Envelope, Message, Payload, PeerId, Replicated, codec};
-use crdt_types::{CausalCrdt, OrMap, OrSet, ReplicaId};
+use crdt_types::{CausalCrdt, Lattice, OrMap, OrSet, ReplicaId};
 use peak_alloc::PeakAlloc;
 
 #[global_allocator]
@@ -97,8 +97,8 @@ fn one_key_levels_of_nested_maps_cost_what_they_hold() {
 
 /// A removal context of one-dot gaps was copied while stripping what the
 /// receiver knew (and the copy joined again): 24x its bytes. It is now
-/// stripped in place; what is left is two exact copies (the state and the
-/// buffered delta), 8x each, plus the decoder's growth slack.
+/// stripped in place and then moved into the state (the buffer keeps its
+/// encoding): what is left is the decoder's growth slack.
 #[test]
 fn a_context_of_many_gaps_is_stripped_in_place() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -115,12 +115,44 @@ fn a_context_of_many_gaps_is_stripped_in_place() {
     let bytes = delta(OrSet::<u64>::from_causal(
         Causal::from_parts(DotMap::new(), gaps).unwrap(),
     ));
-    let mut e = engine(base);
+    let mut e = engine(base.clone());
     let ratio = peak_ratio(&mut e, &bytes);
     assert_eq!(e.state().len(), 500, "the odd elements are removed");
+    // The stripped delta, buffered as its encoding, decodes to what the
+    // state joined.
+    let buffered: Vec<OrSet<u64>> = e.deltas_after(0).map(|d| d.into_owned()).collect();
+    assert_eq!(buffered.len(), 1);
+    assert_eq!(&base.joined(&buffered[0]), e.state());
     assert!(
         ratio <= 17.0,
         "a gap context peaked at {ratio:.1}x its bytes"
+    );
+}
+
+/// A received delta was copied into the state while the buffer kept the
+/// decoded original: for a removal context of one-dot gaps, two spans of
+/// 16 bytes per 2-byte span on the wire, 16x its bytes. The buffer now
+/// keeps the bytes and the delta is moved into the state; what is left is
+/// the decoder's growth (12x while it doubles its last vector).
+#[test]
+fn a_received_delta_is_moved_into_the_state_not_copied() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let writer = ReplicaId::from_u128(7);
+    let gaps: CausalContext = (0..1u64 << 17).map(|i| dot(writer, 2 * i + 1)).collect();
+    let sent = OrSet::<u64>::from_causal(Causal::from_parts(DotMap::new(), gaps).unwrap());
+    let bytes = delta(sent.clone());
+    let mut e = engine(OrSet::<u64>::new());
+    let ratio = peak_ratio(&mut e, &bytes);
+    assert_eq!(e.state(), &sent, "the state is what was received");
+    let buffered: Vec<OrSet<u64>> = e.deltas_after(0).map(|d| d.into_owned()).collect();
+    assert_eq!(
+        buffered,
+        vec![sent],
+        "the buffer gives back what was received"
+    );
+    assert!(
+        ratio <= 13.0,
+        "a received gap context peaked at {ratio:.1}x its bytes"
     );
 }
 

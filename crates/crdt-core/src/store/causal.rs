@@ -320,6 +320,22 @@ impl<S: DotStore> Lattice for Causal<S> {
         self.join_with_overlap(other, &overlap);
     }
 
+    /// The join consuming `other`: into bottom it is taken whole (nothing
+    /// copied); otherwise the stores merge as in [`Lattice::join`] and
+    /// `other`'s context is moved in rather than copied (issue 11).
+    fn join_owned(&mut self, other: Self) {
+        if self.is_bottom() {
+            // A valid bottom state holds nothing: its store lies in its
+            // empty context.
+            *self = other;
+            return;
+        }
+        let overlap = self.context.intersection(&other.context);
+        self.store.merge(&self.context, &other.store, &overlap);
+        drop(other.store);
+        self.context.join_owned(other.context);
+    }
+
     /// `self ≤ other` iff `other` has seen every dot of `self`, holds every
     /// dot `self` holds (with the same payload), and holds no dot that `self`
     /// has seen removed.

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Engine, Event, PeerId};
+use super::{Engine, Event, Held, PeerId};
 use crate::codec;
 use crate::config::Mode;
 use crate::message::{Message, MessageKind, Payload};
@@ -35,8 +35,9 @@ impl<T: Replicated> Engine<T> {
         kind: MessageKind,
         p: Payload<T>,
         to_me: bool,
-        body_len: usize,
+        body: &[u8],
     ) {
+        let body_len = body.len();
         let Some(peer) = self.peers.get_mut(&from) else {
             return;
         };
@@ -60,7 +61,7 @@ impl<T: Replicated> Engine<T> {
             // body is the state as received.
             let header = codec::state_len(&(p.id, p.part, p.parts));
             let sizes = (body_len, body_len.saturating_sub(header));
-            self.join_received(from, p.state, to_me, concurrent, sizes);
+            self.join_received(from, p.state, to_me, concurrent, sizes, body);
         }
         // Acknowledge only what was sent to this incarnation: a payload built
         // for an earlier one may rest on what that one had.
@@ -79,6 +80,7 @@ impl<T: Replicated> Engine<T> {
         to_me: bool,
         concurrent: bool,
         (body_len, state_len): (usize, usize),
+        body: &[u8],
     ) {
         // Nothing of it seen here: kept whole, its size is the received one
         // (encoding it again to measure it was a tenth of the apply time).
@@ -111,20 +113,36 @@ impl<T: Replicated> Engine<T> {
             if let Some(dot) = self.unminted_own_dot(&fresh) {
                 self.adopt_own_dots(from, dot, &fresh);
             }
-            self.state.join(&fresh);
+            // Back-propagation is avoided only for what the peer's current
+            // incarnation sent: a payload claiming to come from it that it
+            // may not hold (a forger spoofing its id) goes back to it too.
+            let origin = to_me.then_some(from);
+            // Buffered encoded and moved into the state (see `buffer`): as
+            // the bytes it was decoded from when it is kept whole.
+            let held = if self.config.mode != Mode::Delta {
+                None
+            } else if let Some(bytes) = codec::payload_state_bytes(body).filter(|_| whole) {
+                Some(Held::Encoded(bytes.to_vec()))
+            } else {
+                Held::received(&fresh)
+            };
+            match held {
+                Some(held) => {
+                    self.state.join_owned(fresh);
+                    self.buffer_held(held, origin);
+                }
+                None => {
+                    self.state.join(&fresh);
+                    if self.config.mode == Mode::Delta {
+                        self.buffer_delta(fresh, origin);
+                    }
+                }
+            }
             self.state_version += 1;
             if !to_me && let Some(peer) = self.peers.get_mut(&from) {
                 // Not from the incarnation this replica talks to (a peer
                 // starting up, or a forger): the sender's state is unknown.
                 peer.unchecked();
-            }
-            if self.config.mode == Mode::Delta {
-                // Back-propagation is avoided only for what the peer's
-                // current incarnation sent: a payload claiming to come from
-                // it that it may not hold (a forger spoofing its id) goes
-                // back to it too.
-                let origin = to_me.then_some(from);
-                self.buffer_delta(fresh, origin);
             }
         }
     }

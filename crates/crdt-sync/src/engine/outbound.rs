@@ -2,6 +2,7 @@
 //! or the whole state), splitting a payload to the message limit, and
 //! the outbox.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -79,7 +80,10 @@ impl<T: Replicated> Engine<T> {
             if self.config.avoid_back_propagation && b.origin == Some(id) {
                 continue;
             }
-            delta.join(&b.delta);
+            match b.delta.get(&self.state) {
+                Cow::Borrowed(d) => delta.join(d),
+                Cow::Owned(d) => delta.join_owned(d),
+            }
         }
         let retries = self.config.retries;
         let Some(peer) = self.peers.get_mut(&id) else {
