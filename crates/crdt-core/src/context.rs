@@ -399,6 +399,50 @@ impl CausalContext {
             .filter(|(r, _)| self.find(*r).is_err())
             .count()
     }
+
+    /// `self := self ∪ theirs`, the other side's entries in replica order,
+    /// `missing` of them naming a replica `self` lacks; a set `S` is
+    /// borrowed ([`Lattice::join`]) or owned ([`Lattice::join_owned`]):
+    /// `union` merges it into a set held here, `adopt` makes it one. In
+    /// place when few replicas are missing (the common case: a delta); a
+    /// merge of the two entry lists otherwise.
+    fn join_entries<S>(
+        &mut self,
+        missing: usize,
+        theirs: impl Iterator<Item = (ReplicaId, S)>,
+        union: impl Fn(&mut IntervalSet, S),
+        adopt: impl Fn(S) -> IntervalSet,
+    ) {
+        if missing <= FEW_LACKING {
+            for (r, set) in theirs {
+                match self.find(r) {
+                    Ok(i) => union(&mut self.entries[i].1, set),
+                    Err(i) => self.entries.insert(i, (r, adopt(set))),
+                }
+            }
+            return;
+        }
+        let mut out: Entries = SmallVec::with_capacity(self.entries.len() + missing);
+        let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();
+        let mut theirs = theirs.peekable();
+        while let (Some(a), Some(b)) = (mine.peek(), theirs.peek()) {
+            let next = match a.0.cmp(&b.0) {
+                Ordering::Less => mine.next(),
+                Ordering::Greater => theirs.next().map(|(r, set)| (r, adopt(set))),
+                Ordering::Equal => match (mine.next(), theirs.next()) {
+                    (Some((r, mut set)), Some((_, other_set))) => {
+                        union(&mut set, other_set);
+                        Some((r, set))
+                    }
+                    _ => None,
+                },
+            };
+            out.extend(next);
+        }
+        out.extend(mine);
+        out.extend(theirs.map(|(r, set)| (r, adopt(set))));
+        self.entries = out;
+    }
 }
 
 impl Lattice for CausalContext {
@@ -406,48 +450,9 @@ impl Lattice for CausalContext {
         if other.entries.is_empty() {
             return;
         }
-        // In place when `other` names few replicas that `self` lacks (the
-        // common case: a delta); a full merge otherwise.
-        if self.lacking(other) <= FEW_LACKING {
-            for (r, set) in &other.entries {
-                match self.find(*r) {
-                    Ok(i) => self.entries[i].1.union_with(set),
-                    Err(i) => self.entries.insert(i, (*r, set.clone())),
-                }
-            }
-            return;
-        }
-        let mut out: Entries = SmallVec::with_capacity(self.entries.len().max(other.entries.len()));
-        let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();
-        let mut theirs = other.entries.iter().peekable();
-        loop {
-            match (mine.peek(), theirs.peek()) {
-                (Some(a), Some(b)) => match a.0.cmp(&b.0) {
-                    Ordering::Less => out.extend(mine.next()),
-                    Ordering::Greater => {
-                        if let Some(b) = theirs.next() {
-                            out.push(b.clone());
-                        }
-                    }
-                    Ordering::Equal => {
-                        if let (Some((r, mut set)), Some((_, other_set))) =
-                            (mine.next(), theirs.next())
-                        {
-                            set.union_with(other_set);
-                            out.push((r, set));
-                        }
-                    }
-                },
-                (Some(_), None) => out.extend(mine.by_ref()),
-                (None, Some(_)) => {
-                    for b in theirs.by_ref() {
-                        out.push(b.clone());
-                    }
-                }
-                (None, None) => break,
-            }
-        }
-        self.entries = out;
+        let missing = self.lacking(other);
+        let theirs = other.entries.iter().map(|(r, set)| (*r, set));
+        self.join_entries(missing, theirs, IntervalSet::union_with, IntervalSet::clone);
     }
 
     /// The join consuming `other`: its sets are moved in, and where both
@@ -461,35 +466,12 @@ impl Lattice for CausalContext {
             return;
         }
         let missing = self.lacking(&other);
-        if missing <= FEW_LACKING {
-            for (r, set) in other.entries {
-                match self.find(r) {
-                    Ok(i) => self.entries[i].1.union_owned(set),
-                    Err(i) => self.entries.insert(i, (r, set)),
-                }
-            }
-            return;
-        }
-        let mut out: Entries = SmallVec::with_capacity(self.entries.len() + missing);
-        let mut mine = std::mem::take(&mut self.entries).into_iter().peekable();
-        let mut theirs = other.entries.into_iter().peekable();
-        while let (Some(a), Some(b)) = (mine.peek(), theirs.peek()) {
-            let next = match a.0.cmp(&b.0) {
-                Ordering::Less => mine.next(),
-                Ordering::Greater => theirs.next(),
-                Ordering::Equal => match (mine.next(), theirs.next()) {
-                    (Some((r, mut set)), Some((_, other_set))) => {
-                        set.union_owned(other_set);
-                        Some((r, set))
-                    }
-                    _ => None,
-                },
-            };
-            out.extend(next);
-        }
-        out.extend(mine);
-        out.extend(theirs);
-        self.entries = out;
+        self.join_entries(
+            missing,
+            other.entries.into_iter(),
+            IntervalSet::union_owned,
+            |s| s,
+        );
     }
 
     fn leq(&self, other: &Self) -> bool {

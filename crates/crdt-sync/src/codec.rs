@@ -248,16 +248,11 @@ pub(crate) fn encode_body<T: Serialize>(state: &T) -> Result<Vec<u8>, EncodeErro
     bincode::serde::encode_to_vec(state, config()).map_err(|e| EncodeError(e.to_string()))
 }
 
-/// A state alone, as [`encode_body`] wrote it (for tests of splitting).
-#[cfg(test)]
+/// A state alone, as [`encode_body`] wrote it: a buffered delta (the
+/// engine's own bytes, of a state it held: no size limit and no validation
+/// beyond what decoding a causal type always checks), or a split piece in
+/// tests.
 pub(crate) fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    body_of(bytes)
-}
-
-/// A state this engine encoded itself with [`encode_body`] (a buffered
-/// delta): no size limit and no validation beyond what decoding a causal
-/// type always checks (the bytes are its own, of a state it held).
-pub(crate) fn decode_own_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     body_of(bytes)
 }
 

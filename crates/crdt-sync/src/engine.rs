@@ -241,7 +241,10 @@ impl<T: Replicated> Engine<T> {
     /// [`Engine::handle_message`], exactly what it applied (a received
     /// payload stripped of what this replica already held), which is what
     /// a durable store needs to append. Deltas every peer has acknowledged
-    /// are dropped from the buffer, so ask right after the call.
+    /// are dropped from the buffer, so ask right after the call. A received
+    /// delta is kept encoded (see the design note of the buffer), so it is
+    /// decoded here, once per call: an owned value, where a local one is
+    /// borrowed.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -362,7 +365,7 @@ impl<T: Replicated> Engine<T> {
     fn ship_local(&mut self, delta: T) {
         self.state_version += 1;
         self.note_minted(&delta);
-        self.buffer_delta(delta, None);
+        self.buffer_delta(delta);
         self.last_local = self.seq;
     }
 
@@ -514,11 +517,12 @@ impl<T: Replicated> Engine<T> {
         self.events.pop_front()
     }
 
-    fn buffer_delta(&mut self, delta: T, origin: Option<PeerId>) {
+    /// Buffers a delta made here (a local write or a repair).
+    fn buffer_delta(&mut self, delta: T) {
         if delta.is_bottom() {
             return;
         }
-        self.buffer_held(Held::Value(delta), origin);
+        self.buffer_held(Held::Value(delta), None);
     }
 
     fn buffer_held(&mut self, delta: Held<T>, origin: Option<PeerId>) {

@@ -41,13 +41,16 @@ pub(super) enum Held<T> {
 
 impl<T: Replicated> Held<T> {
     /// `delta` in the form the buffer keeps for a received delta: encoded,
-    /// so that the delta itself can be moved into the state. `None` if it
-    /// cannot be encoded (no type of this workspace fails to; such a delta
-    /// is buffered as a value, as before).
-    pub(super) fn received(delta: &T) -> Option<Self> {
-        let mut bytes = codec::encode_body(delta).ok()?;
-        bytes.shrink_to_fit();
-        Some(Self::Encoded(bytes))
+    /// so that the delta itself can be moved into the state. A copy of the
+    /// value if it cannot be encoded (no type of this workspace fails to).
+    pub(super) fn received(delta: &T) -> Self {
+        match codec::encode_body(delta) {
+            Ok(mut bytes) => {
+                bytes.shrink_to_fit();
+                Self::Encoded(bytes)
+            }
+            Err(_) => Self::Value(delta.clone()),
+        }
     }
 
     /// The delta. An encoding this engine wrote decodes again (the codec's
@@ -57,7 +60,7 @@ impl<T: Replicated> Held<T> {
     pub(super) fn get<'a>(&'a self, state: &'a T) -> Cow<'a, T> {
         match self {
             Self::Value(d) => Cow::Borrowed(d),
-            Self::Encoded(bytes) => match codec::decode_own_body(bytes) {
+            Self::Encoded(bytes) => match codec::decode_body(bytes) {
                 Ok(d) => Cow::Owned(d),
                 Err(_) => Cow::Borrowed(state),
             },

@@ -59,9 +59,8 @@ impl<T: Replicated> Engine<T> {
         } else {
             // The payload header is a few varints: what is left of the
             // body is the state as received.
-            let header = codec::state_len(&(p.id, p.part, p.parts));
-            let sizes = (body_len, body_len.saturating_sub(header));
-            self.join_received(from, p.state, to_me, concurrent, sizes, body);
+            let state_bytes = codec::payload_state_bytes(body).unwrap_or_default();
+            self.join_received(from, p.state, to_me, concurrent, body_len, state_bytes);
         }
         // Acknowledge only what was sent to this incarnation: a payload built
         // for an earlier one may rest on what that one had.
@@ -71,16 +70,17 @@ impl<T: Replicated> Engine<T> {
     }
 
     /// Joins a received state without conflicting dots: only what is new
-    /// (with [`Config::strip_redundant`]) is joined and buffered. `sizes`:
-    /// the message body's length and the received state's within it.
+    /// (with [`Config::strip_redundant`]) is joined and buffered.
+    /// `body_len`: the message body's length; `state_bytes`: the received
+    /// state's bytes within it.
     fn join_received(
         &mut self,
         from: PeerId,
         state: T,
         to_me: bool,
         concurrent: bool,
-        (body_len, state_len): (usize, usize),
-        body: &[u8],
+        body_len: usize,
+        state_bytes: &[u8],
     ) {
         // Nothing of it seen here: kept whole, its size is the received one
         // (encoding it again to measure it was a tenth of the apply time).
@@ -97,11 +97,21 @@ impl<T: Replicated> Engine<T> {
         if fresh.is_bottom() {
             self.metrics.redundant_bytes_stripped += body_len as u64;
         } else {
-            if self.config.strip_redundant {
-                let kept = if whole {
-                    state_len
+            // In delta mode it is buffered encoded, and moved into the state
+            // (see `buffer`): as the bytes it was decoded from when kept whole.
+            let held = (self.config.mode == Mode::Delta).then(|| {
+                if whole && !state_bytes.is_empty() {
+                    Held::Encoded(state_bytes.to_vec())
                 } else {
-                    codec::state_len(&fresh)
+                    Held::received(&fresh)
+                }
+            });
+            if self.config.strip_redundant {
+                let kept = match &held {
+                    _ if whole => state_bytes.len(),
+                    // Its encoding is at hand: not encoded again to measure.
+                    Some(Held::Encoded(bytes)) => bytes.len(),
+                    _ => codec::state_len(&fresh),
                 };
                 self.metrics.redundant_bytes_stripped +=
                     body_len.saturating_sub(kept.saturating_add(8)) as u64;
@@ -117,26 +127,9 @@ impl<T: Replicated> Engine<T> {
             // incarnation sent: a payload claiming to come from it that it
             // may not hold (a forger spoofing its id) goes back to it too.
             let origin = to_me.then_some(from);
-            // Buffered encoded and moved into the state (see `buffer`): as
-            // the bytes it was decoded from when it is kept whole.
-            let held = if self.config.mode != Mode::Delta {
-                None
-            } else if let Some(bytes) = codec::payload_state_bytes(body).filter(|_| whole) {
-                Some(Held::Encoded(bytes.to_vec()))
-            } else {
-                Held::received(&fresh)
-            };
-            match held {
-                Some(held) => {
-                    self.state.join_owned(fresh);
-                    self.buffer_held(held, origin);
-                }
-                None => {
-                    self.state.join(&fresh);
-                    if self.config.mode == Mode::Delta {
-                        self.buffer_delta(fresh, origin);
-                    }
-                }
+            self.state.join_owned(fresh);
+            if let Some(held) = held {
+                self.buffer_held(held, origin);
             }
             self.state_version += 1;
             if !to_me && let Some(peer) = self.peers.get_mut(&from) {

@@ -306,7 +306,7 @@ impl<T: Replicated> Engine<T> {
             out.join_owned(own);
         }
         if self.config.mode == Mode::Delta {
-            self.buffer_delta(out, None);
+            self.buffer_delta(out);
         }
     }
 }
