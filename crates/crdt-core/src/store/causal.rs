@@ -321,8 +321,9 @@ impl<S: DotStore> Lattice for Causal<S> {
     }
 
     /// The join consuming `other`: into bottom it is taken whole (nothing
-    /// copied); otherwise the stores merge as in [`Lattice::join`] and
-    /// `other`'s context is moved in rather than copied (issue 11).
+    /// copied); otherwise the stores merge by [`DotStore::merge_owned`]
+    /// (what is adopted of `other`'s store is moved in) and `other`'s
+    /// context is moved in rather than copied (issue 11).
     fn join_owned(&mut self, other: Self) {
         if self.is_bottom() {
             // A valid bottom state holds nothing: its store lies in its
@@ -331,8 +332,7 @@ impl<S: DotStore> Lattice for Causal<S> {
             return;
         }
         let overlap = self.context.intersection(&other.context);
-        self.store.merge(&self.context, &other.store, &overlap);
-        drop(other.store);
+        self.store.merge_owned(&self.context, other.store, &overlap);
         self.context.join_owned(other.context);
     }
 

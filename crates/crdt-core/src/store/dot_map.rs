@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DotStore;
 use super::sorted_map::SortedMap;
+use super::theirs::{Borrowed, Owned, Side};
 use crate::sorted::capacity_for;
 use crate::{CausalContext, Dot, InvalidState};
 
@@ -147,18 +148,6 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
         self.map.clear();
     }
 
-    /// Joins other's store for a key that `self` lacks: only the dots `self`
-    /// has not seen survive.
-    fn adopt(store: &S, ctx: &CausalContext, overlap: &CausalContext) -> S {
-        if overlap.is_empty() {
-            // None of other's dots can be in ctx (they are all in other_ctx).
-            return store.clone();
-        }
-        let mut out = S::default();
-        out.merge(ctx, store, overlap);
-        out
-    }
-
     /// Whether every key of `other` is a key of `self` (one ordered walk
     /// of the keys, stopping at the first new one).
     fn names_only_own_keys(&self, other: &Self) -> bool {
@@ -182,6 +171,134 @@ impl<K: Ord + Clone, S: DotStore> DotMap<K, S> {
             }
         }
         accounted < overlap.len()
+    }
+}
+
+impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotMap<K, S> {
+    /// The merge of [`DotStore::merge`] and [`DotStore::merge_owned`], over
+    /// the other map borrowed or owned (see its design note there).
+    fn merge_from<O: MapSide<K, S>>(
+        &mut self,
+        ctx: &CausalContext,
+        other: O,
+        overlap: &CausalContext,
+    ) {
+        if self.map.is_empty() {
+            // Every entry of `other` is adopted: whole when `self` has seen
+            // none of its dots, else without those.
+            *self = other.adopt(overlap);
+            return;
+        }
+        let o = other.get();
+        let comparable = o.map.len().saturating_mul(8) >= self.map.len();
+        if comparable && self.names_only_own_keys(o) {
+            // Comparable sizes, no new key (both hold the same paths of a
+            // nested map, say): merged in place, in one ordered pass.
+            let mut theirs = other.entries().peekable();
+            self.map.retain(|k, s| {
+                let os = theirs.next_if(|(ok, _)| O::key(ok) == k).map(|(_, os)| os);
+                merge_entry(s, os, ctx, overlap);
+                !s.is_bottom()
+            });
+            return;
+        }
+        if comparable {
+            // Comparable sizes: one ordered pass, then a bulk rebuild.
+            let mine = std::mem::take(&mut self.map);
+            let mut out: Vec<(K, S)> = Vec::with_capacity(mine.len().max(o.map.len()));
+            let mut theirs = other.entries().peekable();
+            let adopt = |out: &mut Vec<(K, S)>, ok: O::Key, os: O::Store| {
+                let adopted = os.adopt(overlap);
+                if !adopted.is_bottom() {
+                    out.push((O::owned_key(ok), adopted));
+                }
+            };
+            for (k, mut s) in mine.into_entries() {
+                while let Some((ok, os)) = theirs.next_if(|(ok, _)| *O::key(ok) < k) {
+                    adopt(&mut out, ok, os);
+                }
+                let os = theirs.next_if(|(ok, _)| *O::key(ok) == k).map(|(_, os)| os);
+                merge_entry(&mut s, os, ctx, overlap);
+                if !s.is_bottom() {
+                    out.push((k, s));
+                }
+            }
+            for (ok, os) in theirs {
+                adopt(&mut out, ok, os);
+            }
+            self.map = SortedMap::from_sorted_vec(out);
+            return;
+        }
+        if self.must_scan_own_keys(o, overlap) {
+            // The keys not named lose the dots the other side has seen,
+            // which lie in `overlap`: found through the dot index when
+            // they are few, else by a walk of every key.
+            let named = !o.map.is_empty();
+            let mut strip = |k: &K, s: &mut S| {
+                if !(named && o.map.contains_key(k)) {
+                    merge_entry(s, None::<O::Store>, ctx, overlap);
+                } // else merged below
+            };
+            let keep = |s: &S| !s.is_bottom();
+            if !self.map.strip_indexed(overlap, ctx, &mut strip, keep) {
+                self.map.retain(|k, s| {
+                    strip(k, s);
+                    keep(s)
+                });
+            }
+        }
+        for (k, os) in other.entries() {
+            let mut os = Some(os);
+            let merge = |s: &mut S| merge_entry(s, os.take(), ctx, overlap);
+            let held = self
+                .map
+                .modify(O::key(&k), merge, |s| !s.is_bottom())
+                .is_some();
+            if let (false, Some(os)) = (held, os) {
+                let adopted = os.adopt(overlap);
+                if !adopted.is_bottom() {
+                    self.map.insert(O::owned_key(k), adopted);
+                }
+            }
+        }
+    }
+}
+
+/// The other side of a map merge ([`Side`]), yielding its entries as sides
+/// of the same ownership: keys and stores borrowed, or moved out.
+trait MapSide<K: Ord + Clone + fmt::Debug, S: DotStore>: Side<DotMap<K, S>> {
+    type Key;
+    type Store: Side<S>;
+    fn key(k: &Self::Key) -> &K;
+    fn owned_key(k: Self::Key) -> K;
+    fn entries(self) -> impl Iterator<Item = (Self::Key, Self::Store)>;
+}
+
+impl<'a, K: Ord + Clone + fmt::Debug, S: DotStore> MapSide<K, S> for Borrowed<'a, DotMap<K, S>> {
+    type Key = &'a K;
+    type Store = Borrowed<'a, S>;
+    fn key<'k>(k: &'k &'a K) -> &'k K {
+        k
+    }
+    fn owned_key(k: &'a K) -> K {
+        k.clone()
+    }
+    fn entries(self) -> impl Iterator<Item = (&'a K, Borrowed<'a, S>)> {
+        self.0.map.iter().map(|(k, s)| (k, Borrowed(s)))
+    }
+}
+
+impl<K: Ord + Clone + fmt::Debug, S: DotStore> MapSide<K, S> for Owned<DotMap<K, S>> {
+    type Key = K;
+    type Store = Owned<S>;
+    fn key(k: &K) -> &K {
+        k
+    }
+    fn owned_key(k: K) -> K {
+        k
+    }
+    fn entries(self) -> impl Iterator<Item = (K, Owned<S>)> {
+        self.0.map.into_entries().map(|(k, s)| (k, Owned(s)))
     }
 }
 
@@ -251,80 +368,13 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     /// the map keeps no index. When the other map is about as large as this
     /// one, one linear merge of the two sorted maps is used.
     fn merge(&mut self, ctx: &CausalContext, other: &Self, overlap: &CausalContext) {
-        if self.map.is_empty() && overlap.is_empty() {
-            // Every entry of `other` is adopted whole: one exact copy.
-            self.map = other.map.clone();
-            return;
-        }
-        if other.map.len().saturating_mul(8) >= self.map.len() && self.names_only_own_keys(other) {
-            // Comparable sizes, no new key (both hold the same paths of a
-            // nested map, say): merged in place, in one ordered pass.
-            let mut theirs = other.map.iter().peekable();
-            self.map.retain(|k, s| {
-                let os = theirs.next_if(|(ok, _)| *ok == k).map(|(_, os)| os);
-                merge_entry(s, os, ctx, overlap);
-                !s.is_bottom()
-            });
-            return;
-        }
-        if other.map.len().saturating_mul(8) >= self.map.len() && !self.map.is_empty() {
-            // Comparable sizes: one ordered pass, then a bulk rebuild.
-            let mine = std::mem::take(&mut self.map);
-            let mut out: Vec<(K, S)> = Vec::with_capacity(mine.len().max(other.map.len()));
-            let mut theirs = other.map.iter().peekable();
-            for (k, mut s) in mine.into_entries() {
-                while let Some((ok, os)) = theirs.next_if(|(ok, _)| **ok < k) {
-                    let adopted = Self::adopt(os, ctx, overlap);
-                    if !adopted.is_bottom() {
-                        out.push((ok.clone(), adopted));
-                    }
-                }
-                let os = theirs.next_if(|(ok, _)| **ok == k).map(|(_, os)| os);
-                merge_entry(&mut s, os, ctx, overlap);
-                if !s.is_bottom() {
-                    out.push((k, s));
-                }
-            }
-            for (ok, os) in theirs {
-                let adopted = Self::adopt(os, ctx, overlap);
-                if !adopted.is_bottom() {
-                    out.push((ok.clone(), adopted));
-                }
-            }
-            self.map = SortedMap::from_sorted_vec(out);
-            return;
-        }
+        self.merge_from(ctx, Borrowed(other), overlap);
+    }
 
-        if self.must_scan_own_keys(other, overlap) {
-            // The keys not named lose the dots the other side has seen,
-            // which lie in `overlap`: found through the dot index when
-            // they are few, else by a walk of every key.
-            let named = !other.map.is_empty();
-            let mut strip = |k: &K, s: &mut S| {
-                if !(named && other.map.contains_key(k)) {
-                    merge_entry(s, None, ctx, overlap);
-                } // else merged below
-            };
-            let keep = |s: &S| !s.is_bottom();
-            if !self.map.strip_indexed(overlap, ctx, &mut strip, keep) {
-                self.map.retain(|k, s| {
-                    strip(k, s);
-                    keep(s)
-                });
-            }
-        }
-        for (k, os) in other.map.iter() {
-            let merge = |s: &mut S| s.merge(ctx, os, overlap);
-            match self.map.modify(k, merge, |s| !s.is_bottom()) {
-                Some(()) => {}
-                None => {
-                    let adopted = Self::adopt(os, ctx, overlap);
-                    if !adopted.is_bottom() {
-                        self.map.insert(k.clone(), adopted);
-                    }
-                }
-            }
-        }
+    /// Moves in the nested stores of the keys only `other` holds (see the
+    /// design note in `theirs.rs`).
+    fn merge_owned(&mut self, ctx: &CausalContext, other: Self, overlap: &CausalContext) {
+        self.merge_from(ctx, Owned(other), overlap);
     }
 
     fn retain_dots<F: FnMut(Dot) -> bool>(&mut self, keep: &mut F) {
@@ -494,12 +544,12 @@ impl<'de, K: Deserialize<'de> + Ord + Clone, S: Deserialize<'de> + DotStore> Des
 /// the dots the other side has seen, which can only be in `overlap`).
 fn merge_entry<S: DotStore>(
     mine: &mut S,
-    theirs: Option<&S>,
+    theirs: Option<impl Side<S>>,
     ctx: &CausalContext,
     overlap: &CausalContext,
 ) {
     match theirs {
-        Some(os) => mine.merge(ctx, os, overlap),
+        Some(os) => os.merge_into(mine, ctx, overlap),
         // `mine`'s dots lie in `ctx`: the other side has seen one exactly
         // when the overlap holds it (the smaller context to search).
         None if !overlap.is_empty() => mine.retain_dots(&mut |d| !overlap.contains(d)),
@@ -550,5 +600,45 @@ mod tests {
         mine.merge(&CausalContext::new(), &theirs, &CausalContext::new());
         assert_eq!(mine, theirs);
         assert_eq!(mine.dot_count(), 300);
+    }
+
+    /// An owned merge moves the nested stores of the keys it adopts (a
+    /// received delta of deep paths was copied level by level into the
+    /// state, then dropped), and strips in place the dots this side has
+    /// seen: the same result as the borrowed merge.
+    #[test]
+    fn an_owned_merge_moves_adopted_subtrees() {
+        type Nested = DotMap<u64, DotMap<u64, DotSet>>;
+        let nest = |replica: u128, keys: std::ops::Range<u64>| {
+            let (inner, ctx) = keyed(replica, 3);
+            let map: Nested = keys.map(|k| (k, inner.clone())).collect();
+            (map, ctx)
+        };
+        let (mut mine, ctx) = nest(1, 0..20);
+        let (theirs, their_ctx) = nest(2, 10..30);
+        let overlap = ctx.intersection(&their_ctx);
+        let adopted = |m: &Nested, k: u64| {
+            let inner = m.get(&k).expect("key held");
+            inner.map.chunks().next().map(<[_]>::as_ptr)
+        };
+        let before = adopted(&theirs, 25);
+        let mut borrowed = mine.clone();
+        borrowed.merge(&ctx, &theirs, &overlap);
+        mine.merge_owned(&ctx, theirs, &overlap);
+        assert_eq!(adopted(&mine, 25), before);
+        assert_eq!(mine, borrowed);
+        assert_eq!(mine.len(), 30);
+        // Adopted under a context that has seen some of the dots: those
+        // are stripped from the moved store.
+        let (theirs, _) = nest(3, 40..41);
+        let seen = Dot::new(ReplicaId::from_u128(3), 1).unwrap();
+        let overlap = CausalContext::from(seen);
+        let mut borrowed = mine.clone();
+        borrowed.merge(&ctx, &theirs, &overlap);
+        mine.merge_owned(&ctx, theirs, &overlap);
+        assert_eq!(mine, borrowed);
+        let inner = mine.get(&40).expect("adopted");
+        assert_eq!(inner.len(), 2);
+        assert!(inner.dots().all(|d| d != seen));
     }
 }

@@ -100,21 +100,22 @@ fn remove_delta<S: Value>(
     ctx
 }
 
-/// Joins `delta` into `indexed` (index allowed) and into `walked` (walk
-/// only).
-fn join_both<S: Value>(
-    indexed: &mut Causal<DotMap<u64, S>>,
-    walked: &mut Causal<DotMap<u64, S>>,
+/// Joins `delta` into `indexed` (index allowed), into `walked` (walk
+/// only) and, by value, into `owned` ([`DotStore::merge_owned`]).
+fn join_all<S: Value>(
+    [indexed, walked, owned]: [&mut Causal<DotMap<u64, S>>; 3],
     delta: &Causal<DotMap<u64, S>>,
 ) {
     indexed.join(delta);
     WALK_ONLY.set(true);
     walked.join(delta);
     WALK_ONLY.set(false);
+    owned.join_owned(delta.clone());
 }
 
-/// Runs `ops` on two copies of a filled state, one joining remote removes
-/// through the index, one by the walk; true if they stay equal and valid.
+/// Runs `ops` on three copies of a filled state, one joining remote removes
+/// through the index, one by the walk, one by value; true if they stay
+/// equal and valid.
 /// Also returns whether the index was alive after some remote remove.
 fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
     let mut a: Causal<DotMap<u64, S>> = Causal::new();
@@ -122,6 +123,7 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
         add(&mut a, replica(0), k, false);
     }
     let mut b = a.clone();
+    let mut c = a.clone();
     let mut removed: Vec<Dot> = Vec::new();
     let mut seen_index = false;
     for op in ops {
@@ -129,19 +131,21 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
             Op::Add(r, k, insert) => {
                 add(&mut a, replica(*r), *k, *insert);
                 add(&mut b, replica(*r), *k, *insert);
+                add(&mut c, replica(*r), *k, *insert);
             }
             Op::Remove(k) => {
                 if let Some(v) = a.parts_mut().0.remove(&scrambled(*k)) {
                     removed.extend(v.dots());
                 }
                 b.parts_mut().0.remove(&scrambled(*k));
+                c.parts_mut().0.remove(&scrambled(*k));
             }
             Op::RemoteRemove(keys, stale) => {
                 let extra = removed.last().copied().filter(|_| *stale);
                 let ctx = remove_delta(&a, keys, extra);
                 removed.extend(ctx.iter());
                 let delta = Causal::from_parts_unchecked(DotMap::new(), ctx);
-                join_both(&mut a, &mut b, &delta);
+                join_all([&mut a, &mut b, &mut c], &delta);
                 seen_index |= a.store().is_indexed();
             }
             Op::RemoveAndAdd(keys, k) => {
@@ -153,11 +157,11 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
                 v.put(dot);
                 let store = DotMap::singleton(scrambled(*k), v);
                 let delta = Causal::from_parts_unchecked(store, ctx);
-                join_both(&mut a, &mut b, &delta);
+                join_all([&mut a, &mut b, &mut c], &delta);
                 seen_index |= a.store().is_indexed();
             }
         }
-        if a != b || a.validate().is_err() {
+        if a != b || a != c || a.validate().is_err() {
             return (false, seen_index);
         }
     }
@@ -254,11 +258,12 @@ fn a_hostile_sparse_counter_does_not_allocate_the_index() {
         );
         a.join(&delta);
     }
-    let mut walked = a.clone();
+    let (mut walked, mut owned) = (a.clone(), a.clone());
     let delta = Causal::from_parts_unchecked(DotMap::new(), remove_delta(&a, &[3], None));
-    join_both(&mut a, &mut walked, &delta);
+    join_all([&mut a, &mut walked, &mut owned], &delta);
     assert!(!a.store().is_indexed());
     assert_eq!(a, walked);
+    assert_eq!(a, owned);
     // Built first, then the far dot arrives: dropped.
     let mut a = fill();
     let delta = Causal::from_parts_unchecked(

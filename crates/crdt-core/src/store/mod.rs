@@ -29,6 +29,7 @@ mod index_tests;
 mod int_key;
 mod packed;
 mod sorted_map;
+mod theirs;
 mod wire;
 
 pub use causal::Causal;
@@ -103,6 +104,15 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
     /// `overlap` holds it: the merge needs no other view of `other_ctx`.
     /// `ctx` (every dot `self` may hold) bounds the dot index of large maps.
     fn merge(&mut self, ctx: &CausalContext, other: &Self, overlap: &CausalContext);
+
+    /// [`DotStore::merge`] with `other` given by value, for a caller that
+    /// has no further use for it ([`Causal`]'s `join_owned`): what `self`
+    /// adopts of `other` may be moved in rather than copied. [`DotMap`]
+    /// moves the nested stores of the keys only `other` holds; the default
+    /// merges by reference.
+    fn merge_owned(&mut self, ctx: &CausalContext, other: Self, overlap: &CausalContext) {
+        self.merge(ctx, &other, overlap);
+    }
 
     /// Keeps only the dots for which `keep` returns true; entries left empty
     /// are removed.

@@ -298,12 +298,11 @@ impl<K, V> SortedMap<K, V> {
     }
 
     /// The entries in order, by value.
-    pub(crate) fn into_entries(self) -> impl Iterator<Item = (K, V)> {
-        let (flat, chunks) = match self.repr {
-            Repr::Flat(v) => (v.into_vec(), Vec::new()),
-            Repr::Chunked(c) => (Vec::new(), c.chunks),
-        };
-        flat.into_iter().chain(chunks.into_iter().flatten())
+    pub(crate) fn into_entries(self) -> IntoEntries<K, V> {
+        match self.repr {
+            Repr::Flat(v) => IntoEntries::Flat(v.into_vec().into_iter()),
+            Repr::Chunked(c) => IntoEntries::Chunked(c.chunks.into_iter().flatten()),
+        }
     }
 }
 
@@ -787,6 +786,7 @@ impl<K: Hash, V: Hash> Hash for SortedMap<K, V> {
 mod dot_index;
 mod indexed;
 mod iter;
+pub(crate) use iter::IntoEntries;
 mod search;
 #[cfg(test)]
 pub(crate) use indexed::WALK_ONLY;

@@ -32,3 +32,28 @@ impl<K, V> DoubleEndedIterator for Iter<'_, K, V> {
 }
 
 impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+
+/// Owning iterator over a [`SortedMap`](super::SortedMap), in key order
+/// (one branch per shape, not a chain of both: an owned merge of many
+/// small nested maps walks one per entry).
+pub(crate) enum IntoEntries<K, V> {
+    Flat(std::vec::IntoIter<(K, V)>),
+    Chunked(std::iter::Flatten<std::vec::IntoIter<Chunk<K, V>>>),
+}
+
+impl<K, V> Iterator for IntoEntries<K, V> {
+    type Item = (K, V);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Self::Flat(it) => it.next(),
+            Self::Chunked(it) => it.next(),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Self::Flat(it) => it.size_hint(),
+            Self::Chunked(it) => it.size_hint(),
+        }
+    }
+}
