@@ -303,6 +303,8 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> MapSide<K, S> for Owned<DotMap<K,
 }
 
 impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
+    const NESTS: bool = true;
+
     fn is_bottom(&self) -> bool {
         self.map.is_empty()
     }
@@ -371,10 +373,14 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         self.merge_from(ctx, Borrowed(other), overlap);
     }
 
-    /// Moves in the nested stores of the keys only `other` holds (see the
-    /// design note in `theirs.rs`).
+    /// Moves in the nested stores of the keys only `other` holds, when
+    /// they nest (see the design note in `theirs.rs`).
     fn merge_owned(&mut self, ctx: &CausalContext, other: Self, overlap: &CausalContext) {
-        self.merge_from(ctx, Owned(other), overlap);
+        if S::NESTS {
+            self.merge_from(ctx, Owned(other), overlap);
+        } else {
+            self.merge_from(ctx, Borrowed(&other), overlap);
+        }
     }
 
     fn retain_dots<F: FnMut(Dot) -> bool>(&mut self, keep: &mut F) {

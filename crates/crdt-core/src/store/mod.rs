@@ -105,11 +105,17 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
     /// `ctx` (every dot `self` may hold) bounds the dot index of large maps.
     fn merge(&mut self, ctx: &CausalContext, other: &Self, overlap: &CausalContext);
 
+    /// Whether the store nests other stores, as [`DotMap`] does. A map
+    /// whose values nest moves them in [`DotStore::merge_owned`]; a map of
+    /// leaf stores (sets, functions) merges by reference, as copying a leaf
+    /// costs less than moving it out of a map that is freed entry by entry.
+    const NESTS: bool = false;
+
     /// [`DotStore::merge`] with `other` given by value, for a caller that
     /// has no further use for it ([`Causal`]'s `join_owned`): what `self`
     /// adopts of `other` may be moved in rather than copied. [`DotMap`]
-    /// moves the nested stores of the keys only `other` holds; the default
-    /// merges by reference.
+    /// moves the nested stores of the keys only `other` holds when they
+    /// nest ([`DotStore::NESTS`]); the default merges by reference.
     fn merge_owned(&mut self, ctx: &CausalContext, other: Self, overlap: &CausalContext) {
         self.merge(ctx, &other, overlap);
     }

@@ -7,7 +7,15 @@
 //! was most of the join of a deeply nested delta into a non-empty state:
 //! every adopted subtree was cloned and the original dropped. With the
 //! other side owned, [`DotStore::merge_owned`] moves adopted subtrees in
-//! and strips, in place, the dots this side has already seen. One merge
+//! and strips, in place, the dots this side has already seen.
+//!
+//! Only maps whose values nest do so ([`DotStore::NESTS`]). A map of leaf
+//! stores (an OR-set's `DotMap<K, DotSet>`) merges by reference even when
+//! owned: a leaf is copied about as cheaply as it is moved, and moving the
+//! entries out frees the other map chunk by chunk while the merged map is
+//! built, which cost more than the copy (96,821 new elements into 100k:
+//! the join took 10.4 ms owned, 5.9 ms by reference; the allocator's
+//! bookkeeping, not instructions, which differed by 8%). One merge
 //! body serves both: it is generic over a [`Side`], and a map's side
 //! yields its entries as sides of the same ownership.
 

@@ -92,7 +92,7 @@ fn report<T: Replicated>(cases: &[Case<T>], bases: &[(&str, T)], filter: &str) {
                 assert!(reused.is_none(), "a crafted payload reuses a dot");
                 let (fresh, peak, t) = metered(|| p.state.into_delta_from(&victim));
                 phases[3].add(peak, t);
-                let ((), peak, t) = metered(|| victim.join(&fresh));
+                let ((), peak, t) = metered(|| victim.join_owned(fresh));
                 phases[4].add(peak, t);
             }
             let total: f64 = phases
