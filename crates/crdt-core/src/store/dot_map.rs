@@ -321,6 +321,10 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         self.map.top()
     }
 
+    fn count_and_bound(&self) -> (u64, u64) {
+        self.map.summary()
+    }
+
     /// Skips every chunk of keys, and then every key, whose counter bound
     /// is below `from` (see the design note on `SortedMap` in the source).
     fn filtered_from<F: FnMut(Dot) -> bool>(&self, from: u64, keep: &mut F) -> Self {
@@ -391,16 +395,16 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
     }
 
     fn filtered<F: FnMut(Dot) -> bool>(&self, keep: &mut F) -> Self {
-        Self {
-            map: self
-                .map
+        // The entries come out in key order: no sortedness check needed.
+        Self::from_sorted_entries(
+            self.map
                 .iter()
                 .filter_map(|(k, s)| {
                     let s = s.filtered(keep);
                     (!s.is_bottom()).then(|| (k.clone(), s))
                 })
                 .collect(),
-        }
+        )
     }
 
     /// Design note: the engine checks every received payload against the

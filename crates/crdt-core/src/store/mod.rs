@@ -67,6 +67,14 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
         self.dots().map(Dot::counter).max().unwrap_or(0)
     }
 
+    /// [`DotStore::dot_count`] and [`DotStore::counter_bound`] together.
+    /// A map that keeps no summary (a small one) answers both from one walk
+    /// of its entries; asked for each apart, every level of nesting would
+    /// walk the levels below it twice.
+    fn count_and_bound(&self) -> (u64, u64) {
+        (self.dot_count(), self.counter_bound())
+    }
+
     /// [`DotStore::filtered`] for a `keep` that is false for every dot whose
     /// counter is below `from`: a store may skip, without calling `keep`,
     /// the entries whose [`DotStore::counter_bound`] is below `from`. Maps
@@ -146,6 +154,10 @@ impl<S: DotStore> sorted_map::Summary for S {
 
     fn top(&self) -> u64 {
         self.counter_bound()
+    }
+
+    fn summary(&self) -> (u64, u64) {
+        self.count_and_bound()
     }
 
     fn each_dot(&self, f: &mut impl FnMut(Dot)) {

@@ -137,6 +137,11 @@ pub(crate) trait Summary {
     /// An upper bound of the counters of the dots the value holds (0 for
     /// none).
     fn top(&self) -> u64;
+    /// The weight and the top together (one walk of a nested value that
+    /// keeps no summary).
+    fn summary(&self) -> (u64, u64) {
+        (self.weight(), self.top())
+    }
     /// Calls `f` on every dot the value holds (for the dot index).
     fn each_dot(&self, f: &mut impl FnMut(Dot));
     /// Whether the value holds `dot`.
@@ -190,9 +195,10 @@ impl<K, V> Default for SortedMap<K, V> {
 fn summarize<'a, K: 'a, V: Summary + 'a>(
     entries: impl IntoIterator<Item = &'a (K, V)>,
 ) -> (u64, u64) {
-    entries
-        .into_iter()
-        .fold((0, 0), |(w, t), (_, v)| (w + v.weight(), t.max(v.top())))
+    entries.into_iter().fold((0, 0), |(w, t), (_, v)| {
+        let (vw, vt) = v.summary();
+        (w + vw, t.max(vt))
+    })
 }
 
 /// The capacity step of a large chunk: past `STEP` entries a chunk grows by
@@ -375,6 +381,14 @@ impl<K, V: Summary> SortedMap<K, V> {
             Repr::Chunked(c) => c.top,
         }
     }
+
+    /// The weight and the top together, from one walk of a flat map.
+    pub(crate) fn summary(&self) -> (u64, u64) {
+        match &self.repr {
+            Repr::Flat(v) => summarize(v),
+            Repr::Chunked(c) => (c.weight, c.top),
+        }
+    }
 }
 
 impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
@@ -384,8 +398,9 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
             (c, Ok(i)) => Some(match &mut self.repr {
                 Repr::Flat(v) => std::mem::replace(&mut v[i].1, value),
                 Repr::Chunked(ch) => {
-                    ch.weight += value.weight();
-                    ch.raise(c, value.top());
+                    let (weight, top) = value.summary();
+                    ch.weight += weight;
+                    ch.raise(c, top);
                     let old = std::mem::replace(&mut ch.chunks[c][i].1, value);
                     ch.weight -= old.weight();
                     ch.index_entries(c, i..i + 1);
@@ -455,7 +470,7 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
                 let (k, entry) = &mut ch.chunks[c][i];
                 let before = entry.weight();
                 let r = f(k, entry);
-                let (after, top, kept) = (entry.weight(), entry.top(), keep(entry));
+                let ((after, top), kept) = (entry.summary(), keep(entry));
                 ch.weight = ch.weight - before + after;
                 if kept {
                     ch.raise(c, top);
@@ -618,8 +633,8 @@ impl<K: Ord + Clone, V: Summary> Chunked<K, V> {
 
     fn insert_at(&mut self, mut c: usize, mut pos: usize, key: K, value: V) {
         self.len += 1;
-        let top = value.top();
-        self.weight += value.weight();
+        let (weight, top) = value.summary();
+        self.weight += weight;
         self.top = self.top.max(top);
         if self.chunks[c].len() >= CHUNK {
             if pos == CHUNK && c + 1 == self.chunks.len() {
@@ -739,8 +754,9 @@ fn retain_one<K, V: Summary>(
 ) -> bool {
     let kept = keep(k, v);
     if kept {
-        *weight += v.weight();
-        *top = (*top).max(v.top());
+        let (w, t) = v.summary();
+        *weight += w;
+        *top = (*top).max(t);
     }
     kept
 }

@@ -268,3 +268,83 @@ fn random_inserts_leave_at_most_a_step_of_room() {
     });
     assert!(room * 8 < len, "{room} empty slots for {len} entries");
 }
+
+thread_local! {
+    /// How many times a [`Counted`] leaf was asked for its summary.
+    static LEAF_VISITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A leaf value that counts the visits of summary walks.
+#[derive(Clone, Debug)]
+struct Counted;
+
+impl Summary for Counted {
+    fn weight(&self) -> u64 {
+        LEAF_VISITS.with(|c| c.set(c.get() + 1));
+        1
+    }
+    fn top(&self) -> u64 {
+        LEAF_VISITS.with(|c| c.set(c.get() + 1));
+        1
+    }
+    fn summary(&self) -> (u64, u64) {
+        LEAF_VISITS.with(|c| c.set(c.get() + 1));
+        (1, 1)
+    }
+    fn each_dot(&self, _: &mut impl FnMut(Dot)) {}
+    fn holds(&self, _: Dot) -> bool {
+        false
+    }
+}
+
+/// A map nested as a value, summarised as `DotMap` summarises its map.
+#[derive(Clone, Debug)]
+enum Level {
+    Leaf(Counted),
+    Map(SortedMap<u8, Level>),
+}
+
+impl Summary for Level {
+    fn weight(&self) -> u64 {
+        self.summary().0
+    }
+    fn top(&self) -> u64 {
+        self.summary().1
+    }
+    fn summary(&self) -> (u64, u64) {
+        match self {
+            Level::Leaf(c) => c.summary(),
+            Level::Map(m) => m.summary(),
+        }
+    }
+    fn each_dot(&self, _: &mut impl FnMut(Dot)) {}
+    fn holds(&self, _: Dot) -> bool {
+        false
+    }
+}
+
+/// Regression: a flat map's summary asked each value for its weight and
+/// then for its top, and a nested flat map answered each by walking its own
+/// values, so a path of `d` nested small maps visited its leaf `2^(d-1)`
+/// times. One summary walk visits each leaf once, whatever the depth.
+#[test]
+fn nested_flat_maps_are_summarised_in_one_walk() {
+    let mut level = Level::Leaf(Counted);
+    for depth in 0..12u8 {
+        let mut m = SortedMap::default();
+        m.insert(depth, level);
+        m.insert(depth + 100, Level::Leaf(Counted));
+        level = Level::Map(m);
+    }
+    let Level::Map(top) = &level else {
+        unreachable!("built as a map")
+    };
+    LEAF_VISITS.with(|c| c.set(0));
+    assert_eq!(top.summary(), (13, 1));
+    assert_eq!(top.weight(), 13);
+    assert_eq!(
+        LEAF_VISITS.with(|c| c.get()),
+        2 * 13,
+        "each leaf once per walk"
+    );
+}
