@@ -367,19 +367,13 @@ impl<K, V: Summary> SortedMap<K, V> {
     /// The sum of the values' weights: kept by a chunked map, computed from
     /// the entries of a flat one.
     pub(crate) fn weight(&self) -> u64 {
-        match &self.repr {
-            Repr::Flat(v) => summarize(v).0,
-            Repr::Chunked(c) => c.weight,
-        }
+        self.summary().0
     }
 
     /// At least the top of every value: kept by a chunked map, computed
     /// (exactly) from the entries of a flat one.
     pub(crate) fn top(&self) -> u64 {
-        match &self.repr {
-            Repr::Flat(v) => summarize(v).1,
-            Repr::Chunked(c) => c.top,
-        }
+        self.summary().1
     }
 
     /// The weight and the top together, from one walk of a flat map.
