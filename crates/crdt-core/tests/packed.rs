@@ -180,6 +180,50 @@ fn hand_made_packed_states_decode_only_when_honest() {
     rejects(&packed_set(3, 5, &overflow), "a counter past 64 bits");
 }
 
+type Path = Causal<DotMap<u64, DotMap<u64, DotSet>>>;
+
+/// A hand-made packed `Path` with one replica whose context is `1..=3`:
+/// the outer map's header and inline key, then `inner` as it is.
+fn packed_path(header: u64, key: u64, inner: &[u8]) -> Vec<u8> {
+    let r = ReplicaId::from_u128(1);
+    let context: Vec<(ReplicaId, Vec<(u64, u64)>)> = vec![(r, vec![(0, 2)])];
+    let mut bytes = encode(&(context, header, key));
+    bytes.extend_from_slice(inner);
+    bytes
+}
+
+#[test]
+fn a_one_key_level_of_a_nested_map_decodes_only_when_honest() {
+    // {9: {5: {(R1, 3)}}}: the outer level one generic (inline) key, header
+    // 1 << 2; the inner one a packed column of length 3 (header 5, key 5,
+    // one dot with counter 3).
+    let inner = [5u8, 3, 5, 0, 3];
+    let good = packed_path(4, 9, &inner);
+    let path = decode::<Path>(&good).expect("an honest one-key path");
+    assert_eq!(path.store().len(), 1);
+    assert_eq!(path.store().dots().count(), 1);
+    assert_eq!(encode(&path), good, "the encoding is canonical");
+
+    let bad = |bytes: &[u8], why: &str| {
+        assert!(decode::<Path>(bytes).is_err(), "{why}");
+    };
+    bad(&packed_path(4, 9, &[0]), "a key over an empty map");
+    bad(&packed_path(4, 9, &[]), "a key with no store after it");
+    bad(
+        &packed_path(4, 9, &[5, 3, 5, 0, 4]),
+        "a dot outside the context",
+    );
+    bad(
+        &packed_path(4, 9, &[5, 4, 5, 0, 3, 0]),
+        "bytes left in the column",
+    );
+    // The same key twice under a header announcing two entries.
+    let mut twice = packed_path(8, 9, &inner);
+    twice.extend_from_slice(&encode(&9u64));
+    twice.extend_from_slice(&inner);
+    bad(&twice, "keys not strictly sorted");
+}
+
 #[test]
 fn a_packed_count_larger_than_its_bytes_allocates_nothing() {
     // A map of 2^60 entries, a set of 2^62 further dots: the column's

@@ -40,10 +40,10 @@ use smallvec::SmallVec;
 
 use super::int_key::{IntKey, IntKeyDe, probe};
 use super::wire::{
-    Interned, InternedDeserialize, InternedSerialize, OUTSIDE, Seed, check_entries, replica_at,
-    replica_index,
+    EMPTY_ENTRY, Interned, InternedDeserialize, InternedSerialize, OUTSIDE, Seed, check_entries,
+    replica_at, replica_index,
 };
-use super::{DotMap, DotSet};
+use super::{DotMap, DotSet, DotStore};
 use crate::sorted::capacity_for;
 use crate::{Dot, ReplicaId};
 
@@ -328,25 +328,44 @@ fn read_int_keys<K: DeserializeOwned, S: Default>(
     bytes: &mut &[u8],
 ) -> Result<Vec<(K, S)>, &'static str> {
     let mut entries = Vec::with_capacity(n);
-    let mut prev = 0u64;
-    for i in 0..n {
-        let raw = get(bytes)?;
-        let bits = match (i, kind) {
-            (0, SIGNED) => ((raw >> 1) as i64 ^ -((raw & 1) as i64)) as u64,
-            (0, _) => raw,
-            _ => prev.wrapping_add(raw),
-        };
-        prev = bits;
-        let key = if kind == SIGNED {
-            IntKey::Signed(bits as i64)
-        } else {
-            IntKey::Unsigned(bits)
-        };
-        let key = K::deserialize(IntKeyDe(key))
-            .map_err(|_| "a packed key does not decode as the map's key type")?;
+    let mut prev = None;
+    for _ in 0..n {
+        let (key, bits) = read_int_key(kind, get(bytes)?, prev)?;
+        prev = Some(bits);
         entries.push((key, S::default()));
     }
     Ok(entries)
+}
+
+/// One key of `kind` from its column number `raw`: the first key (`prev`
+/// none) absolute, a signed one zigzagged; a later one the delta from the
+/// bits of the key before it. Returns the key and its bits.
+fn read_int_key<K: DeserializeOwned>(
+    kind: u64,
+    raw: u64,
+    prev: Option<u64>,
+) -> Result<(K, u64), &'static str> {
+    let bits = match (prev, kind) {
+        (Some(p), _) => p.wrapping_add(raw),
+        (None, SIGNED) => ((raw >> 1) as i64 ^ -((raw & 1) as i64)) as u64,
+        (None, _) => raw,
+    };
+    let key = if kind == SIGNED {
+        IntKey::Signed(bits as i64)
+    } else {
+        IntKey::Unsigned(bits)
+    };
+    K::deserialize(IntKeyDe(key))
+        .map(|k| (k, bits))
+        .map_err(|_| "a packed key does not decode as the map's key type")
+}
+
+/// The map of one decoded entry, which may not hold an empty store.
+fn one<K: Ord + Clone, S: DotStore>(key: K, store: S) -> Result<DotMap<K, S>, &'static str> {
+    if store.is_bottom() {
+        return Err(EMPTY_ENTRY);
+    }
+    Ok(DotMap::singleton(key, store))
 }
 
 /// A map: one tuple `(header, [column], entries...)`, see the module
@@ -441,6 +460,31 @@ where
             let packed = <S as InternedDeserialize>::PACKED;
             let inline_keys = kind == GENERIC;
             let missing = |i| A::Error::invalid_length(i, &"the entries a map's header announces");
+            if n == 1 && inline_keys && !packed {
+                // One key over a nested store, each level of a path in a
+                // nested state: built directly, with no vector to size and
+                // no order to check.
+                let key: K = seq.next_element()?.ok_or_else(|| missing(1))?;
+                let store = seq
+                    .next_element_seed(Seed::<S>(replicas, PhantomData))?
+                    .ok_or_else(|| missing(2))?;
+                return one(key, store).map_err(A::Error::custom);
+            }
+            if n == 1 && !inline_keys && packed {
+                // One integer key over a packed store (a leaf): both read
+                // from the column into the map directly.
+                return seq
+                    .next_element_seed(Bytes(|bytes: &[u8]| {
+                        let mut rest = bytes;
+                        let (key, _) = read_int_key(kind, get(&mut rest)?, None)?;
+                        let store = S::unpack(replicas, &mut rest)?;
+                        if !rest.is_empty() {
+                            return Err("bytes left after a packed map's columns");
+                        }
+                        one(key, store)
+                    }))?
+                    .ok_or_else(|| missing(1));
+            }
             // From the column: integer keys (as entries with empty stores
             // for now) and packed stores. Its length bounds `n`.
             let (mut entries, stores): (Vec<(K, S)>, Vec<S>) = if !inline_keys || packed {

@@ -205,13 +205,16 @@ pub(super) fn replica_at(replicas: &[ReplicaId], index: u64) -> Option<ReplicaId
 /// Why a decoded dot's replica index was refused.
 pub(super) const OUTSIDE: &str = "dot refers to a replica outside the causal context";
 
+/// Why a decoded map is refused when an entry holds an empty store.
+pub(super) const EMPTY_ENTRY: &str = "dot map entry holds an empty store";
+
 /// The checks every decoded map's entries pass, in either encoding.
 pub(super) fn check_entries<K: Ord, S: DotStore>(entries: &[(K, S)]) -> Result<(), &'static str> {
     if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
         return Err("dot map keys are not strictly sorted");
     }
     if entries.iter().any(|(_, s)| s.is_bottom()) {
-        return Err("dot map entry holds an empty store");
+        return Err(EMPTY_ENTRY);
     }
     Ok(())
 }
