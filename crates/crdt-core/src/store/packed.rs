@@ -360,6 +360,9 @@ fn read_int_key<K: DeserializeOwned>(
         .map_err(|_| "a packed key does not decode as the map's key type")
 }
 
+/// Why a map's column is refused when bytes follow its last store.
+const LEFT_OVER: &str = "bytes left after a packed map's columns";
+
 /// The map of one decoded entry, which may not hold an empty store.
 fn one<K: Ord + Clone, S: DotStore>(key: K, store: S) -> Result<DotMap<K, S>, &'static str> {
     if store.is_bottom() {
@@ -479,7 +482,7 @@ where
                         let (key, _) = read_int_key(kind, get(&mut rest)?, None)?;
                         let store = S::unpack(replicas, &mut rest)?;
                         if !rest.is_empty() {
-                            return Err("bytes left after a packed map's columns");
+                            return Err(LEFT_OVER);
                         }
                         one(key, store)
                     }))?
@@ -510,7 +513,7 @@ where
                         }
                     }
                     if !rest.is_empty() {
-                        return Err("bytes left after a packed map's columns");
+                        return Err(LEFT_OVER);
                     }
                     Ok((entries, stores))
                 }))?
