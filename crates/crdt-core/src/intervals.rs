@@ -267,25 +267,31 @@ impl IntervalSet {
     /// `self := self \ other`, in place when no span of `self` is split in
     /// two (the usual case: `other` covers whole spans or their ends), so a
     /// large received set is stripped without a second copy.
+    ///
+    /// Only the spans of `self` that meet `other`'s bounds can change: they
+    /// are found by two binary searches and only they are visited, and the
+    /// spans after them move down in one block if some were removed (a
+    /// received context of 524k one-dot ranges stripped of a local one of a
+    /// few thousand dots visited every range twice, issue 11).
     pub(crate) fn subtract(&mut self, other: &Self) {
         let b = &other.spans;
+        let (Some(&(first, _)), Some(&(_, last))) = (b.first(), b.last()) else {
+            return;
+        };
+        let from = self.spans.partition_point(|s| s.1 < first);
+        let to = from + self.spans[from..].partition_point(|s| s.0 <= last);
         let mut j = 0;
-        let mut split = false;
-        for &span in &self.spans {
+        for &span in &self.spans[from..to] {
             let mut outputs = 0;
             span_minus(span, b, &mut j, &mut |_| outputs += 1);
             if outputs > 1 {
-                split = true;
-                break;
+                *self = self.difference(other);
+                return;
             }
         }
-        if split {
-            *self = self.difference(other);
-            return;
-        }
         // Each span yields at most one, written at or before its own slot.
-        let (mut j, mut w) = (0, 0);
-        for i in 0..self.spans.len() {
+        let (mut j, mut w) = (0, from);
+        for i in from..to {
             let span = self.spans[i];
             let spans = &mut self.spans;
             span_minus(span, b, &mut j, &mut |s| {
@@ -293,7 +299,9 @@ impl IntervalSet {
                 w += 1;
             });
         }
-        self.spans.truncate(w);
+        if w < to {
+            self.spans.drain(w..to);
+        }
     }
 
     /// Calls `emit` on each span of `self \ other`, in order.
@@ -505,6 +513,43 @@ mod tests {
             assert_eq!(s.insert(n), r.insert(n));
         }
         (s, r)
+    }
+
+    /// Issue 11: subtracting a few local spans from a received set of many
+    /// visits only the received spans within the local ones' bounds; those
+    /// before and after are kept as they are, and the ones removed close
+    /// up (the budget's gap context into a state of 100k elements).
+    #[test]
+    fn subtract_of_a_narrow_set_keeps_the_spans_outside_it() {
+        let mut wide = IntervalSet::default();
+        for n in (1..=2_000u64).step_by(2) {
+            wide.insert(n); // one-dot spans 1, 3, 5, ..., 1999
+        }
+        let mut narrow = IntervalSet::default();
+        narrow.insert_span((100, 1_000));
+        let mut got = wide.clone();
+        got.subtract(&narrow);
+        let want: Vec<Span> = (1..=2_000u64)
+            .step_by(2)
+            .filter(|n| !(100..=1_000).contains(n))
+            .map(|n| (n, n))
+            .collect();
+        assert_eq!(got.spans.as_slice(), want.as_slice());
+        assert_eq!(got, wide.difference(&narrow));
+        // A narrow set that splits a span: the general difference.
+        let mut one = IntervalSet::default();
+        one.insert_span((1, 10));
+        let mut hole = IntervalSet::default();
+        hole.insert(5);
+        one.subtract(&hole);
+        assert_eq!(one.spans.as_slice(), &[(1, 4), (6, 10)]);
+        // Nothing to subtract, or nothing within reach: unchanged.
+        let mut same = wide.clone();
+        same.subtract(&IntervalSet::default());
+        let mut far = IntervalSet::default();
+        far.insert_span((5_000, 6_000));
+        same.subtract(&far);
+        assert_eq!(same, wide);
     }
 
     /// A copy holds the same spans, and a single span stays inline.
