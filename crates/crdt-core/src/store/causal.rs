@@ -505,8 +505,14 @@ fn removed_within<S: DotStore>(store: &S, seen: &CausalContext) -> CausalContext
 /// That common answer is told by counting, one walk of the store with
 /// nothing collected (a removal of a whole state costs no copy of its
 /// dots); only when some dot of `seen` is missing are the held ones
-/// collected, in a second walk.
+/// collected, in a second walk. A store that can look the dots up
+/// ([`DotStore::held_of`]: a map with a dot index, few dots) answers
+/// without either walk.
 fn held_within<S: DotStore>(store: &S, seen: &CausalContext) -> Option<CausalContext> {
+    if let Some(held) = store.held_of(seen) {
+        // Looked up (a map's dot index): no walk.
+        return (held.len() < seen.len()).then_some(held);
+    }
     let mut held = 0u64;
     let _ = store.try_each_dot(&mut |d| {
         held += u64::from(seen.contains(d));

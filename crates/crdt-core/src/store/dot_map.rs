@@ -466,6 +466,10 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotStore for DotMap<K, S> {
         })
     }
 
+    fn held_of(&self, dots: &CausalContext) -> Option<CausalContext> {
+        self.map.held_indexed(dots)
+    }
+
     fn check(&self) -> Result<(), InvalidState> {
         self.map.try_values(|s| {
             if s.is_bottom() {

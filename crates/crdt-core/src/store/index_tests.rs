@@ -6,7 +6,7 @@
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 
 use super::sorted_map::WALK_ONLY;
-use crate::{Causal, CausalContext, Dot, DotMap, DotSet, DotStore, Lattice, ReplicaId};
+use crate::{Causal, CausalContext, Decompose, Dot, DotMap, DotSet, DotStore, Lattice, ReplicaId};
 
 /// A value of the map under test, given a new dot by an add.
 trait Value: DotStore {
@@ -113,11 +113,36 @@ fn join_all<S: Value>(
     owned.join_owned(delta.clone());
 }
 
+/// Whether the part of `delta` that `state` lacks (what the sync engine
+/// buffers before the join, [`Decompose::into_delta_from`]) is the same
+/// through the index as by the walk, and the dots looked up are exactly
+/// those held; also whether they were looked up (the index answered).
+fn novel_part_equals_walk<S: Value>(
+    state: &Causal<DotMap<u64, S>>,
+    delta: &Causal<DotMap<u64, S>>,
+) -> (bool, bool) {
+    let looked_up = state.store().held_of(delta.context());
+    let held: CausalContext = state
+        .store()
+        .dots()
+        .filter(|d| delta.context().contains(*d))
+        .collect();
+    let novel = delta.clone().into_delta_from(state);
+    WALK_ONLY.set(true);
+    let walked = delta.clone().into_delta_from(state);
+    let declined = state.store().held_of(delta.context()).is_none();
+    WALK_ONLY.set(false);
+    let exact = looked_up.as_ref().is_none_or(|h| *h == held);
+    (novel == walked && declined && exact, looked_up.is_some())
+}
+
 /// Runs `ops` on three copies of a filled state, one joining remote removes
 /// through the index, one by the walk, one by value; true if they stay
-/// equal and valid.
-/// Also returns whether the index was alive after some remote remove.
-fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
+/// equal and valid, and if the novel part of each remote remove is the
+/// walk's ([`novel_part_equals_walk`]).
+/// Also returns whether the index was alive after some remote remove, and
+/// whether it answered for some novel part.
+fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool, bool) {
     let mut a: Causal<DotMap<u64, S>> = Causal::new();
     for k in 0..FILL {
         add(&mut a, replica(0), k, false);
@@ -126,6 +151,7 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
     let mut c = a.clone();
     let mut removed: Vec<Dot> = Vec::new();
     let mut seen_index = false;
+    let mut looked_up = false;
     for op in ops {
         match op {
             Op::Add(r, k, insert) => {
@@ -145,6 +171,11 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
                 let ctx = remove_delta(&a, keys, extra);
                 removed.extend(ctx.iter());
                 let delta = Causal::from_parts_unchecked(DotMap::new(), ctx);
+                let (same, answered) = novel_part_equals_walk(&a, &delta);
+                if !same {
+                    return (false, seen_index, looked_up);
+                }
+                looked_up |= answered;
                 join_all([&mut a, &mut b, &mut c], &delta);
                 seen_index |= a.store().is_indexed();
             }
@@ -157,15 +188,20 @@ fn indexed_equals_walk<S: Value>(ops: &[Op]) -> (bool, bool) {
                 v.put(dot);
                 let store = DotMap::singleton(scrambled(*k), v);
                 let delta = Causal::from_parts_unchecked(store, ctx);
+                let (same, answered) = novel_part_equals_walk(&a, &delta);
+                if !same {
+                    return (false, seen_index, looked_up);
+                }
+                looked_up |= answered;
                 join_all([&mut a, &mut b, &mut c], &delta);
                 seen_index |= a.store().is_indexed();
             }
         }
         if a != b || a != c || a.validate().is_err() {
-            return (false, seen_index);
+            return (false, seen_index, looked_up);
         }
     }
-    (true, seen_index)
+    (true, seen_index, looked_up)
 }
 
 /// Runs [`indexed_equals_walk`] over `tests` random op sequences with
@@ -213,13 +249,15 @@ fn the_index_stays_alive_through_splits_and_merges() {
         ops.push(Op::RemoteRemove(vec![k], false));
     }
     for values_are_sets in [true, false] {
-        let (equal, indexed) = if values_are_sets {
+        let (equal, indexed, looked_up) = if values_are_sets {
             indexed_equals_walk::<DotSet>(&ops)
         } else {
             indexed_equals_walk::<DotMap<u8, DotSet>>(&ops)
         };
         assert!(equal);
         assert!(indexed);
+        // The novel part of a remove was found by lookups, not a walk.
+        assert!(looked_up);
     }
     let mut a: Causal<DotMap<u64, DotSet>> = Causal::new();
     for k in 0..FILL {

@@ -145,6 +145,18 @@ pub trait DotStore: Clone + Default + PartialEq + Debug {
     /// Structural invariants other than context membership: canonical order,
     /// no empty entries inside maps. Called by [`Causal::validate`].
     fn check(&self) -> Result<(), InvalidState>;
+
+    /// The dots of `dots` this store holds, when it can tell without a walk
+    /// of its dots; `None` when it cannot (the default). A map of light
+    /// values answers through its dot index, when it has one and `dots`
+    /// are few against it: what a received remove costs to strip of the
+    /// dots already removed here ([`crate::Decompose::into_delta_from`],
+    /// which the sync engine calls on every received delta), in lookups
+    /// rather than a walk of the state (issue 14).
+    fn held_of(&self, dots: &CausalContext) -> Option<CausalContext> {
+        let _ = dots;
+        None
+    }
 }
 
 impl<S: DotStore> sorted_map::Summary for S {

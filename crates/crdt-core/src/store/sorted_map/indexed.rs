@@ -173,6 +173,32 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
         true
     }
 
+    /// The dots of `dots` that the map's values hold, found through the
+    /// dot index: `None` (nothing looked up) when the map has no index or
+    /// the dots are not few against it (as for
+    /// [`SortedMap::strip_indexed`]: a lookup scans a chunk). The index is
+    /// not built here (the map is borrowed): a map gets it from the first
+    /// merge of a remove.
+    pub(crate) fn held_indexed(&self, dots: &CausalContext) -> Option<CausalContext> {
+        #[cfg(test)]
+        if WALK_ONLY.get() {
+            return None;
+        }
+        let Repr::Chunked(ch) = &self.repr else {
+            return None;
+        };
+        if ch.index.0.is_none() || dots.len().saturating_mul(CHUNK as u64) > ch.len as u64 {
+            return None;
+        }
+        let mut held = CausalContext::new();
+        for dot in dots.iter() {
+            if self.find_dot(dot)?.is_some() {
+                held.insert(dot);
+            }
+        }
+        Some(held)
+    }
+
     /// Where the entry holding `dot` is (chunk, position): `None` if the
     /// map has no index, `Some(None)` if no entry holds `dot`.
     fn find_dot(&self, dot: Dot) -> Option<Option<(usize, usize)>> {
