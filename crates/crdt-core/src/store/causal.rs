@@ -407,6 +407,12 @@ impl<S: DotStore> Decompose for Causal<S> {
 impl<S: DotStore> Causal<S> {
     /// The dots `self` has removed that `known` still holds (usually every
     /// one of them, told without a copy: see [`held_within`]).
+    ///
+    /// When `known` holds as many dots as it has seen, it has removed none
+    /// and holds every dot of its context, so every one of the removals
+    /// (which lie in it): told by counting, without the walk of
+    /// [`held_within`] (a removal of a whole state received by a replica
+    /// that never removed anything walked it twice, issue 11).
     fn still_held_by(&self, known: &Self) -> CausalContext {
         let shared = self.context.intersection(&known.context);
         if shared.is_empty() {
@@ -415,6 +421,11 @@ impl<S: DotStore> Causal<S> {
         let removed_here = removed_within(&self.store, &shared);
         if removed_here.is_empty() {
             return CausalContext::new();
+        }
+        // `len` saturates only for a forged context: then count nothing.
+        let seen = known.context.len();
+        if seen < u64::MAX && known.store.dot_count() == seen {
+            return removed_here;
         }
         held_within(&known.store, &removed_here).unwrap_or(removed_here)
     }
