@@ -19,9 +19,22 @@ const HEAVY: u64 = 64;
 
 #[cfg(test)]
 thread_local! {
-    /// Set by tests to make [`SortedMap::strip_indexed`] decline: the walk
-    /// join, to compare the indexed one with.
+    /// Set by tests to make [`SortedMap::strip_indexed`] and
+    /// [`SortedMap::held_indexed`] decline: the walks, to compare the
+    /// indexed answers with.
     pub(crate) static WALK_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether looking `dots` up one by one through the index of a map of
+/// `len` entries is worth it: a lookup scans a chunk, so only while the
+/// lookups scan less than a walk of the map would. False while a test has
+/// set [`WALK_ONLY`].
+fn lookups_pay(dots: &CausalContext, len: usize) -> bool {
+    #[cfg(test)]
+    if WALK_ONLY.get() {
+        return false;
+    }
+    dots.len().saturating_mul(CHUNK as u64) <= len as u64
 }
 
 /// The slot of a chunked map's index: a clone drops it (an index is a
@@ -140,16 +153,10 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
         strip: &mut impl FnMut(&K, &mut V),
         keep: impl Fn(&V) -> bool,
     ) -> bool {
-        #[cfg(test)]
-        if WALK_ONLY.get() {
-            return false;
-        }
         let Repr::Chunked(ch) = &mut self.repr else {
             return false;
         };
-        // A lookup scans a chunk: worth it while the lookups scan less
-        // than the walk would.
-        if dots.len().saturating_mul(CHUNK as u64) > ch.len as u64 {
+        if !lookups_pay(dots, ch.len) {
             return false;
         }
         if ch.index.0.is_none() && !ch.build_index(bounds) {
@@ -180,14 +187,10 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
     /// not built here (the map is borrowed): a map gets it from the first
     /// merge of a remove.
     pub(crate) fn held_indexed(&self, dots: &CausalContext) -> Option<CausalContext> {
-        #[cfg(test)]
-        if WALK_ONLY.get() {
-            return None;
-        }
         let Repr::Chunked(ch) = &self.repr else {
             return None;
         };
-        if ch.index.0.is_none() || dots.len().saturating_mul(CHUNK as u64) > ch.len as u64 {
+        if ch.index.0.is_none() || !lookups_pay(dots, ch.len) {
             return None;
         }
         let mut held = CausalContext::new();
