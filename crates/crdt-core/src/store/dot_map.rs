@@ -190,6 +190,16 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotMap<K, S> {
             return;
         }
         let o = other.get();
+        if self.map.len() == 1 && o.map.len() == 1 && self.map.first_key() == o.map.first_key() {
+            // One entry each, under the same key (a level of the same path
+            // of a nested state): merged in place, no pass to set up.
+            if let Some((k, os)) = other.entries().next() {
+                let mut os = Some(os);
+                let merge = |s: &mut S| merge_entry(s, os.take(), ctx, overlap);
+                let _ = self.map.modify(O::key(&k), merge, |s| !s.is_bottom());
+            }
+            return;
+        }
         let comparable = o.map.len().saturating_mul(8) >= self.map.len();
         if comparable && self.names_only_own_keys(o) {
             // Comparable sizes, no new key (both hold the same paths of a
@@ -603,6 +613,50 @@ mod tests {
         assert_eq!(mine.map.chunks().next().map(<[_]>::as_ptr), before);
         assert!(mine.iter().all(|(_, s)| s.len() == 2));
         assert_eq!(mine.len(), 10);
+    }
+
+    /// Two maps of one entry under the same key (a level of one path of a
+    /// nested state) merge that entry in place: both dots kept when
+    /// neither side has seen the other's, and the entry (so the map)
+    /// dropped when each side has seen and removed the other's dot. The
+    /// same as the merge of the same entries beside a second key, which
+    /// takes the ordered pass.
+    #[test]
+    fn one_entry_maps_under_one_key_merge_their_entries() {
+        let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+        let (da, db) = (Dot::new(a, 1).unwrap(), Dot::new(b, 1).unwrap());
+        let one = |d: Dot| DotMap::singleton(7u64, DotSet::from(d));
+        let mut both = CausalContext::from(da);
+        both.insert(db);
+        let cases = [
+            (CausalContext::from(da), CausalContext::from(db), 2),
+            (both.clone(), both.clone(), 0),
+            (both.clone(), CausalContext::from(db), 1),
+        ];
+        for (mine_ctx, their_ctx, dots) in cases {
+            let overlap = mine_ctx.intersection(&their_ctx);
+            let mut mine = one(da);
+            let before = mine.map.chunks().next().map(<[_]>::as_ptr);
+            mine.merge(&mine_ctx, &one(db), &overlap);
+            assert_eq!(mine.dot_count(), dots);
+            if dots > 0 {
+                assert_eq!(mine.map.chunks().next().map(<[_]>::as_ptr), before);
+            } else {
+                assert!(mine.is_bottom());
+            }
+            let beside = |d: Dot| {
+                let mut m = one(d);
+                m.insert(
+                    9,
+                    DotSet::from(Dot::new(ReplicaId::from_u128(3), 1).unwrap()),
+                );
+                m
+            };
+            let mut wide = beside(da);
+            wide.merge(&mine_ctx, &beside(db), &overlap);
+            let _ = wide.remove(&9);
+            assert_eq!(mine, wide);
+        }
     }
 
     /// Into an empty map, with nothing seen in common, the other map is

@@ -236,6 +236,15 @@ impl<K, V> SortedMap<K, V> {
         self.len() == 0
     }
 
+    /// The smallest key, if any.
+    #[inline]
+    pub(crate) fn first_key(&self) -> Option<&K> {
+        match &self.repr {
+            Repr::Flat(v) => v.first().map(|(k, _)| k),
+            Repr::Chunked(c) => c.firsts.first(),
+        }
+    }
+
     /// The non-empty chunks, in order (a non-empty flat map is one chunk):
     /// plain nested loops over them beat [`SortedMap::iter`] in hot walks.
     pub(crate) fn chunks(&self) -> impl DoubleEndedIterator<Item = &[(K, V)]> + '_ {
