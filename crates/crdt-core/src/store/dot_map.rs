@@ -193,11 +193,9 @@ impl<K: Ord + Clone + fmt::Debug, S: DotStore> DotMap<K, S> {
         if self.map.len() == 1 && o.map.len() == 1 && self.map.first_key() == o.map.first_key() {
             // One entry each, under the same key (a level of the same path
             // of a nested state): merged in place, no pass to set up.
-            if let Some((k, os)) = other.entries().next() {
-                let mut os = Some(os);
-                let merge = |s: &mut S| merge_entry(s, os.take(), ctx, overlap);
-                let _ = self.map.modify(O::key(&k), merge, |s| !s.is_bottom());
-            }
+            let os = other.entries().next().map(|(_, os)| os);
+            let merge = |_: &K, s: &mut S| merge_entry(s, os, ctx, overlap);
+            let _ = self.map.modify_first(merge, |s| !s.is_bottom());
             return;
         }
         let comparable = o.map.len().saturating_mul(8) >= self.map.len();

@@ -452,6 +452,20 @@ impl<K: Ord + Clone, V: Summary> SortedMap<K, V> {
         Some(self.modify_at(c, i, |_, v| f(v), keep))
     }
 
+    /// [`SortedMap::modify`] of the entry with the smallest key, reached
+    /// without a search (the one entry of a level of a path, say).
+    #[inline]
+    pub(crate) fn modify_first<R>(
+        &mut self,
+        f: impl FnOnce(&K, &mut V) -> R,
+        keep: impl FnOnce(&V) -> bool,
+    ) -> Option<R> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(self.modify_at(0, 0, f, keep))
+    }
+
     /// [`SortedMap::modify`] of the entry at `i` of chunk `c`, keeping the
     /// summaries of a chunked map (the entry's weight before and after, and
     /// its top, and the dot index; a flat map computes none). `f` sees the
