@@ -169,8 +169,10 @@ impl<T: Replicated + Send + 'static> NodeHandle<T> {
     /// room in the request queue and then for the engine to apply it: once
     /// this returns `Ok`, reads see the write (use [`NodeHandle::flush`] to
     /// wait until peers have it too). [`NodeError::Refused`] if the engine
-    /// refused it (nothing changed), [`NodeError::Stopped`] if the node has
-    /// stopped.
+    /// refused it (nothing changed; the engine checks local writes when
+    /// [`crdt_sync::Config::verify_local_writes`] is on, by default only in
+    /// builds with debug assertions, since the check clones the state),
+    /// [`NodeError::Stopped`] if the node has stopped.
     ///
     /// On a durable node ([`Node::open`](crate::Node::open)) `Ok` also means
     /// *on disk*: this returns only once the write's delta is committed to

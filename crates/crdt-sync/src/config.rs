@@ -73,11 +73,30 @@ pub struct Config {
     /// before it is shipped: a delta that mints a dot under another replica
     /// id than the engine's (a stale id kept across a restore), or reuses a
     /// dot the replica already minted, is refused and the state is left as
-    /// it was. The check keeps a copy of the state during the write, so it
-    /// costs one clone of the state per write; turn it off only for large
-    /// states whose writes always mint with the id the engine passes in.
-    /// [`crate::Engine::apply_local`] is always checked (it needs no copy).
-    /// Default: on.
+    /// it was. [`crate::Engine::apply_local`] is always checked (it needs
+    /// no copy).
+    ///
+    /// The check keeps a copy of the state during the write to put it back,
+    /// so a write costs a clone of the whole state: about 1 ms at 100k
+    /// OR-set elements or 100k characters of `Text`, against 0.4 µs
+    /// unchecked. A write's cost would then grow with the state, so the
+    /// check is a development aid. Default: on in builds with debug
+    /// assertions (`cargo test`, `cargo run`), where a closure that
+    /// ignores the id it is given shows up as an error; off in release
+    /// builds. Unchecked, such a write is shipped as it is; if it clashes
+    /// with a dot minted elsewhere, the integrity exchange
+    /// ([`Config::integrity_interval`]) finds the clash, reports it as
+    /// [`crate::Event::DotConflict`] and settles it as a full-state join
+    /// would, the same everywhere, so replicas still converge; but the
+    /// misuse can cost the earlier write too (in an OR-set, neither element
+    /// that held the dot survives).
+    ///
+    /// ```
+    /// use crdt_sync::Config;
+    /// assert_eq!(Config::default().verify_local_writes, cfg!(debug_assertions));
+    /// let checked = Config { verify_local_writes: true, ..Config::default() };
+    /// assert!(checked.validate().is_ok());
+    /// ```
     pub verify_local_writes: bool,
     /// A received payload whose latest timestamp
     /// ([`crate::Replicated::latest_wall_ms`], e.g. an LWW register's) is
@@ -203,7 +222,7 @@ impl Default for Config {
             avoid_back_propagation: true,
             strip_redundant: true,
             lag_alert: Duration::from_secs(5),
-            verify_local_writes: true,
+            verify_local_writes: cfg!(debug_assertions),
             max_clock_drift: Some(Duration::from_secs(60)),
             integrity_interval: Some(Duration::from_secs(30)),
         }

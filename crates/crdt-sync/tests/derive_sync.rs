@@ -158,7 +158,11 @@ fn composite_answer_is_smaller_than_the_full_state() {
 fn local_writes_of_a_derived_struct_pass_the_minting_checks() {
     let now = Instant::now();
     let me = ReplicaId::from_u128(5);
-    let mut e = Engine::new(me, Post::default(), Config::default(), now).unwrap();
+    let checked = Config {
+        verify_local_writes: true,
+        ..Config::default()
+    };
+    let mut e = Engine::new(me, Post::default(), checked, now).unwrap();
     e.update(|p, me| p.update_tags(|t| t.insert(me, "mine".into())))
         .unwrap();
     e.update(|p, me| {

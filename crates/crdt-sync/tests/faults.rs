@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crdt_sync::{
     Config, ConfigError, Engine, Event, LocalWriteError, Message, MessageKind, PeerId, codec,
 };
-use crdt_types::{OrSet, ReplicaId};
+use crdt_types::{Lattice, OrSet, ReplicaId};
 
 type E = Engine<OrSet<u64>>;
 
@@ -457,10 +457,15 @@ fn an_invalid_config_is_refused_by_new() {
 fn a_write_under_a_stale_replica_id_is_refused_and_changes_nothing() {
     let t = Instant::now();
     let old = ReplicaId::from_u128(1);
-    let mut first = Engine::new(old, OrSet::new(), config(), t).unwrap();
+    // Explicit: the default is on only in builds with debug assertions.
+    let checked = Config {
+        verify_local_writes: true,
+        ..config()
+    };
+    let mut first = Engine::new(old, OrSet::new(), checked.clone(), t).unwrap();
     first.update(|s, me| s.insert(me, 1u64)).unwrap();
     let snapshot = first.into_state();
-    let mut e = Engine::restore(snapshot.clone(), config(), t).unwrap();
+    let mut e = Engine::restore(snapshot.clone(), checked, t).unwrap();
     assert_ne!(e.replica(), old);
     let stale = e.update(|s, _| s.insert(old, 2));
     assert!(
@@ -489,4 +494,55 @@ fn a_write_under_a_stale_replica_id_is_refused_and_changes_nothing() {
     ));
     assert!(!e.state().contains(&3) && !e.state().contains(&99));
     assert_eq!(e.metrics().local_writes_refused, 3);
+}
+
+/// Unchecked (the release default: `verify_local_writes` clones the state
+/// per write), a write under a stale id is shipped as it is. Here it mints
+/// the very dot the old incarnation had minted for another element, so the
+/// two replicas hold one dot with two contents; digest catch-up skips a dot
+/// both have seen, and the fingerprint comparison after it must find the
+/// clash and settle it as a full-state join would: both end equal and in
+/// sync, and the clash is reported.
+#[test]
+fn an_unchecked_write_under_a_stale_id_is_found_and_settled() {
+    let unchecked = Config {
+        verify_local_writes: false,
+        ..config()
+    };
+    let mut p = Pair::new(unchecked.clone());
+    let old = p.b.replica();
+    p.b.update(|s, me| s.insert(me, 1)).unwrap();
+    p.run(5);
+    let snapshot = p.b.state().clone();
+    p.b.update(|s, me| s.insert(me, 2)).unwrap();
+    p.run(5);
+    assert!(p.a.state().contains(&2));
+    p.restart_b(snapshot, false, unchecked);
+    p.b.update(|s, _| s.insert(old, 99)).unwrap();
+    let clash = crdt_core::Dot::new(old, 2).unwrap();
+    assert!(p.b.state().contains(&99), "not refused");
+    let full = p.a.state().clone().joined(p.b.state());
+    let mut found = Vec::new();
+    for _ in 0..300 {
+        p.run(1);
+        for e in [&mut p.a, &mut p.b] {
+            found.extend(
+                std::iter::from_fn(|| e.poll_event()).filter_map(|ev| match ev {
+                    Event::DotConflict { dot, .. } => Some(dot),
+                    _ => None,
+                }),
+            );
+        }
+        if !found.is_empty() && p.a.is_synced() && p.b.is_synced() {
+            break;
+        }
+    }
+    p.assert_converged();
+    assert!(found.contains(&clash), "{found:?}");
+    // What a full-state join gives: each side has seen the dot and does not
+    // hold it under the other's element, so neither element survives (the
+    // misuse costs the old write too, which is why debug builds refuse it).
+    let view: Vec<u64> = p.a.state().iter().copied().collect();
+    assert_eq!(view, [1]);
+    assert_eq!(p.a.state(), &full);
 }
