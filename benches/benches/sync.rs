@@ -2,17 +2,18 @@
 //! insert into a 100k-element set (against shipping the whole state, which is
 //! what `crdts` 7.3.2 offers), catch-up after a partition, and one local
 //! write through an engine holding 100k elements or characters, with the
-//! check of local writes off (the release default) and on.
+//! check of local writes off (the release default) and on, and the novel
+//! part of a delta received into a 100k-character text.
 //!
 //! Run with `cargo bench -p crdt-benches --bench sync`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use crdt_benches::{SET_SIZE, keys, or_set, replica, scrambled_keys, theirs};
-use crdt_core::Lattice;
+use crdt_benches::{SET_SIZE, keys, or_set, replica, scrambled_keys, theirs, typed_text};
+use crdt_core::{Decompose, Lattice};
 use crdt_sync::{Config, Engine, Envelope, Message, Payload, Replicated, codec};
-use crdt_types::{OrSet, Text};
+use crdt_types::OrSet;
 use crdts::CvRDT;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -158,25 +159,6 @@ fn engine<T: Replicated>(state: T, checked: bool) -> Engine<T> {
     Engine::new(replica(1), state, config, Instant::now()).expect("valid config")
 }
 
-/// A text of `n` characters typed by one replica, at the end but for one
-/// character in 20 typed at a random place: about 14k runs at 100k.
-fn typed(n: u64) -> Text {
-    let mut text = Text::new();
-    let mut x = 7u64;
-    for i in 0..n {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let at = if i % 20 == 0 {
-            (x >> 33) as usize % (text.len() + 1)
-        } else {
-            text.len()
-        };
-        let _ = text.insert_str(replica(1), at, "a");
-    }
-    text
-}
-
 /// One write through `Engine::update`: an insert into a 100k-element set,
 /// a character typed at the end of a 100k-character text. With the check
 /// on, the engine clones the state per write.
@@ -184,7 +166,7 @@ fn engine_write(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine_write/into_100k");
     g.sample_size(20);
     let set = or_set(&scrambled_keys(SET_SIZE), replica(1));
-    let text = typed(SET_SIZE);
+    let text = typed_text(SET_SIZE);
     for checked in [false, true] {
         let name = if checked { "checked" } else { "unchecked" };
         let mut e = engine(set.clone(), checked);
@@ -210,5 +192,32 @@ fn engine_write(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec_throughput, catch_up, partition, engine_write);
+/// The novel part of a received delta (`Decompose::delta_from` against
+/// the state), which the engine computes for every delta it receives: one
+/// character typed, and one deleted, elsewhere, against a text of 100k
+/// characters in about 14k runs.
+fn novel_part(c: &mut Criterion) {
+    let mut g = c.benchmark_group("novel_part/into_100k_text");
+    let known = typed_text(SET_SIZE);
+    let mut writer = known.clone();
+    let at = writer.len() / 2;
+    let typed_delta = writer.insert_str(replica(2), at, "b");
+    let deleted_delta = writer.delete(at / 2, 1);
+    g.bench_function("keystroke", |b| {
+        b.iter(|| black_box(&typed_delta).delta_from(black_box(&known)))
+    });
+    g.bench_function("delete", |b| {
+        b.iter(|| black_box(&deleted_delta).delta_from(black_box(&known)))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    codec_throughput,
+    catch_up,
+    partition,
+    engine_write,
+    novel_part
+);
 criterion_main!(benches);
