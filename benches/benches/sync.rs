@@ -3,7 +3,8 @@
 //! what `crdts` 7.3.2 offers), catch-up after a partition, and one local
 //! write through an engine holding 100k elements or characters, with the
 //! check of local writes off (the release default) and on, and the novel
-//! part of a delta received into a 100k-character text.
+//! part of a delta received into a 100k-character text and a digest
+//! answer from one.
 //!
 //! Run with `cargo bench -p crdt-benches --bench sync`.
 
@@ -212,8 +213,25 @@ fn novel_part(c: &mut Criterion) {
     g.finish();
 }
 
+/// A digest answer (`Replicated::missing_for`, the engine's catch-up) from
+/// a 100k-character text to a peer that lacks one typed character and one
+/// deletion of three.
+fn text_digest_answer(c: &mut Criterion) {
+    let mut g = c.benchmark_group("catch_up/text_100k");
+    let peer = typed_text(SET_SIZE);
+    let mut ahead = peer.clone();
+    let _ = ahead.insert_str(replica(2), 500, "x");
+    let _ = ahead.delete(1000, 3);
+    let digest = peer.digest().expect("texts have digests");
+    g.bench_function("answer_digest", |b| {
+        b.iter(|| black_box(&ahead).missing_for(black_box(&digest)))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    text_digest_answer,
     codec_throughput,
     catch_up,
     partition,

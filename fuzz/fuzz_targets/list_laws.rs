@@ -2,12 +2,14 @@
 //! three replicas: after every step the three states satisfy the join laws,
 //! the step's delta satisfies `m(x) == x ⊔ m_δ(x)`, replicas synced by
 //! deltas (joined in any order) equal replicas synced by full states, every
-//! state validates and survives the encoding; and at the end, once all
+//! state validates and survives the encoding; what is received is joined
+//! through its novel part (`Decompose::delta_from`, as engines do), which
+//! must add exactly what the whole would; and at the end, once all
 //! deltas are joined everywhere, the replicas are equal.
 #![no_main]
 
 use arbitrary::Arbitrary;
-use crdt_core::Lattice;
+use crdt_core::{Decompose, Lattice};
 use crdt_types::laws::{self, Mutate};
 use crdt_types::{ReplicaId, Text, TextOp};
 use libfuzzer_sys::fuzz_target;
@@ -71,9 +73,17 @@ fuzz_target!(|steps: Vec<Step>| {
                 let state = rs[from].full.clone();
                 let news: Vec<usize> = rs[from].log.difference(&rs[to].log).copied().collect();
                 let target = &mut rs[to];
-                target.full.join(&state);
+                // The novel part (what an engine joins of what it receives)
+                // adds exactly what the whole would.
+                let novel = state.delta_from(&target.full);
+                let expected = target.full.clone().joined(&state);
+                target.full.join(&novel);
+                assert_eq!(target.full, expected, "novel part of a state");
                 for d in news.into_iter().rev() {
-                    target.by_delta.join(&deltas[d]);
+                    let novel = deltas[d].delta_from(&target.by_delta);
+                    let expected = target.by_delta.clone().joined(&deltas[d]);
+                    target.by_delta.join(&novel);
+                    assert_eq!(target.by_delta, expected, "novel part of a delta");
                     target.log.insert(d);
                 }
             }
