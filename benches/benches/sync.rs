@@ -3,8 +3,8 @@
 //! what `crdts` 7.3.2 offers), catch-up after a partition, and one local
 //! write through an engine holding 100k elements or characters, with the
 //! check of local writes off (the release default) and on, and the novel
-//! part of a delta received into a 100k-character text and a digest
-//! answer from one.
+//! part of a delta received into a 100k-character text, a digest answer
+//! from one, and the join of scattered deletions into one interval.
 //!
 //! Run with `cargo bench -p crdt-benches --bench sync`.
 
@@ -14,7 +14,7 @@ use std::time::Instant;
 use crdt_benches::{SET_SIZE, keys, or_set, replica, scrambled_keys, theirs, typed_text};
 use crdt_core::{Decompose, Lattice};
 use crdt_sync::{Config, Engine, Envelope, Message, Payload, Replicated, codec};
-use crdt_types::OrSet;
+use crdt_types::{OrSet, Text};
 use crdts::CvRDT;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -229,8 +229,30 @@ fn text_digest_answer(c: &mut Criterion) {
     g.finish();
 }
 
+/// What an engine does to ship an interval: joins its buffered deltas
+/// into one. Here 2,000 deltas of one deleted character each, scattered
+/// over a 100k-character text (an editing session offline, then a
+/// reconnect); every run of such a delta stays pending.
+fn text_interval(c: &mut Criterion) {
+    let mut g = c.benchmark_group("interval/text_100k");
+    g.sample_size(10);
+    let mut text = typed_text(SET_SIZE);
+    let deltas: Vec<Text> = (0..2_000).map(|i| text.delete(i * 20, 1)).collect();
+    g.bench_function("join_2000_scattered_deletions", |b| {
+        b.iter(|| {
+            let mut interval = Text::new();
+            for d in &deltas {
+                interval.join(d);
+            }
+            interval
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    text_interval,
     text_digest_answer,
     codec_throughput,
     catch_up,

@@ -226,6 +226,31 @@ impl CausalContext {
         spans.iter().map(move |&(lo, hi)| (replica, lo, hi))
     }
 
+    /// The ranges of `replica` that overlap `lo..=hi`, clipped to it, in
+    /// order: found by a binary search, so the cost follows the ranges
+    /// returned, not the context.
+    ///
+    /// ```
+    /// use crdt_core::{CausalContext, Dot, ReplicaId};
+    /// let r = ReplicaId::from_u128(1);
+    /// let c: CausalContext = [1, 2, 5, 6, 7, 9].into_iter().filter_map(|n| Dot::new(r, n)).collect();
+    /// let within: Vec<_> = c.ranges_within(r, 2, 6).collect();
+    /// assert_eq!(within, [(r, 2, 2), (r, 5, 6)]);
+    /// assert_eq!(c.ranges_within(r, 3, 4).count(), 0);
+    /// assert_eq!(c.ranges_within(ReplicaId::from_u128(2), 1, 9).count(), 0);
+    /// ```
+    pub fn ranges_within(
+        &self,
+        replica: ReplicaId,
+        lo: u64,
+        hi: u64,
+    ) -> impl Iterator<Item = (ReplicaId, u64, u64)> + '_ {
+        let set = self.find(replica).ok().map(|i| &self.entries[i].1);
+        set.into_iter()
+            .flat_map(move |set| set.spans_within(lo, hi))
+            .map(move |&(l, h)| (replica, l.max(lo), h.min(hi)))
+    }
+
     /// Every dot, sorted by replica then counter. (A context may hold many
     /// dots in little space: prefer [`CausalContext::ranges`] for big ones.)
     pub fn iter(&self) -> impl Iterator<Item = Dot> + '_ {

@@ -313,8 +313,22 @@ impl IntervalSet {
     }
 
     /// `self ∩ other`.
+    /// The spans that overlap `lo..=hi` (not clipped), found by a binary
+    /// search.
+    pub(crate) fn spans_within(&self, lo: u64, hi: u64) -> impl Iterator<Item = &Span> {
+        overlapping(&self.spans, lo, hi)
+    }
+
     pub(crate) fn intersection(&self, other: &Self) -> Self {
         let mut out: SmallVec<[Span; 1]> = SmallVec::new();
+        if let Some((small, big)) = lopsided(&self.spans, &other.spans) {
+            // A few spans against many (a delta's dots against a state's):
+            // each looked up, not a walk of the big side.
+            for &(lo, hi) in small {
+                out.extend(overlapping(big, lo, hi).map(|&(l, h)| (l.max(lo), h.min(hi))));
+            }
+            return Self { spans: out };
+        }
         let (a, b) = (&self.spans, &other.spans);
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
@@ -334,6 +348,11 @@ impl IntervalSet {
 
     /// Whether the two sets share no member.
     pub(crate) fn is_disjoint(&self, other: &Self) -> bool {
+        if let Some((small, big)) = lopsided(&self.spans, &other.spans) {
+            return small
+                .iter()
+                .all(|&(lo, hi)| overlapping(big, lo, hi).next().is_none());
+        }
         let (a, b) = (&self.spans, &other.spans);
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
@@ -497,6 +516,21 @@ impl<'de> Deserialize<'de> for IntervalSet {
     }
 }
 
+/// The smaller and the bigger of two span lists when one has at least 16
+/// times the other's spans: then looking each small span up in the big one
+/// beats a walk of both.
+fn lopsided<'a>(a: &'a [Span], b: &'a [Span]) -> Option<(&'a [Span], &'a [Span])> {
+    let (small, big) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    (small.len().saturating_mul(16) < big.len()).then_some((small, big))
+}
+
+/// The spans of `spans` (sorted, disjoint) that overlap `lo..=hi`, found by
+/// a binary search.
+fn overlapping(spans: &[Span], lo: u64, hi: u64) -> impl Iterator<Item = &Span> {
+    let first = spans.partition_point(|&(_, h)| h < lo);
+    spans[first..].iter().take_while(move |&&(l, _)| l <= hi)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -513,6 +547,41 @@ mod tests {
             assert_eq!(s.insert(n), r.insert(n));
         }
         (s, r)
+    }
+
+    /// A few spans against many (at least 16 times as many: the lookup
+    /// path) intersect, and are disjoint or not, exactly as the members
+    /// say, either way round.
+    #[test]
+    fn intersection_of_a_few_spans_with_many_is_exact() {
+        fn prop(few: Vec<(u16, u8)>, skip: u8) -> bool {
+            let mut many = IntervalSet::default();
+            let mut many_members = BTreeSet::new();
+            // 400 spans of `width` dots, two apart.
+            let width = u64::from(skip % 5);
+            for i in 0..400 {
+                let lo = i * (width + 2) + 1;
+                many.insert_span((lo, lo + width));
+                many_members.extend(lo..=lo + width);
+            }
+            let mut small = IntervalSet::default();
+            let mut small_members = BTreeSet::new();
+            for &(at, len) in few.iter().take(8) {
+                let lo = u64::from(at % 2_900) + 1;
+                let hi = lo + u64::from(len % 16);
+                small.insert_span((lo, hi));
+                small_members.extend(lo..=hi);
+            }
+            let both: BTreeSet<u64> = small_members.intersection(&many_members).copied().collect();
+            [small.intersection(&many), many.intersection(&small)]
+                .iter()
+                .all(|i| {
+                    i.iter().collect::<BTreeSet<u64>>() == both && i == &small.intersection(&many)
+                })
+                && small.is_disjoint(&many) == both.is_empty()
+                && many.is_disjoint(&small) == both.is_empty()
+        }
+        quickcheck(prop as fn(Vec<(u16, u8)>, u8) -> bool);
     }
 
     /// Issue 11: subtracting a few local spans from a received set of many

@@ -305,6 +305,7 @@ impl<T: Clone> List<T> {
         };
         let mut piece = self.new_run(replica, items);
         self.seq.insert_local(index, &mut piece);
+        self.retry_pending();
         let mut runs = Runs::new();
         runs.push(piece);
         self.local_delta(runs)
@@ -344,9 +345,20 @@ impl<T: Clone> List<T> {
         if let Some(items) = Content::collect(items) {
             let mut piece = self.new_run(replica, items);
             self.seq.insert_local(index, &mut piece);
+            self.retry_pending();
             runs.push(piece);
         }
         self.local_delta(runs)
+    }
+
+    /// After a local insert: a pending run (a forged one: no honest run
+    /// names an element before it exists) may name the new elements as
+    /// its origins, so the pending runs are tried again. Nothing to do in
+    /// the usual state, with none pending.
+    fn retry_pending(&mut self) {
+        if !self.pending.is_empty() {
+            self.integrate_runs(Vec::new(), true);
+        }
     }
 
     /// A new run of `replica` holding `items` (not empty), its dots
