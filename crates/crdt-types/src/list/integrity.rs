@@ -124,27 +124,19 @@ impl<T: Clone + PartialEq> List<T> {
     /// The stretches of `replica`'s counters `lo..=hi` held here, by
     /// counter.
     fn stretches(&self, replica: ReplicaId, lo: u64, hi: u64) -> Vec<Stretch<'_, T>> {
-        let Some(agent) = self.agent(&replica) else {
-            return Vec::new();
-        };
-        let pending = self
-            .pending
-            .iter()
-            .filter(|p| p.agent == agent && p.start <= hi && lo < p.end());
         let mut out: Vec<Stretch<'_, T>> = self
-            .seq
-            .pieces_of(agent, lo, hi)
-            .chain(pending)
-            .map(|p| {
-                let (from, to) = (lo.max(p.start), hi.min(p.end() - 1));
-                let off = usize::try_from(from - p.start).unwrap_or(usize::MAX);
-                let end = usize::try_from(to - p.start).unwrap_or(usize::MAX);
+            .runs_in(replica, lo, hi)
+            .map(|(p, from, to)| {
+                let (off, end) = (p.offset(from), p.offset(to));
                 Stretch {
                     lo: from,
                     hi: to,
-                    left: self.global(p.left_at(u32::try_from(off).unwrap_or(0))),
+                    left: self.global(p.left_at(off)),
                     right: self.global(p.right()),
-                    content: p.content.as_slice().and_then(|c| c.get(off..=end)),
+                    content: p
+                        .content
+                        .as_slice()
+                        .and_then(|c| c.get(off as usize..=end as usize)),
                 }
             })
             .collect();

@@ -57,7 +57,7 @@ impl<T: Clone> List<T> {
     /// The runs of `replica` (integrated, found through the index, and
     /// pending) with dots in `lo..=hi`, each with the first and last of
     /// those dots: the cost follows the runs in that range, not the state.
-    fn runs_in(
+    pub(super) fn runs_in(
         &self,
         replica: ReplicaId,
         lo: u64,
@@ -459,8 +459,7 @@ impl<T: Clone> List<T> {
     /// Pushes to `out` the parts in `lo..=hi` of the runs of `replica`.
     fn slices_into(&self, replica: ReplicaId, lo: u64, hi: u64, out: &mut Vec<Piece<T>>) {
         for (p, from, to) in self.runs_in(replica, lo, hi) {
-            let at = |c: u64| u32::try_from(c - p.start).unwrap_or(p.len);
-            out.push(p.slice(at(from), at(to + 1)));
+            out.push(p.slice_dots(from, to));
         }
     }
 }
@@ -506,9 +505,7 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
                 let mut shown = CausalContext::new();
                 known.shown_into(r, p.start, p.end() - 1, &mut shown);
                 for (_, lo, hi) in shown.ranges() {
-                    let from = u32::try_from(lo - p.start).unwrap_or(0);
-                    let to = u32::try_from(hi + 1 - p.start).unwrap_or(p.len);
-                    pieces.push(p.slice(from, to));
+                    pieces.push(p.slice_dots(lo, hi));
                 }
             }
         }

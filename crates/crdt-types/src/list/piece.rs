@@ -225,6 +225,18 @@ impl<T: Clone> Piece<T> {
         self.content.append(&next.content);
     }
 
+    /// The offset in this piece of its element with counter `ctr`
+    /// (`start <= ctr < end`).
+    pub(crate) fn offset(&self, ctr: u64) -> u32 {
+        u32::try_from(ctr.saturating_sub(self.start)).unwrap_or(self.len)
+    }
+
+    /// The elements with counters `from..=to` as their own piece
+    /// (`start <= from <= to < end`).
+    pub(crate) fn slice_dots(&self, from: u64, to: u64) -> Self {
+        self.slice(self.offset(from), self.offset(to) + 1)
+    }
+
     /// Elements `from..to` as their own piece (`from < to <= len`).
     pub(crate) fn slice(&self, from: u32, to: u32) -> Self {
         Self::new(
