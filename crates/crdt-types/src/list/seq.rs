@@ -4,18 +4,16 @@
 //! finger (the last chunk visited, with the counts before it) so that
 //! nearby edits cost little.
 
-use std::cmp::Ordering;
-
-use crdt_core::ReplicaId;
-
 use super::piece::{Id, Piece};
 
 mod boxed;
 mod kill;
 mod lanes;
+mod scan;
 
 pub(crate) use boxed::Seq;
 use lanes::Lanes;
+use scan::Reach;
 
 /// Most pieces in one chunk before it splits in two.
 const CHUNK_MAX: usize = 64;
@@ -47,6 +45,8 @@ struct Chunk<T> {
     pieces: Vec<Piece<T>>,
     visible: usize,
     total: usize,
+    /// How far back the left origins of its pieces reach (see [`Reach`]).
+    reach: Reach,
 }
 
 /// A chunk index with the visible and total counts of the chunks before it.
@@ -459,6 +459,7 @@ impl<T: Clone> Tree<T> {
                 pieces: Vec::new(),
                 visible: 0,
                 total: 0,
+                reach: Reach::Unknown,
             });
         }
         let at = self.split_at(at);
@@ -473,6 +474,7 @@ impl<T: Clone> Tree<T> {
         }
         room(&mut chunk.pieces);
         chunk.pieces.insert(at.piece, piece);
+        chunk.reach = Reach::Unknown;
         if chunk.pieces.len() > CHUNK_MAX {
             self.split_chunk(at.chunk);
         }
@@ -495,6 +497,7 @@ impl<T: Clone> Tree<T> {
             .assign_all(upper.iter().map(|p| (p.agent, p.start, p.end())), id);
         self.chunks[c].visible -= visible;
         self.chunks[c].total -= total;
+        self.chunks[c].reach = Reach::Unknown;
         self.chunks.insert(
             c + 1,
             Chunk {
@@ -502,6 +505,7 @@ impl<T: Clone> Tree<T> {
                 pieces: upper,
                 visible,
                 total,
+                reach: Reach::Unknown,
             },
         );
         self.slot.push(0);
@@ -624,60 +628,6 @@ impl<T: Clone> Tree<T> {
     /// is visible.
     pub(crate) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
         self.pieces_of(agent, lo, hi).any(|p| p.content.is_live())
-    }
-
-    /// Integrates a remote piece whose origins are integrated, at the place
-    /// Fugue gives it (see the module documentation): scan the elements
-    /// between the left and the right origin, skip those that belong after
-    /// the new run, stop at the first that belongs after it.
-    pub(crate) fn integrate(&mut self, piece: Piece<T>, agents: &[ReplicaId]) {
-        self.ensure_agent(piece.agent);
-        let pos = |s: &Self, id: Option<Id>| -> i64 {
-            id.and_then(|id| s.raw_pos(id)).map_or(-1, |p| p as i64)
-        };
-        let end = self.total as i64;
-        let left = pos(self, piece.left());
-        let right = piece
-            .right()
-            .and_then(|id| self.raw_pos(id))
-            .map_or(end, |p| p as i64);
-        let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
-        let mine = key(piece.agent, piece.start);
-        let mut i = left + 1;
-        let mut dest = i;
-        let mut scanning = false;
-        let (mut at, _) = self.locate_raw(usize::try_from(i).unwrap_or(0));
-        loop {
-            if !scanning {
-                dest = i;
-            }
-            if i >= end || i == right {
-                break;
-            }
-            let Some(other) = self.piece(at) else { break };
-            let oleft = pos(self, other.left_at(at.off));
-            let oright = other
-                .right()
-                .and_then(|id| self.raw_pos(id))
-                .map_or(end, |p| p as i64);
-            let theirs = key(other.agent, other.start + u64::from(at.off));
-            match oleft.cmp(&left) {
-                Ordering::Less => break,
-                Ordering::Equal => match oright.cmp(&right) {
-                    Ordering::Less => scanning = true,
-                    Ordering::Equal if mine < theirs => break,
-                    _ => scanning = false,
-                },
-                Ordering::Greater => {}
-            }
-            // The rest of this piece follows its first element (their left
-            // origins are after `left`): skip it as a whole.
-            i += i64::from(other.len - at.off);
-            at = self.next_piece(at);
-        }
-        let (at, f) = self.locate_raw(usize::try_from(dest).unwrap_or(0));
-        self.finger = f;
-        self.place(at, piece);
     }
 
     /// The place of the piece after the one at `at`.

@@ -91,6 +91,13 @@ impl<T: Clone> Seq<T> {
         self.0.iter().flat_map(move |t| t.pieces_of(agent, lo, hi))
     }
 
+    /// Whether every chunk's known reach is a lower bound of its pieces'
+    /// left origins outside it (see `scan::Reach`).
+    #[cfg(test)]
+    pub(crate) fn reaches_are_sound(&self) -> bool {
+        self.0.as_ref().is_none_or(|t| t.reaches_are_sound())
+    }
+
     /// Whether the index finds every piece at its first and last element,
     /// and lists each piece of each agent once (tests).
     #[cfg(test)]
