@@ -21,6 +21,11 @@ where
         List::validate(self)
     }
 
+    /// Contexts disjoint: `into_delta_from` returns `self`.
+    fn unseen_by(&self, known: &Self) -> bool {
+        self.context().is_disjoint(known.context())
+    }
+
     fn digest(&self) -> Option<CausalContext> {
         Some(self.context().clone())
     }
@@ -47,6 +52,11 @@ where
 impl Replicated for Text {
     fn validate(&self) -> Result<(), InvalidState> {
         Text::validate(self)
+    }
+
+    /// Contexts disjoint: `into_delta_from` returns `self`.
+    fn unseen_by(&self, known: &Self) -> bool {
+        self.context().is_disjoint(known.context())
     }
 
     fn digest(&self) -> Option<CausalContext> {

@@ -17,6 +17,7 @@ use crdt_core::{CausalContext, Dot, Fingerprint, ReplicaId, content_hash};
 use serde::Serialize;
 
 use super::List;
+use super::lattice::PendingIndex;
 use super::piece::Piece;
 use super::seq::Seq;
 
@@ -100,8 +101,13 @@ impl<T: Clone + PartialEq> List<T> {
         if self.held.is_empty() || other.held.is_empty() {
             return out;
         }
+        let (my_pending, their_pending) = (
+            PendingIndex::of(&self.pending),
+            PendingIndex::of(&other.pending),
+        );
         for (r, lo, hi) in self.held.intersection(&other.held).ranges() {
-            let (mine, theirs) = (self.stretches(r, lo, hi), other.stretches(r, lo, hi));
+            let mine = self.stretches(&my_pending, r, lo, hi);
+            let theirs = other.stretches(&their_pending, r, lo, hi);
             let (mut i, mut j) = (0, 0);
             while let (Some(m), Some(t)) = (mine.get(i), theirs.get(j)) {
                 let (from, to) = (m.lo.max(t.lo), m.hi.min(t.hi));
@@ -123,9 +129,15 @@ impl<T: Clone + PartialEq> List<T> {
 
     /// The stretches of `replica`'s counters `lo..=hi` held here, by
     /// counter.
-    fn stretches(&self, replica: ReplicaId, lo: u64, hi: u64) -> Vec<Stretch<'_, T>> {
-        let mut out: Vec<Stretch<'_, T>> = self
-            .runs_in(replica, lo, hi)
+    fn stretches<'a>(
+        &'a self,
+        pending: &'a PendingIndex<'a, T>,
+        replica: ReplicaId,
+        lo: u64,
+        hi: u64,
+    ) -> Vec<Stretch<'a, T>> {
+        let mut out: Vec<Stretch<'a, T>> = self
+            .runs_in(pending, replica, lo, hi)
             .map(|(p, from, to)| {
                 let (off, end) = (p.offset(from), p.offset(to));
                 Stretch {

@@ -55,19 +55,23 @@ impl<T: Clone> List<T> {
     }
 
     /// The runs of `replica` (integrated, found through the index, and
-    /// pending) with dots in `lo..=hi`, each with the first and last of
-    /// those dots: the cost follows the runs in that range, not the state.
-    pub(super) fn runs_in(
-        &self,
+    /// pending, found in `pending`, this state's [`PendingIndex`]) with
+    /// dots in `lo..=hi`, each with the first and last of those dots: the
+    /// cost follows the runs in that range, not the state.
+    pub(super) fn runs_in<'a>(
+        &'a self,
+        pending: &'a PendingIndex<'a, T>,
         replica: ReplicaId,
         lo: u64,
         hi: u64,
-    ) -> impl Iterator<Item = (&Piece<T>, u64, u64)> + '_ {
+    ) -> impl Iterator<Item = (&'a Piece<T>, u64, u64)> + 'a {
         let agent = self.agent(&replica);
         let integrated = agent
             .into_iter()
             .flat_map(move |a| self.seq.pieces_of(a, lo, hi));
-        let pending = self.pending.iter().filter(move |p| Some(p.agent) == agent);
+        let pending = agent
+            .into_iter()
+            .flat_map(move |a| pending.within(a, lo, hi));
         integrated
             .chain(pending)
             .map(move |p| (p, p.start.max(lo), (p.end() - 1).min(hi)))
@@ -78,8 +82,15 @@ impl<T: Clone> List<T> {
     /// shows (holds live): what [`List::visible_dots`] restricted to the
     /// range gives, without the walk (a received delta's novel part asks
     /// this of the whole state).
-    pub(super) fn shown_into(&self, replica: ReplicaId, lo: u64, hi: u64, out: &mut CausalContext) {
-        for (p, from, to) in self.runs_in(replica, lo, hi) {
+    pub(super) fn shown_into(
+        &self,
+        pending: &PendingIndex<'_, T>,
+        replica: ReplicaId,
+        lo: u64,
+        hi: u64,
+        out: &mut CausalContext,
+    ) {
+        for (p, from, to) in self.runs_in(pending, replica, lo, hi) {
             if p.content.is_live() {
                 out.insert_range(replica, from, to);
             }
@@ -89,9 +100,10 @@ impl<T: Clone> List<T> {
     /// The dots this state shows among `dots` ([`List::shown_into`] of each
     /// range).
     pub(super) fn shown_within(&self, dots: &CausalContext) -> CausalContext {
+        let pending = PendingIndex::of(&self.pending);
         let mut out = CausalContext::new();
         for (r, lo, hi) in dots.ranges() {
-            self.shown_into(r, lo, hi, &mut out);
+            self.shown_into(&pending, r, lo, hi, &mut out);
         }
         out
     }
@@ -226,16 +238,20 @@ impl<T: Clone> List<T> {
             .collect()
     }
 
-    /// Checks the invariants of a state from elsewhere: every run's dots in
-    /// the context and held once, the integrated runs' origins integrated,
-    /// every pending run waiting for an origin that is not integrated, and
-    /// the counts consistent.
-    ///
-    /// # Errors
-    /// The first broken invariant.
-    pub fn validate(&self) -> Result<(), InvalidState> {
+    /// The dots of `pieces`, if each names a known replica, is not empty,
+    /// has content of its length (or none), and no two hold the same dot:
+    /// the checks of [`List::validate`] that need no sequence (decoding
+    /// makes them before it places the runs).
+    pub(super) fn held_once<'a, I>(
+        &self,
+        pieces: impl Fn() -> I,
+    ) -> Result<CausalContext, InvalidState>
+    where
+        T: 'a,
+        I: Iterator<Item = &'a Piece<T>>,
+    {
         let mut count = 0u64;
-        for p in self.seq.pieces().chain(&self.pending) {
+        for p in pieces() {
             if p.agent as usize >= self.agents.len() {
                 return Err(InvalidState::Other("a run names an unknown replica"));
             }
@@ -250,10 +266,22 @@ impl<T: Clone> List<T> {
             }
             count += u64::from(p.len);
         }
-        let held = self.dots_of(self.seq.pieces().chain(&self.pending));
+        let held = self.dots_of(pieces());
         if held.len() != count {
             return Err(InvalidState::Other("two runs hold the same dot"));
         }
+        Ok(held)
+    }
+
+    /// Checks the invariants of a state from elsewhere: every run's dots in
+    /// the context and held once, the integrated runs' origins integrated,
+    /// every pending run waiting for an origin that is not integrated, and
+    /// the counts consistent.
+    ///
+    /// # Errors
+    /// The first broken invariant.
+    pub fn validate(&self) -> Result<(), InvalidState> {
+        let held = self.held_once(|| self.seq.pieces().chain(&self.pending))?;
         if !held.is_subset(&self.ctx) {
             let dot = held
                 .difference(&self.ctx)
@@ -438,8 +466,11 @@ impl<T: Clone> List<T> {
         T: PartialEq,
     {
         let mut pieces = Vec::new();
+        let pending = PendingIndex::of(&self.pending);
         for (r, lo, hi) in self.held.difference(peer).ranges() {
-            self.slices_into(r, lo, hi, &mut pieces);
+            for (p, from, to) in self.runs_in(&pending, r, lo, hi) {
+                pieces.push(p.slice_dots(from, to));
+            }
         }
         let mut ctx = self.ctx.difference(peer);
         // Not shown here: seen without a run, or deleted.
@@ -454,13 +485,6 @@ impl<T: Clone> List<T> {
         );
         ctx.join(&unshown.intersection(peer));
         self.delta_of(pieces, ctx)
-    }
-
-    /// Pushes to `out` the parts in `lo..=hi` of the runs of `replica`.
-    fn slices_into(&self, replica: ReplicaId, lo: u64, hi: u64, out: &mut Vec<Piece<T>>) {
-        for (p, from, to) in self.runs_in(replica, lo, hi) {
-            out.push(p.slice_dots(from, to));
-        }
     }
 }
 
@@ -495,6 +519,7 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
     fn delta_from(&self, known: &Self) -> Self {
         let mut pieces = Vec::new();
         let mut ctx = self.ctx.difference(&known.ctx);
+        let pending = PendingIndex::of(&known.pending);
         for p in self.seq.pieces().chain(&self.pending) {
             let unheld = Self::unheld(&known.held, &self.agents, p);
             let whole = unheld.len() == 1 && unheld[0].len == p.len;
@@ -503,7 +528,7 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
                 // Deleted here: ship the part `known` still shows.
                 let r = self.agents[p.agent as usize];
                 let mut shown = CausalContext::new();
-                known.shown_into(r, p.start, p.end() - 1, &mut shown);
+                known.shown_into(&pending, r, p.start, p.end() - 1, &mut shown);
                 for (_, lo, hi) in shown.ranges() {
                     pieces.push(p.slice_dots(lo, hi));
                 }
@@ -514,6 +539,17 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
         ctx.join(&known.shown_within(&gone));
         ctx.join(&self.dots_of(pieces.iter()));
         self.delta_of(pieces, ctx)
+    }
+
+    /// `self` itself when `known` has seen none of its dots (a received
+    /// keystroke, most often): all of it is new, and rebuilding it from
+    /// its runs would cost a placement of each (thousands of runs typed
+    /// concurrently at one place cost a scan past the others each).
+    fn into_delta_from(self, known: &Self) -> Self {
+        if self.ctx.is_disjoint(&known.ctx) {
+            return self;
+        }
+        self.delta_from(known)
     }
 }
 
@@ -527,6 +563,34 @@ impl<T: Clone> List<T> {
     /// The replica ids of the state's table (for the wire form).
     pub(super) fn agents(&self) -> &[ReplicaId] {
         &self.agents
+    }
+}
+
+/// A state's pending runs sorted by replica and first counter, so that
+/// those of a replica in a range of counters are found by search, not by a
+/// scan of them all per range (a delta of thousands of deletions holds
+/// thousands of pending runs, and its conflicts, novel part and digest
+/// answer ask range by range). Pending runs hold distinct dots (the
+/// validation's "held once"), so their ends are sorted too.
+pub(super) struct PendingIndex<'a, T>(Vec<&'a Piece<T>>);
+
+impl<'a, T> PendingIndex<'a, T> {
+    /// The index of `pending`.
+    pub(super) fn of(pending: &'a [Piece<T>]) -> Self {
+        let mut by: Vec<&Piece<T>> = pending.iter().collect();
+        by.sort_unstable_by_key(|p| (p.agent, p.start));
+        Self(by)
+    }
+
+    /// The runs of `agent` with a dot in `lo..=hi`, by counter.
+    fn within(&self, agent: u32, lo: u64, hi: u64) -> impl Iterator<Item = &'a Piece<T>> + '_ {
+        let from = self
+            .0
+            .partition_point(|p| (p.agent, p.end()) <= (agent, lo));
+        self.0[from..]
+            .iter()
+            .copied()
+            .take_while(move |p| p.agent == agent && p.start <= hi)
     }
 }
 

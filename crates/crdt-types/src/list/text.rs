@@ -163,6 +163,10 @@ impl Decompose for Text {
     fn delta_from(&self, known: &Self) -> Self {
         Self(self.0.delta_from(&known.0))
     }
+
+    fn into_delta_from(self, known: &Self) -> Self {
+        Self(self.0.into_delta_from(&known.0))
+    }
 }
 
 impl crate::Crdt for Text {

@@ -144,8 +144,9 @@ impl<T: Clone + PartialEq> List<T> {
         out.finish(runs, pending, wire.context)
     }
 
-    /// `out` (its replica table filled) with `runs` integrated in this
-    /// order, `pending` waiting and `context`, validated.
+    /// `out` (its replica table filled) with `runs` integrated (they must
+    /// come in the order their origins give), `pending` waiting and
+    /// `context`, validated.
     pub(super) fn finish(
         self,
         runs: Vec<Piece<T>>,
@@ -153,35 +154,23 @@ impl<T: Clone + PartialEq> List<T> {
         context: CausalContext,
     ) -> Result<Self, String> {
         let mut out = self;
-        out.seq.push_all(runs);
+        // Placed as Fugue places them, not in the order given: a forged
+        // order would be adopted by a replica that had none of these runs
+        // and kept forever (a join of two orders of the same runs changes
+        // neither), the replicas in sync and different. The order given
+        // must be the one the origins give.
+        out.held_once(|| runs.iter().chain(&pending))
+            .map_err(|e| e.to_string())?;
+        let given = id_stream(runs.iter());
+        out.integrate_all(runs);
+        if !out.pending.is_empty() || id_stream(out.seq.pieces()) != given {
+            return Err("list runs are not in the order their origins give".into());
+        }
         out.pending = Runs::from_vec(pending);
         out.held = out.dots_of(out.seq.pieces().chain(&out.pending));
         out.ctx = context;
         out.validate().map_err(|e| e.to_string())?;
-        out.check_order().map_err(str::to_owned)?;
         Ok(out)
-    }
-
-    /// Every integrated run lies between its origins (left origin before,
-    /// right origin after). The finer Fugue order among concurrent runs is
-    /// trusted, not re-derived.
-    fn check_order(&self) -> Result<(), &'static str> {
-        let mut raw = 0usize;
-        for p in self.seq.pieces() {
-            let pos = |id: Option<Id>| id.and_then(|id| self.seq.position(id)).map(|(_, r, _)| r);
-            if let Some(l) = pos(p.left())
-                && l >= raw
-            {
-                return Err("a list run is before its left origin");
-            }
-            if let Some(r) = pos(p.right())
-                && r < raw + p.len as usize
-            {
-                return Err("a list run is after its right origin");
-            }
-            raw += p.len as usize;
-        }
-        Ok(())
     }
 }
 
@@ -220,4 +209,76 @@ pub(super) fn from_wire_run<T>(
         id(w.right, start)?,
         Content::of_option(w.content),
     ))
+}
+
+/// The element ids of `pieces` in order, as maximal stretches of
+/// consecutive counters of one agent (two orders of the same elements
+/// give the same stream only if they are the same order, however the
+/// elements are cut into runs).
+fn id_stream<'a, T: 'a>(pieces: impl Iterator<Item = &'a Piece<T>>) -> Vec<(u32, u64, u64)> {
+    let mut out: Vec<(u32, u64, u64)> = Vec::new();
+    for p in pieces {
+        match out.last_mut() {
+            Some((agent, _, end)) if *agent == p.agent && *end == p.start => *end = p.end(),
+            _ => out.push((p.agent, p.start, p.end())),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crdt_core::{Lattice, ReplicaId};
+
+    use super::super::piece::Piece;
+    use super::super::seq::Seq;
+    use crate::List;
+
+    /// Two runs typed concurrently at the start of empty documents: in the
+    /// order Fugue gives, and swapped (a forged state, built by hand).
+    fn both_orders() -> (List<char>, List<char>) {
+        let da = List::new().insert(ReplicaId::from_u128(1), 0, ['a']);
+        let db = List::new().insert(ReplicaId::from_u128(2), 0, ['b']);
+        let mut fugue = da;
+        fugue.join(&db);
+        let mut forged = fugue.clone();
+        let mut swapped: Vec<Piece<char>> = forged.seq.pieces().cloned().collect();
+        swapped.reverse();
+        forged.seq = Seq::default();
+        forged.seq.push_all(swapped);
+        (fugue, forged)
+    }
+
+    /// A state whose runs are not in the order their origins give was
+    /// decoded and kept: a replica holding none of them adopted it, and no
+    /// join mended it (the same runs, the same context), so two replicas in
+    /// sync showed different documents forever. Both encodings now refuse
+    /// it, and the honest order still decodes.
+    #[test]
+    fn a_state_whose_runs_are_out_of_fugue_order_is_refused() {
+        let (fugue, forged) = both_orders();
+        assert_eq!(
+            (fugue.to_vec(), forged.to_vec()),
+            (vec!['a', 'b'], vec!['b', 'a'])
+        );
+        let mut fresh = List::new();
+        fresh.join(&forged);
+        let (mut x, mut y) = (fresh.clone(), fugue.clone());
+        x.join(&fugue);
+        y.join(&fresh);
+        assert_eq!(x.context(), y.context());
+        assert_ne!(x.to_vec(), y.to_vec(), "the harm a forged order did");
+        let config = bincode::config::standard();
+        for (state, honest) in [(&fugue, true), (&forged, false)] {
+            let bytes = bincode::serde::encode_to_vec(state, config).expect("encodes");
+            let back = bincode::serde::decode_from_slice::<List<char>, _>(&bytes, config);
+            assert_eq!(back.is_ok(), honest, "{back:?}");
+            let json = serde_json::to_string(state).expect("encodes");
+            let back = serde_json::from_str::<List<char>>(&json);
+            assert_eq!(back.is_ok(), honest, "{back:?}");
+            if let Err(e) = back {
+                assert!(e.to_string().contains("order their origins give"), "{e}");
+            }
+        }
+    }
 }

@@ -122,8 +122,9 @@ impl<T: Clone> Seq<T> {
         self.0.as_ref().is_some_and(|t| t.shows_any(agent, lo, hi))
     }
 
-    /// Appends `pieces` at the end (decoding a state in document order;
-    /// see [`Tree::push_all`]); no tree is allocated for none.
+    /// Appends `pieces` at the end in the order given (see
+    /// [`Tree::push_all`]); no tree is allocated for none.
+    #[cfg(test)]
     pub(crate) fn push_all(&mut self, pieces: Vec<Piece<T>>) {
         if !pieces.is_empty() {
             self.tree_mut().push_all(pieces);

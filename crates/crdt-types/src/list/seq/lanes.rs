@@ -34,9 +34,6 @@ struct Lane {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Lanes {
     lanes: Vec<Lane>,
-    /// Changes are not recorded (a decoded state being built in document
-    /// order; [`Lanes::rebuild`] follows).
-    paused: bool,
 }
 
 impl Lanes {
@@ -44,38 +41,6 @@ impl Lanes {
     pub(super) fn ensure(&mut self, agent: u32) {
         while self.lanes.len() <= agent as usize {
             self.lanes.push(Lane::default());
-        }
-    }
-
-    /// Stops recording changes until [`Lanes::rebuild`].
-    pub(super) fn pause(&mut self) {
-        self.paused = true;
-    }
-
-    /// The lanes of the pieces `(agent, lo, hi, chunk)` (every integrated
-    /// piece, in any order), built at once: sorted, one key where the chunk
-    /// changes along an agent's counters. Recording resumes.
-    pub(super) fn rebuild(&mut self, pieces: impl Iterator<Item = (u32, u64, u64, u32)>) {
-        let mut all: Vec<(u32, u64, u64, u32)> = pieces.collect();
-        all.sort_unstable();
-        let agents = self.lanes.len();
-        self.lanes.clear();
-        self.lanes.resize_with(agents, Lane::default);
-        self.paused = false;
-        let mut rest = all.as_slice();
-        while let Some(&(agent, ..)) = rest.first() {
-            let n = rest.iter().take_while(|p| p.0 == agent).count();
-            let (mine, tail) = rest.split_at(n);
-            rest = tail;
-            self.ensure(agent);
-            let lane = &mut self.lanes[agent as usize];
-            lane.top = mine.iter().map(|p| p.2).max().unwrap_or(0);
-            let mut last = None;
-            lane.starts = mine
-                .iter()
-                .filter(|p| last.replace(p.3) != Some(p.3))
-                .map(|p| (p.1, p.3))
-                .collect();
         }
     }
 
@@ -94,9 +59,6 @@ impl Lanes {
     /// Records that `agent`'s elements `lo..hi` (a piece's counters) are
     /// in chunk `chunk`; the lane's other elements keep their chunks.
     pub(super) fn assign(&mut self, agent: u32, lo: u64, hi: u64, chunk: u32) {
-        if self.paused {
-            return;
-        }
         self.ensure(agent);
         let lane = &mut self.lanes[agent as usize];
         let top = lane.top;
@@ -146,9 +108,6 @@ impl Lanes {
     /// stretch cut up, and one range is one key to move rather than a key
     /// per piece inserted and removed again by the next.
     pub(super) fn assign_all(&mut self, pieces: impl Iterator<Item = (u32, u64, u64)>, chunk: u32) {
-        if self.paused {
-            return;
-        }
         let mut ranges: Vec<(u32, u64, u64)> = pieces.collect();
         ranges.sort_unstable();
         let mut run: Option<(u32, u64, u64)> = None;
@@ -174,7 +133,7 @@ impl Lanes {
     /// them too and only the top moves; otherwise [`Lanes::assign`].
     pub(super) fn extend(&mut self, agent: u32, lo: u64, hi: u64, chunk: u32) {
         match self.lanes.get_mut(agent as usize) {
-            Some(lane) if !self.paused && lane.top <= lo => lane.top = hi.max(lane.top),
+            Some(lane) if lane.top <= lo => lane.top = hi.max(lane.top),
             _ => self.assign(agent, lo, hi, chunk),
         }
     }
