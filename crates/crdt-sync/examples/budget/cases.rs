@@ -31,7 +31,7 @@ pub(crate) struct Case<T> {
 }
 
 impl<T> Case<T> {
-    fn new(name: impl Into<String>, message: Build<T>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, message: Build<T>) -> Self {
         Self {
             name: name.into(),
             prime: Vec::new(),

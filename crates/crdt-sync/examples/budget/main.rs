@@ -32,6 +32,7 @@ use crdt_sync::{Config, Engine, Envelope, Message, PeerId, Replicated, codec};
 use peak_alloc::PeakAlloc;
 
 mod cases;
+mod text;
 
 use cases::{Case, Ctx, Deep, Reg, Set};
 
@@ -320,6 +321,18 @@ fn main() {
     report(
         &cases::deep_cases(limit),
         &deeps,
+        &config,
+        &filter,
+        &mut worst,
+    );
+    let typed = text::typed(100_000);
+    let texts = [
+        ("empty", crdt_types::Text::new()),
+        ("100k characters", typed.clone()),
+    ];
+    report(
+        &text::text_cases(limit, &typed),
+        &texts,
         &config,
         &filter,
         &mut worst,

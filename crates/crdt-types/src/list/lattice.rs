@@ -1,5 +1,6 @@
 //! Join, order, decomposition and validation of `List<T>`.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
 
 use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
@@ -187,13 +188,35 @@ impl<T: Clone> List<T> {
         }
         // Counters grow along causality for each replica: a good first order.
         queue.sort_by_key(|p| p.start);
+        // Runs placed so far with siblings, by origins and then id: a run
+        // follows every run with its origins and a smaller id (Fugue orders
+        // such siblings by id), so its scan starts at the nearest one
+        // (thousands of runs typed at one place cost a scan each past the
+        // others).
+        let mut siblings: Siblings = BTreeMap::new();
         loop {
             let before = queue.len();
             let mut rest = Vec::new();
             for piece in queue {
                 let ready = |id: Option<Id>| id.is_none_or(|id| self.seq.contains(id));
                 if ready(piece.left()) && ready(piece.right()) {
-                    self.seq.integrate(piece, &self.agents);
+                    let origins = (piece.left(), piece.right());
+                    let key = (self.agents.get(piece.agent as usize).copied(), piece.start);
+                    let after = (siblings.range((origins, (None, 0))..(origins, key)))
+                        .next_back()
+                        .map(|(_, id)| *id);
+                    let first = Id::new(piece.agent, piece.start);
+                    let passed = self.seq.integrate(piece, &self.agents, after);
+                    // Only runs with siblings are kept: the one passed, and
+                    // this one (most runs have origins of their own).
+                    if let (Some(passed), Some(first)) = (passed, first) {
+                        let theirs = (
+                            self.agents.get(passed.agent as usize).copied(),
+                            passed.ctr.get(),
+                        );
+                        siblings.insert((origins, theirs), passed);
+                        siblings.insert((origins, key), first);
+                    }
                 } else {
                     rest.push(piece);
                 }
@@ -311,6 +334,11 @@ impl<T: Clone> List<T> {
         Ok(())
     }
 }
+
+/// Runs placed by one [`List::integrate_runs`] that have siblings (other
+/// runs with their origins): the first element of each, by origins and
+/// then id (replica, counter).
+type Siblings = BTreeMap<((Option<Id>, Option<Id>), (Option<ReplicaId>, u64)), Id>;
 
 /// `piece` with its elements of `agent` in `lo..=hi` made tombstones (split
 /// as needed).

@@ -139,8 +139,13 @@ impl<T: Clone> Seq<T> {
 
     /// Integrates a remote piece whose origins are integrated (see
     /// [`Tree::integrate`]).
-    pub(crate) fn integrate(&mut self, piece: Piece<T>, agents: &[ReplicaId]) {
-        self.tree_mut().integrate(piece, agents);
+    pub(crate) fn integrate(
+        &mut self,
+        piece: Piece<T>,
+        agents: &[ReplicaId],
+        after: Option<Id>,
+    ) -> Option<Id> {
+        self.tree_mut().integrate(piece, agents, after)
     }
 
     /// Turns `n` visible elements from visible index `i` into tombstones;

@@ -69,7 +69,24 @@ impl<T: Clone> Tree<T> {
     /// Fugue gives it (see the module documentation): scan the elements
     /// between the left and the right origin, skip those that belong after
     /// the new run, stop at the first that belongs after it.
-    pub(crate) fn integrate(&mut self, piece: Piece<T>, agents: &[ReplicaId]) {
+    ///
+    /// `after`, if given, is an element the piece is known to follow (a
+    /// run with the same origins and a smaller id): the scan starts there.
+    /// It gives the place the whole scan gives. That scan does not stop
+    /// before `after` (its result lies beyond), and from `after` on its
+    /// steps are those of a scan started there: each element with the
+    /// left origin `L` sets whether the scan is tentatively past the place
+    /// (a sibling reaching further right) afresh, and `after` itself, a
+    /// sibling with the same origins and a smaller id, leaves it not past.
+    ///
+    /// Returns the first element of the last such sibling the scan passed,
+    /// if any.
+    pub(crate) fn integrate(
+        &mut self,
+        piece: Piece<T>,
+        agents: &[ReplicaId],
+        after: Option<Id>,
+    ) -> Option<Id> {
         self.ensure_agent(piece.agent);
         let pos = |s: &Self, id: Option<Id>| -> i64 {
             id.and_then(|id| s.raw_pos(id)).map_or(-1, |p| p as i64)
@@ -84,8 +101,18 @@ impl<T: Clone> Tree<T> {
         let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
         let mine = key(piece.agent, piece.start);
         let mut i = left + 1;
+        if let Some(at) = after
+            .filter(|_| may_pass())
+            .and_then(|id| self.raw_pos(id))
+            .map(|p| p as i64)
+            && left < at
+            && at < right
+        {
+            i = at;
+        }
         let mut dest = i;
         let mut scanning = false;
+        let mut passed = None;
         let (mut at, _) = self.locate_raw(usize::try_from(i).unwrap_or(0));
         loop {
             if !scanning {
@@ -121,7 +148,11 @@ impl<T: Clone> Tree<T> {
                     match oright.cmp(&right) {
                         Ordering::Less => scanning = true,
                         Ordering::Equal if mine < theirs => break,
-                        _ => scanning = false,
+                        Ordering::Equal => {
+                            scanning = false;
+                            passed = Id::new(other.agent, other.start + u64::from(at.off));
+                        }
+                        Ordering::Greater => scanning = false,
                     }
                 }
                 Ordering::Greater => {}
@@ -134,6 +165,7 @@ impl<T: Clone> Tree<T> {
         let (at, f) = self.locate_raw(usize::try_from(dest).unwrap_or(0));
         self.finger = f;
         self.place(at, piece);
+        passed
     }
 
     /// Whether every piece of chunk `c` (which lies after the left origin,
@@ -246,6 +278,12 @@ mod tests {
                 let _ = doc.delete(next(doc.len() - 1), 2);
             }
             if step % 400 == 0 {
+                // Siblings: runs typed at one place of one copy.
+                let at = next(doc.len() + 1);
+                for k in 0..12u128 {
+                    let r = ReplicaId::from_u128(50_000 + k * 7 % 12 + u128::from(step) * 16);
+                    deltas.push(doc.clone().insert(r, at, [5, 5]));
+                }
                 let mut fork = doc.clone();
                 for k in 0..20u128 {
                     let r = ReplicaId::from_u128(100 + k + u128::from(step));
@@ -267,9 +305,11 @@ mod tests {
         (doc, deltas)
     }
 
-    /// Passing whole chunks puts every run where the scan of every piece
-    /// puts it: the deltas joined into the document one by one and all at
-    /// once, with passing on and off, give equal states; chunks were
+    /// Passing whole chunks, and starting a scan at a sibling placed
+    /// before (same origins, smaller id), put every run where the scan of
+    /// every piece from its left origin puts it: the deltas joined into the
+    /// document one by one and all at once (joined in a scrambled order
+    /// first), with both on and off, give equal states; chunks were
     /// passed; every known reach is a lower bound after the joins.
     #[test]
     fn passing_whole_chunks_places_runs_as_the_piece_by_piece_scan() {
@@ -285,8 +325,13 @@ mod tests {
                 }
                 let mut all = doc.clone();
                 let mut batch = List::new();
-                for d in deltas.iter().rev() {
-                    batch.join(d);
+                let mut order: Vec<usize> = (0..deltas.len()).collect();
+                let mut next = rng(seed ^ 0xABCD);
+                for k in (1..order.len()).rev() {
+                    order.swap(k, next(k + 1));
+                }
+                for &k in &order {
+                    batch.join(&deltas[k]);
                 }
                 all.join(&batch);
                 let passed = PASSING.with(|p| p.get().1);
