@@ -253,11 +253,7 @@ impl<T: Clone> List<T> {
         range
             .difference(held)
             .ranges()
-            .map(|(_, lo, hi)| {
-                let from = u32::try_from(lo - piece.start).unwrap_or(0);
-                let to = u32::try_from(hi + 1 - piece.start).unwrap_or(piece.len);
-                piece.slice(from, to)
-            })
+            .map(|(_, lo, hi)| piece.slice_dots(lo, hi))
             .collect()
     }
 

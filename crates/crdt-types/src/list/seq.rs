@@ -348,7 +348,7 @@ impl<T: Clone> Tree<T> {
     /// Where `id` is: its chunk, piece and offset.
     fn find(&self, id: Id) -> Option<Place> {
         let ctr = id.ctr.get();
-        let chunk = self.chunk_at(self.index.chunk_of(id.agent, ctr)?)?;
+        let chunk = self.chunk_of(id)?;
         let pieces = &self.chunks[chunk].pieces;
         let piece = pieces.iter().position(|p| p.holds(id.agent, ctr))?;
         Some(Place {
@@ -356,6 +356,11 @@ impl<T: Clone> Tree<T> {
             piece,
             off: u32::try_from(ctr - pieces[piece].start).ok()?,
         })
+    }
+
+    /// The position in `chunks` of the chunk the index names for `id`.
+    fn chunk_of(&self, id: Id) -> Option<usize> {
+        self.chunk_at(self.index.chunk_of(id.agent, id.ctr.get())?)
     }
 
     /// The position in `chunks` of the chunk with id `cid`.

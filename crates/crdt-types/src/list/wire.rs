@@ -159,7 +159,8 @@ impl<T: Clone + PartialEq> List<T> {
         // and kept forever (a join of two orders of the same runs changes
         // neither), the replicas in sync and different. The order given
         // must be the one the origins give.
-        out.held_once(|| runs.iter().chain(&pending))
+        let held = out
+            .held_once(|| runs.iter().chain(&pending))
             .map_err(|e| e.to_string())?;
         let given = id_stream(runs.iter());
         out.integrate_all(runs);
@@ -167,7 +168,8 @@ impl<T: Clone + PartialEq> List<T> {
             return Err("list runs are not in the order their origins give".into());
         }
         out.pending = Runs::from_vec(pending);
-        out.held = out.dots_of(out.seq.pieces().chain(&out.pending));
+        // The same runs, placed: their dots are the ones counted above.
+        out.held = held;
         out.ctx = context;
         out.validate().map_err(|e| e.to_string())?;
         Ok(out)

@@ -176,11 +176,7 @@ impl<T: Clone> Tree<T> {
             Reach::Within => true,
             Reach::Unknown | Reach::Start => false,
             Reach::At(id) => {
-                let chunk = self
-                    .index
-                    .chunk_of(id.agent, id.ctr.get())
-                    .and_then(|cid| self.chunk_at(cid));
-                match (chunk, left) {
+                match (self.chunk_of(id), left) {
                     // Most often the chunks decide, without a look inside.
                     (Some(chunk), Some(left)) if chunk != left.chunk => chunk > left.chunk,
                     (Some(_), Some(left)) => {
