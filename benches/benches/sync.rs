@@ -230,23 +230,26 @@ fn text_digest_answer(c: &mut Criterion) {
 }
 
 /// What an engine does to ship an interval: joins its buffered deltas
-/// into one. Here 2,000 deltas of one deleted character each, scattered
-/// over a 100k-character text (an editing session offline, then a
-/// reconnect); every run of such a delta stays pending.
+/// into one. Here 2,000 and 4,096 (the default buffer bound) deltas of one
+/// deleted character each, scattered over a 100k-character text (an
+/// editing session offline, then a reconnect); every run of such a delta
+/// stays pending. The cost should grow with the deltas, not faster.
 fn text_interval(c: &mut Criterion) {
     let mut g = c.benchmark_group("interval/text_100k");
     g.sample_size(10);
-    let mut text = typed_text(SET_SIZE);
-    let deltas: Vec<Text> = (0..2_000).map(|i| text.delete(i * 20, 1)).collect();
-    g.bench_function("join_2000_scattered_deletions", |b| {
-        b.iter(|| {
-            let mut interval = Text::new();
-            for d in &deltas {
-                interval.join(d);
-            }
-            interval
-        })
-    });
+    for n in [2_000, 4_096] {
+        let mut text = typed_text(SET_SIZE);
+        let deltas: Vec<Text> = (0..n).map(|i| text.delete(i * 20, 1)).collect();
+        g.bench_function(format!("join_{n}_scattered_deletions"), |b| {
+            b.iter(|| {
+                let mut interval = Text::new();
+                for d in &deltas {
+                    interval.join(d);
+                }
+                interval
+            })
+        });
+    }
     g.finish();
 }
 

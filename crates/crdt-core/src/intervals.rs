@@ -237,6 +237,22 @@ impl IntervalSet {
             }
             return;
         }
+        // A few spans into a large set (a delta's dots joined into an
+        // accumulated delta or a state): each merged where it belongs, not
+        // the whole set rebuilt (joining thousands of one-dot deltas one by
+        // one was quadratic).
+        if other.spans.len() <= IN_PLACE_SPANS && other.spans.len() < self.spans.len() {
+            for &span in &other.spans {
+                if !self.merge_span_in_place(span) {
+                    // Full: room for this span and a sixty-fourth more, so
+                    // spans added one by one copy the set rarely, and a
+                    // large set is not doubled for one more span.
+                    self.spans.reserve_exact(self.spans.len() / 64 + 1);
+                    self.merge_span_in_place(span);
+                }
+            }
+            return;
+        }
         let mut out: SmallVec<[Span; 1]> =
             SmallVec::with_capacity(self.spans.len() + other.spans.len());
         let (a, b) = (&self.spans, &other.spans);
@@ -549,29 +565,39 @@ mod tests {
         (s, r)
     }
 
+    /// The set of `spans` and its members.
+    fn of_spans(spans: impl Iterator<Item = Span>) -> (IntervalSet, BTreeSet<u64>) {
+        let mut set = IntervalSet::default();
+        let mut members = BTreeSet::new();
+        for (lo, hi) in spans {
+            set.insert_span((lo, hi));
+            members.extend(lo..=hi);
+        }
+        (set, members)
+    }
+
+    /// 400 spans of `skip % 5 + 1` dots, two apart.
+    fn many(skip: u8) -> impl Iterator<Item = Span> {
+        let width = u64::from(skip % 5);
+        (0..400).map(move |i| (i * (width + 2) + 1, i * (width + 2) + 1 + width))
+    }
+
+    /// Up to eight spans: `len % 16 + 1` dots at `at % 2_900 + 1`.
+    fn few(few: &[(u16, u8)]) -> impl Iterator<Item = Span> + '_ {
+        few.iter().take(IN_PLACE_SPANS).map(|&(at, len)| {
+            let lo = u64::from(at % 2_900) + 1;
+            (lo, lo + u64::from(len % 16))
+        })
+    }
+
     /// A few spans against many (at least 16 times as many: the lookup
     /// path) intersect, and are disjoint or not, exactly as the members
     /// say, either way round.
     #[test]
     fn intersection_of_a_few_spans_with_many_is_exact() {
-        fn prop(few: Vec<(u16, u8)>, skip: u8) -> bool {
-            let mut many = IntervalSet::default();
-            let mut many_members = BTreeSet::new();
-            // 400 spans of `width` dots, two apart.
-            let width = u64::from(skip % 5);
-            for i in 0..400 {
-                let lo = i * (width + 2) + 1;
-                many.insert_span((lo, lo + width));
-                many_members.extend(lo..=lo + width);
-            }
-            let mut small = IntervalSet::default();
-            let mut small_members = BTreeSet::new();
-            for &(at, len) in few.iter().take(8) {
-                let lo = u64::from(at % 2_900) + 1;
-                let hi = lo + u64::from(len % 16);
-                small.insert_span((lo, hi));
-                small_members.extend(lo..=hi);
-            }
+        fn prop(few_spans: Vec<(u16, u8)>, skip: u8) -> bool {
+            let (many, many_members) = of_spans(many(skip));
+            let (small, small_members) = of_spans(few(&few_spans));
             let both: BTreeSet<u64> = small_members.intersection(&many_members).copied().collect();
             [small.intersection(&many), many.intersection(&small)]
                 .iter()
@@ -582,6 +608,52 @@ mod tests {
                 && many.is_disjoint(&small) == both.is_empty()
         }
         quickcheck(prop as fn(Vec<(u16, u8)>, u8) -> bool);
+    }
+
+    /// A few spans joined into many (the in-place path: a delta's dots
+    /// into an accumulated delta), whether the many have spare capacity or
+    /// none, give exactly the union of the members, in spans that neither
+    /// overlap nor touch; and one by one, thousands of one-dot spans into
+    /// a set with no spare room grow its capacity by a fraction each time
+    /// it fills, not by one span (a copy of the whole set per join made
+    /// accumulating thousands of deletions quadratic).
+    #[test]
+    fn union_of_a_few_spans_into_many_is_exact_and_grows_by_a_fraction() {
+        fn prop(few_spans: Vec<(u16, u8)>, skip: u8, tight: bool) -> bool {
+            let (mut set, _) = of_spans(many(skip));
+            let (small, _) = of_spans(few(&few_spans));
+            let (_, members) = of_spans(many(skip).chain(few(&few_spans)));
+            if tight {
+                set.spans.shrink_to_fit();
+            }
+            set.union_with(&small);
+            let spans = set.spans.as_slice();
+            set.iter().collect::<BTreeSet<u64>>() == members
+                && spans.windows(2).all(|w| w[0].1 + 1 < w[1].0)
+        }
+        quickcheck(prop as fn(Vec<(u16, u8)>, u8, bool) -> bool);
+
+        let mut set = IntervalSet::default();
+        for k in 1..=4_096u64 {
+            set.insert(4 * k);
+        }
+        set.spans.shrink_to_fit();
+        let mut grown = 0;
+        let mut capacity = set.spans.capacity();
+        // Between the spans, from the last gap back (never past the end).
+        for n in (0..4_096u64).rev().map(|k| 4 * k + 2) {
+            let one = IntervalSet {
+                spans: SmallVec::from_elem((n, n), 1),
+            };
+            set.union_with(&one);
+            if set.spans.capacity() != capacity {
+                grown += 1;
+                capacity = set.spans.capacity();
+            }
+        }
+        assert_eq!(set.spans.len(), 8_192);
+        assert!(grown <= 64, "grew {grown} times for 4,096 spans");
+        assert!(set.spans.capacity() <= 8_192 + 8_192 / 64 + 1);
     }
 
     /// Issue 11: subtracting a few local spans from a received set of many

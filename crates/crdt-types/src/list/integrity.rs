@@ -129,9 +129,9 @@ impl<T: Clone + PartialEq> List<T> {
 
     /// The stretches of `replica`'s counters `lo..=hi` held here, by
     /// counter.
-    fn stretches<'a>(
+    fn stretches<'a, 'p: 'a>(
         &'a self,
-        pending: &'a PendingIndex<'a, T>,
+        pending: &'a PendingIndex<'p, T>,
         replica: ReplicaId,
         lo: u64,
         hi: u64,
