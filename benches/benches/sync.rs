@@ -241,16 +241,41 @@ fn text_interval(c: &mut Criterion) {
         let mut text = typed_text(SET_SIZE);
         let deltas: Vec<Text> = (0..n).map(|i| text.delete(i * 20, 1)).collect();
         g.bench_function(format!("join_{n}_scattered_deletions"), |b| {
-            b.iter(|| {
-                let mut interval = Text::new();
-                for d in &deltas {
-                    interval.join(d);
-                }
-                interval
-            })
+            b.iter(|| join_all(&deltas))
         });
     }
+    // Typing at scattered places, every fourth keystroke a backspace: the
+    // backspaces delete characters whose runs wait, pending, in the
+    // interval.
+    let mut text = typed_text(SET_SIZE);
+    let mut at = 0;
+    let deltas: Vec<Text> = (0..4_096)
+        .map(|i| {
+            if i % 8 == 0 {
+                at = (i * 7_919) % text.len();
+            }
+            if i % 4 == 3 {
+                at -= 1;
+                text.delete(at, 1)
+            } else {
+                at += 1;
+                text.insert_str(replica(1), at - 1, "q")
+            }
+        })
+        .collect();
+    g.bench_function("join_4096_typed_and_backspaced", |b| {
+        b.iter(|| join_all(&deltas))
+    });
     g.finish();
+}
+
+/// The deltas joined into one, in order.
+fn join_all(deltas: &[Text]) -> Text {
+    let mut interval = Text::new();
+    for d in deltas {
+        interval.join(d);
+    }
+    interval
 }
 
 criterion_group!(

@@ -1,10 +1,11 @@
 //! Join, order, decomposition and validation of `List<T>`.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
 
 use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
+use smallvec::SmallVec;
 
 use super::List;
 use super::content::Content;
@@ -141,37 +142,52 @@ impl<T: Clone> List<T> {
             self.seq.kill_range(agent, lo, hi);
         }
         // The pending runs, in one pass (not one per range: a delta of many
-        // deletions joined into one with many pending runs was quadratic);
-        // tombstones and runs `dead` does not reach are kept as they are,
-        // and not moved at all when `dead` reaches none (an accumulated
-        // delta holds thousands of pending runs; each join moved them all).
-        let reached = |p: &Piece<T>| {
-            p.content.is_live()
-                && dead
-                    .ranges_within(self.agents[p.agent as usize], p.start, p.end() - 1)
-                    .next()
-                    .is_some()
-        };
-        if self.pending.iter().any(reached) {
-            let pending = std::mem::take(&mut self.pending);
-            for p in pending {
-                let r = self.agents[p.agent as usize];
-                let (agent, first, last) = (p.agent, p.start, p.end() - 1);
-                let mut cuts = dead.ranges_within(r, first, last).peekable();
-                if p.content.is_dead() || cuts.peek().is_none() {
-                    self.pending.push(p);
-                    continue;
-                }
-                let mut parts = vec![p];
-                for (_, lo, hi) in cuts {
-                    parts = parts
-                        .into_iter()
-                        .flat_map(|q| kill_in(q, agent, lo, hi))
-                        .collect();
-                }
-                self.pending.extend(parts);
+        // deletions joined into one with many pending runs was quadratic).
+        // A run outside the bounds of `dead`'s ranges for its replica is
+        // passed with a few comparisons, and only the runs `dead` reaches
+        // are cut, in place (an accumulated delta holds thousands of
+        // pending runs; a backspace joined into it moved them all).
+        let mut bounds: SmallVec<[(u32, u64, u64); 2]> = SmallVec::new();
+        for (r, lo, hi) in dead.ranges() {
+            let Some(agent) = self.agent(&r) else {
+                continue;
+            };
+            match bounds.last_mut() {
+                Some((a, _, top)) if *a == agent => *top = hi,
+                _ => bounds.push((agent, lo, hi)),
             }
         }
+        let reached: Vec<usize> = (self.pending.iter().enumerate())
+            .filter(|(_, p)| {
+                p.content.is_live()
+                    && bounds
+                        .iter()
+                        .any(|&(a, lo, hi)| a == p.agent && p.start <= hi && lo < p.end())
+                    && dead
+                        .ranges_within(self.agents[p.agent as usize], p.start, p.end() - 1)
+                        .next()
+                        .is_some()
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut rest = Vec::new();
+        for i in reached {
+            let p = &self.pending[i];
+            let (agent, first, last) = (p.agent, p.start, p.end() - 1);
+            let mut parts = vec![p.clone()];
+            for (_, lo, hi) in dead.ranges_within(self.agents[agent as usize], first, last) {
+                parts = parts
+                    .into_iter()
+                    .flat_map(|q| kill_in(q, agent, lo, hi))
+                    .collect();
+            }
+            let mut parts = parts.into_iter();
+            if let Some(head) = parts.next() {
+                self.pending[i] = head;
+            }
+            rest.extend(parts);
+        }
+        self.pending.extend(rest);
     }
 
     /// Integrates `incoming` and the pending runs, each as soon as both its
@@ -615,14 +631,20 @@ impl<T: Clone> List<T> {
 /// answer ask range by range). Pending runs hold distinct dots (the
 /// validation's "held once"), so their ends are sorted too.
 ///
-/// Sorted on the first search, not when made: a join that asks nothing of
-/// the pending runs (a delta sharing no dot with an accumulated one, which
-/// holds thousands of pending runs) does not sort them (joining thousands
-/// of deletions one by one sorted them once per join).
+/// Sorted once searched more than [`SCANS`] times, not when made: a join
+/// that asks nothing of the pending runs (a delta sharing no dot with an
+/// accumulated one, which holds thousands of pending runs) does not sort
+/// them, and one that asks about a few ranges (a backspace joined into
+/// it) scans them once per range (joining thousands of deletions one by
+/// one sorted them once per join).
 pub(super) struct PendingIndex<'a, T> {
     pending: &'a [Piece<T>],
     sorted: OnceCell<Vec<&'a Piece<T>>>,
+    scans: Cell<usize>,
 }
+
+/// Searches a [`PendingIndex`] answers by a scan before it sorts.
+const SCANS: usize = 4;
 
 impl<'a, T> PendingIndex<'a, T> {
     /// The index of `pending`.
@@ -630,21 +652,32 @@ impl<'a, T> PendingIndex<'a, T> {
         Self {
             pending,
             sorted: OnceCell::new(),
+            scans: Cell::new(0),
         }
     }
 
     /// The runs of `agent` with a dot in `lo..=hi`, by counter.
     fn within(&self, agent: u32, lo: u64, hi: u64) -> impl Iterator<Item = &'a Piece<T>> + '_ {
-        let sorted = self.sorted.get_or_init(|| {
-            let mut by: Vec<&Piece<T>> = self.pending.iter().collect();
-            by.sort_unstable_by_key(|p| (p.agent, p.start));
-            by
+        let meets = move |p: &&Piece<T>| p.agent == agent && p.start <= hi && lo < p.end();
+        let scanned = (self.sorted.get().is_none() && self.scans.get() < SCANS).then(|| {
+            self.scans.set(self.scans.get() + 1);
+            let mut hits: Vec<&'a Piece<T>> = self.pending.iter().filter(meets).collect();
+            hits.sort_unstable_by_key(|p| p.start);
+            hits.into_iter()
         });
-        let from = sorted.partition_point(|p| (p.agent, p.end()) <= (agent, lo));
-        sorted[from..]
-            .iter()
-            .copied()
-            .take_while(move |p| p.agent == agent && p.start <= hi)
+        let searched = scanned.is_none().then(|| {
+            let sorted = self.sorted.get_or_init(|| {
+                let mut by: Vec<&Piece<T>> = self.pending.iter().collect();
+                by.sort_unstable_by_key(|p| (p.agent, p.start));
+                by
+            });
+            let from = sorted.partition_point(|p| (p.agent, p.end()) <= (agent, lo));
+            sorted[from..].iter().copied().take_while(meets)
+        });
+        scanned
+            .into_iter()
+            .flatten()
+            .chain(searched.into_iter().flatten())
     }
 }
 
@@ -736,6 +769,31 @@ mod tests {
         QuickCheck::new()
             .tests(500)
             .quickcheck(prop as fn(List<u8>, Vec<(u8, ListOp<u8>)>) -> bool);
+    }
+
+    /// A deletion inside a run that waits, pending, in an accumulated
+    /// delta cuts it in three where it lies, and the pieces still bring
+    /// the state to the edits; the other pending runs stay as they were.
+    #[test]
+    fn a_deletion_inside_a_pending_run_cuts_it_in_place() {
+        let me = ReplicaId::from_u128(1);
+        let mut x = List::new();
+        let _ = x.insert(me, 0, *b"0123456789");
+        let base = x.clone();
+        let mut interval = List::new();
+        interval.join(&x.insert(me, 2, *b"abcdef"));
+        interval.join(&x.insert(me, 12, *b"uvw"));
+        assert_eq!(interval.pending.len(), 2, "their origins are not here");
+        interval.join(&x.delete(4, 2));
+        assert_eq!(x.to_vec(), b"01abef2345uvw6789");
+        let live: Vec<u32> = (interval.pending.iter())
+            .filter(|p| p.content.is_live())
+            .map(|p| p.len)
+            .collect();
+        assert_eq!(live, [2, 3, 2], "ab, uvw, ef");
+        let mut y = base;
+        y.join(&interval);
+        assert!(y == x && interval.validate().is_ok());
     }
 
     /// The digest answer as it was computed before it used the index: a
