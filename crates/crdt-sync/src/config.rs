@@ -93,7 +93,9 @@ pub struct Config {
     ///
     /// ```
     /// use crdt_sync::Config;
-    /// assert_eq!(Config::default().verify_local_writes, cfg!(debug_assertions));
+    /// // On or off as this crate was built (a doctest's own build may
+    /// // differ: `cargo test --release` builds it with debug assertions).
+    /// let _by_build = Config::default().verify_local_writes;
     /// let checked = Config { verify_local_writes: true, ..Config::default() };
     /// assert!(checked.validate().is_ok());
     /// ```
@@ -226,5 +228,21 @@ impl Default for Config {
             max_clock_drift: Some(Duration::from_secs(60)),
             integrity_interval: Some(Duration::from_secs(30)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    /// Local writes are checked by default exactly in builds with debug
+    /// assertions (the doctest cannot say it: under `cargo test
+    /// --release` it is built with them and the crate without).
+    #[test]
+    fn local_writes_are_checked_by_default_only_with_debug_assertions() {
+        assert_eq!(
+            Config::default().verify_local_writes,
+            cfg!(debug_assertions)
+        );
     }
 }

@@ -203,12 +203,6 @@ impl<T: Clone> Tree<T> {
         (at, f)
     }
 
-    /// The place of raw element `i` (tombstones counted), or the end.
-    fn locate_raw(&self, i: usize) -> (Place, Finger) {
-        let (at, f, _) = self.locate(i, |c| c.total, |f| f.total, |p| p.len as usize);
-        (at, f)
-    }
-
     /// The place of element `i` counted by `width` (per piece), `pick`
     /// (per chunk) and `of` (the finger's count), or the end; with the
     /// finger at its chunk and the hint for its piece. The scan starts at
@@ -426,11 +420,6 @@ impl<T: Clone> Tree<T> {
         let visible = piece.content.is_live();
         let off = at.off as usize;
         Some((v + if visible { off } else { 0 }, t + off, visible))
-    }
-
-    /// Raw position of `id` (or `None` if it is not integrated).
-    fn raw_pos(&self, id: Id) -> Option<usize> {
-        self.position(id).map(|(_, raw, _)| raw)
     }
 
     /// Splits the piece at `at` so that `at.off` starts a piece; returns

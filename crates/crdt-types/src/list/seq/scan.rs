@@ -88,62 +88,67 @@ impl<T: Clone> Tree<T> {
         after: Option<Id>,
     ) -> Option<Id> {
         self.ensure_agent(piece.agent);
-        let pos = |s: &Self, id: Option<Id>| -> i64 {
-            id.and_then(|id| s.raw_pos(id)).map_or(-1, |p| p as i64)
-        };
-        let end = self.total as i64;
-        let left = pos(self, piece.left());
+        // Places are compared in document order, not as raw positions: a
+        // position is counted from the finger chunk by chunk, and the scan
+        // asked for one per origin and per piece visited (a remote run
+        // into a long text walked the chunks between the finger and it).
+        let rank = |at: Option<Place>| at.map(order);
+        let end = (usize::MAX, usize::MAX, u32::MAX);
         let left_at = piece.left().and_then(|id| self.find(id));
-        let right = piece
-            .right()
-            .and_then(|id| self.raw_pos(id))
-            .map_or(end, |p| p as i64);
+        let left = rank(left_at);
+        let right_at = piece.right().and_then(|id| self.find(id));
+        let right = right_at.map_or(end, order);
         let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
         let mine = key(piece.agent, piece.start);
-        let mut i = left + 1;
-        if let Some(at) = after
-            .filter(|_| may_pass())
-            .and_then(|id| self.raw_pos(id))
-            .map(|p| p as i64)
-            && left < at
-            && at < right
+        let mut at = match left_at {
+            Some(l) if self.piece(l).is_some_and(|p| l.off + 1 < p.len) => Place {
+                off: l.off + 1,
+                ..l
+            },
+            Some(l) => self.next_piece(l),
+            None => self.first_place(),
+        };
+        if let Some(hint) = after.filter(|_| may_pass()).and_then(|id| self.find(id))
+            && left < Some(order(hint))
+            && order(hint) < right
         {
-            i = at;
+            at = hint;
         }
-        let mut dest = i;
+        let mut dest = at;
         let mut scanning = false;
         let mut passed = None;
-        let (mut at, _) = self.locate_raw(usize::try_from(i).unwrap_or(0));
         loop {
             if !scanning {
-                dest = i;
+                dest = at;
             }
-            if i >= end || i == right {
+            if self.piece(at).is_none() || Some(at) == right_at {
                 break;
             }
-            if at.piece == 0 && at.off == 0 && at.chunk < self.chunks.len() {
+            if at.piece == 0 && at.off == 0 {
                 // A chunk after `L` that holds neither the right origin nor a
                 // piece whose left origin is `L` or before it: pass it whole.
-                let total = self.chunks[at.chunk].total as i64;
-                if i + total <= right && may_pass() && self.hangs_after(at.chunk, left_at) {
-                    i += total;
-                    at = Place {
-                        chunk: at.chunk + 1,
-                        piece: 0,
-                        off: 0,
+                if right_at.is_none_or(|r| r.chunk > at.chunk)
+                    && may_pass()
+                    && self.hangs_after(at.chunk, left_at)
+                {
+                    at = if at.chunk + 1 < self.chunks.len() {
+                        Place {
+                            chunk: at.chunk + 1,
+                            piece: 0,
+                            off: 0,
+                        }
+                    } else {
+                        self.end_place()
                     };
                     continue;
                 }
             }
             let Some(other) = self.piece(at) else { break };
-            let oleft = pos(self, other.left_at(at.off));
+            let oleft = rank(other.left_at(at.off).and_then(|id| self.find(id)));
             match oleft.cmp(&left) {
                 Ordering::Less => break,
                 Ordering::Equal => {
-                    let oright = other
-                        .right()
-                        .and_then(|id| self.raw_pos(id))
-                        .map_or(end, |p| p as i64);
+                    let oright = (other.right().and_then(|id| self.find(id))).map_or(end, order);
                     let theirs = key(other.agent, other.start + u64::from(at.off));
                     match oright.cmp(&right) {
                         Ordering::Less => scanning = true,
@@ -159,13 +164,22 @@ impl<T: Clone> Tree<T> {
             }
             // The rest of this piece follows its first element (their left
             // origins are after `left`): skip it as a whole.
-            i += i64::from(other.len - at.off);
             at = self.next_piece(at);
         }
-        let (at, f) = self.locate_raw(usize::try_from(dest).unwrap_or(0));
-        self.finger = f;
-        self.place(at, piece);
+        self.place(dest, piece);
         passed
+    }
+
+    /// The place of the first element (the end of an empty tree).
+    fn first_place(&self) -> Place {
+        if self.chunks.is_empty() {
+            return self.end_place();
+        }
+        Place {
+            chunk: 0,
+            piece: 0,
+            off: 0,
+        }
     }
 
     /// Whether every piece of chunk `c` (which lies after the left origin,
