@@ -17,7 +17,7 @@ use crdt_core::{CausalContext, Dot, Fingerprint, ReplicaId, content_hash};
 use serde::Serialize;
 
 use super::List;
-use super::lattice::PendingIndex;
+use super::pending::PendingIndex;
 use super::piece::Piece;
 use super::seq::Seq;
 

@@ -100,6 +100,7 @@ mod content;
 mod integrity;
 mod lattice;
 mod packed;
+mod pending;
 mod piece;
 mod seq;
 mod text;
