@@ -194,27 +194,17 @@ impl IntervalSet {
     }
 
     /// `self := self ∪ other`, consuming `other`: the larger of the two
-    /// sets is kept and the smaller merged into it in place when it has a
-    /// few spans that fit, so that a large received set joined into a
-    /// small one (or a few spans into a large one) is not copied (issue 11:
-    /// the peak memory of a received context).
+    /// sets is kept and the smaller merged into it (in place when it has a
+    /// few spans, see [`IntervalSet::union_with`]), so that a large
+    /// received set joined into a small one (or a few spans into a large
+    /// one) is not copied (issue 11: the peak memory of a received
+    /// context).
     pub(crate) fn union_owned(&mut self, mut other: Self) {
         if other.spans.len() > self.spans.len() {
             std::mem::swap(&mut self.spans, &mut other.spans);
         }
-        if other.spans.len() > IN_PLACE_SPANS {
-            self.union_with(&other);
-            return;
-        }
-        for (k, &span) in other.spans.iter().enumerate() {
-            if !self.merge_span_in_place(span) {
-                let rest = Self {
-                    spans: other.spans[k..].iter().copied().collect(),
-                };
-                self.union_with(&rest);
-                return;
-            }
-        }
+        // A few spans merge into the larger set in place (see `union_with`).
+        self.union_with(&other);
     }
 
     /// `self := self ∪ other`.

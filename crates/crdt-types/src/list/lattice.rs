@@ -157,25 +157,28 @@ impl<T: Clone> List<T> {
                 _ => bounds.push((agent, lo, hi)),
             }
         }
-        let reached: Vec<usize> = (self.pending.iter().enumerate())
+        let near: Vec<usize> = (self.pending.iter().enumerate())
             .filter(|(_, p)| {
                 p.content.is_live()
                     && bounds
                         .iter()
                         .any(|&(a, lo, hi)| a == p.agent && p.start <= hi && lo < p.end())
-                    && dead
-                        .ranges_within(self.agents[p.agent as usize], p.start, p.end() - 1)
-                        .next()
-                        .is_some()
             })
             .map(|(i, _)| i)
             .collect();
         let mut rest = Vec::new();
-        for i in reached {
+        for i in near {
             let p = &self.pending[i];
             let (agent, first, last) = (p.agent, p.start, p.end() - 1);
+            let cuts: SmallVec<[(u64, u64); 2]> = dead
+                .ranges_within(self.agents[agent as usize], first, last)
+                .map(|(_, lo, hi)| (lo, hi))
+                .collect();
+            if cuts.is_empty() {
+                continue;
+            }
             let mut parts = vec![p.clone()];
-            for (_, lo, hi) in dead.ranges_within(self.agents[agent as usize], first, last) {
+            for (lo, hi) in cuts {
                 parts = parts
                     .into_iter()
                     .flat_map(|q| kill_in(q, agent, lo, hi))

@@ -106,7 +106,12 @@ impl<T: Clone> Tree<T> {
                 ..l
             },
             Some(l) => self.next_piece(l),
-            None => self.first_place(),
+            // The first element, or the end of an empty tree: both there.
+            None => Place {
+                chunk: 0,
+                piece: 0,
+                off: 0,
+            },
         };
         if let Some(hint) = after.filter(|_| may_pass()).and_then(|id| self.find(id))
             && left < Some(order(hint))
@@ -168,18 +173,6 @@ impl<T: Clone> Tree<T> {
         }
         self.place(dest, piece);
         passed
-    }
-
-    /// The place of the first element (the end of an empty tree).
-    fn first_place(&self) -> Place {
-        if self.chunks.is_empty() {
-            return self.end_place();
-        }
-        Place {
-            chunk: 0,
-            piece: 0,
-            off: 0,
-        }
     }
 
     /// Whether every piece of chunk `c` (which lies after the left origin,
