@@ -104,6 +104,7 @@ mod pending;
 mod piece;
 mod seq;
 mod text;
+mod validate;
 mod wire;
 
 use std::fmt::Debug;

@@ -137,14 +137,19 @@ impl<T: Clone> Seq<T> {
         self.tree_mut().insert_local(i, piece);
     }
 
-    /// Integrates a remote piece whose origins are integrated (see
-    /// [`Tree::integrate`]).
+    /// Integrates a remote piece if its origins are integrated, or gives it
+    /// back (see [`Tree::integrate`]). An empty sequence holds no origin: a
+    /// piece with one is given back without building a tree (a delta's runs
+    /// wait so).
     pub(crate) fn integrate(
         &mut self,
         piece: Piece<T>,
         agents: &[ReplicaId],
-        after: Option<Id>,
-    ) -> Option<Id> {
+        after: impl FnOnce() -> Option<Id>,
+    ) -> Result<Option<Id>, Piece<T>> {
+        if self.0.is_none() && (piece.left().is_some() || piece.right().is_some()) {
+            return Err(piece);
+        }
         self.tree_mut().integrate(piece, agents, after)
     }
 
@@ -197,5 +202,27 @@ mod tests {
         assert!(s.0.is_some());
         assert_eq!((s.visible(), s.get(1)), (2, Some(&'b')));
         assert!(s.heap_bytes() > std::mem::size_of::<Tree<char>>());
+    }
+
+    /// A run whose origin is missing waits, pending, and no sequence is
+    /// allocated for it (a delta's stays empty); once the origin comes,
+    /// both are placed.
+    #[test]
+    fn a_run_waiting_for_its_origin_allocates_no_sequence() {
+        use crate::List;
+        use crdt_core::Lattice;
+
+        let a = ReplicaId::from_u128(1);
+        let mut x: List<u8> = List::new();
+        let first = x.insert(a, 0, [1]);
+        let second = x.insert(a, 1, [2]);
+        let mut delta = List::new();
+        delta.join(&second);
+        assert!(delta.seq.0.is_none());
+        assert_eq!((delta.run_count(), delta.len()), (1, 0));
+        delta.join(&first);
+        assert!(delta.seq.0.is_some());
+        assert_eq!(delta.to_vec(), [1, 2]);
+        assert!(delta == x);
     }
 }

@@ -80,24 +80,27 @@ impl<T: Clone> Tree<T> {
     /// sibling with the same origins and a smaller id, leaves it not past.
     ///
     /// Returns the first element of the last such sibling the scan passed,
-    /// if any.
+    /// if any; or, if an origin of the piece is not integrated, the piece,
+    /// untouched (the lookups that place a run tell whether it can be
+    /// placed: a check before them looked every origin up twice).
     pub(crate) fn integrate(
         &mut self,
         piece: Piece<T>,
         agents: &[ReplicaId],
-        after: Option<Id>,
-    ) -> Option<Id> {
-        self.ensure_agent(piece.agent);
+        after: impl FnOnce() -> Option<Id>,
+    ) -> Result<Option<Id>, Piece<T>> {
         // Places are compared in document order, not as raw positions: a
         // position is counted from the finger chunk by chunk, and the scan
         // asked for one per origin and per piece visited (a remote run
         // into a long text walked the chunks between the finger and it).
         let rank = |at: Option<Place>| at.map(order);
         let end = (usize::MAX, usize::MAX, u32::MAX);
-        let left_at = piece.left().and_then(|id| self.find(id));
+        let left_at = match piece.left().map(|id| self.find(id)) {
+            None => None,
+            Some(Some(at)) => Some(at),
+            Some(None) => return Err(piece),
+        };
         let left = rank(left_at);
-        let right_at = piece.right().and_then(|id| self.find(id));
-        let right = right_at.map_or(end, order);
         let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
         let mine = key(piece.agent, piece.start);
         let mut at = match left_at {
@@ -113,7 +116,21 @@ impl<T: Clone> Tree<T> {
                 off: 0,
             },
         };
-        if let Some(hint) = after.filter(|_| may_pass()).and_then(|id| self.find(id))
+        // The right origin was the element just after the left one when the
+        // run was typed, and still is when nothing was placed between them
+        // since (always, for the runs of one writer placed in the order they
+        // were typed, as decoding a text does): then it needs no lookup.
+        let right_at = match piece.right() {
+            None => None,
+            Some(id) if self.piece(at).and_then(|p| p.id_at(at.off)) == Some(id) => Some(at),
+            Some(id) => match self.find(id) {
+                Some(r) => Some(r),
+                None => return Err(piece),
+            },
+        };
+        let right = right_at.map_or(end, order);
+        self.ensure_agent(piece.agent);
+        if let Some(hint) = after().filter(|_| may_pass()).and_then(|id| self.find(id))
             && left < Some(order(hint))
             && order(hint) < right
         {
@@ -172,7 +189,7 @@ impl<T: Clone> Tree<T> {
             at = self.next_piece(at);
         }
         self.place(dest, piece);
-        passed
+        Ok(passed)
     }
 
     /// Whether every piece of chunk `c` (which lies after the left origin,
@@ -247,6 +264,37 @@ mod tests {
                 })
             })
         }
+    }
+
+    /// A run's right origin is found without a lookup when it is still
+    /// the element after its left origin, and by a lookup when a run was
+    /// placed between them since: concurrent runs at one place, delivered
+    /// in both orders and decoded again, end in Fugue's order (by replica
+    /// id), the same everywhere.
+    #[test]
+    fn a_right_origin_no_longer_next_to_the_left_one_is_looked_up() {
+        let id = ReplicaId::from_u128;
+        let mut x: List<u8> = List::new();
+        let base = x.insert(id(1), 0, [1, 2]);
+        let (mut y, mut z) = (List::new(), List::new());
+        y.join(&base);
+        z.join(&base);
+        // Both between 1 and 2: each run's origins are 1 and 2.
+        let from_3 = z.insert(id(3), 1, [8]);
+        let from_2 = y.insert(id(2), 1, [7]);
+        let mut p = x.clone();
+        p.join(&from_2);
+        p.join(&from_3);
+        let mut q = x.clone();
+        q.join(&from_3);
+        q.join(&from_2);
+        assert_eq!(p.to_vec(), [1, 7, 8, 2]);
+        assert!(p == q);
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&p, config).expect("encodes");
+        let (back, _): (List<u8>, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).expect("decodes");
+        assert!(back == p);
     }
 
     /// A small xorshift for the edits.
