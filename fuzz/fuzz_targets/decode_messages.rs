@@ -4,7 +4,7 @@
 #![no_main]
 
 use crdt_sync::{Message, Replicated, codec};
-use crdt_types::{LwwRegister, MvRegister, OrMap, OrSet, PnCounter};
+use crdt_types::{LwwRegister, MvRegister, OrMap, OrSet, PnCounter, Text};
 use libfuzzer_sys::fuzz_target;
 
 const LIMIT: usize = 1 << 16;
@@ -36,11 +36,14 @@ fuzz_target!(|data: &[u8]| {
     }
     framed.extend_from_slice(rest);
     // Selectors 0 to 3 as before `LwwRegister` joined (old seeds keep
-    // their type); 7 carries wall times, such as `u64::MAX`.
+    // their type); 7 carries wall times, such as `u64::MAX`; 3 with bit 6
+    // set is `Text` (no older seed has it), whose decoding places its runs
+    // and checks only what placing does not.
     match which % 8 {
         0 | 4 => check::<OrSet<u64>>(&framed),
         1 | 5 => check::<MvRegister<u64>>(&framed),
         2 | 6 => check::<OrMap<u8, OrSet<u8>>>(&framed),
+        3 if which & 0x40 != 0 => check::<Text>(&framed),
         3 => check::<PnCounter>(&framed),
         _ => check::<LwwRegister<u64>>(&framed),
     }

@@ -3,9 +3,9 @@
 //! and written in each target's input format by
 //! `cargo run --example write_seeds`.
 
-use crdt_core::{Causal, CausalContext, Dot, DotFun, Fingerprint, HybridClock};
+use crdt_core::{Causal, CausalContext, Dot, DotFun, Fingerprint, HybridClock, Lattice};
 use crdt_sync::{Envelope, Message, Payload, codec};
-use crdt_types::{CausalCrdt, LwwRegister, MvRegister, OrMap, OrSet, ReplicaId};
+use crdt_types::{CausalCrdt, LwwRegister, MvRegister, OrMap, OrSet, ReplicaId, Text};
 use serde::Serialize;
 
 use crate::engine_bytes::{Input, Op, State, replica};
@@ -116,7 +116,8 @@ fn framed(which: u8, bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// Seeds of `decode_messages`: (class, bytes). Type selectors: 0 `OrSet<u64>`,
-/// 1 `MvRegister<u64>`, 2 `OrMap<u8, OrSet<u8>>`, 7 `LwwRegister<u64>`.
+/// 1 `MvRegister<u64>`, 2 `OrMap<u8, OrSet<u8>>`, 7 `LwwRegister<u64>`,
+/// `0x43` `Text`.
 #[must_use]
 pub fn decode_messages() -> Vec<(String, Vec<u8>)> {
     type Set = OrSet<u64>;
@@ -175,6 +176,25 @@ pub fn decode_messages() -> Vec<(String, Vec<u8>)> {
             framed(1, encode(delta(d, 0, 1))),
         ));
     }
+    // A text typed by two replicas, concurrently at one place, with
+    // tombstones and a run still waiting for its origin: decoding places
+    // the runs and must refuse any other order.
+    seeds.push(("text-concurrent".to_owned(), {
+        let (x, y) = (replica(1), replica(2));
+        let mut a = Text::new();
+        let base = a.insert_str(x, 0, "hello world");
+        let mut b = Text::new();
+        b.join(&base);
+        let from_a = a.insert_str(x, 5, ",");
+        let from_b = b.insert_str(y, 5, " there");
+        let _ = a.delete(0, 1);
+        a.join(&from_b);
+        b.join(&from_a);
+        let late = b.insert_str(y, 2, "LL");
+        let mut state = a.clone();
+        state.join(&late.joined(&b.delete(7, 2)));
+        framed(0x43, encode(delta(state, 0, 1)))
+    }));
     for (name, ranges) in huge_ranges() {
         let set: Set = removal(&ranges);
         seeds.push((name.to_owned(), framed(0, encode(delta(set, 0, 1)))));

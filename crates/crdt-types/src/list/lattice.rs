@@ -121,15 +121,25 @@ impl<T: Clone> List<T> {
     {
         // Sorted by the rank of the agent's replica id and the first
         // counter in one integer: a sort of 16-byte keys, not of replica
-        // ids (a fifth of the decode of a long text sorted those).
-        let mut by_id: Vec<usize> = (0..self.agents.len()).collect();
-        by_id.sort_unstable_by_key(|&a| self.agents[a]);
-        let mut rank = vec![0u128; self.agents.len()];
-        for (k, &a) in by_id.iter().enumerate() {
-            rank[a] = (k as u128) << 64;
-        }
-        let mut ranges: Vec<(u128, u64)> = pieces
-            .map(|p| (rank[p.agent as usize] | u128::from(p.start), p.end() - 1))
+        // ids (a fifth of the decode of a long text sorted those). Only the
+        // agents the pieces name are ranked: a few pieces of a state with
+        // thousands of replicas cost what they name.
+        let runs: Vec<(u32, u64, u64)> = pieces.map(|p| (p.agent, p.start, p.end() - 1)).collect();
+        let mut by_id: Vec<u32> = runs.iter().map(|r| r.0).collect();
+        by_id.sort_unstable();
+        by_id.dedup();
+        by_id.sort_unstable_by_key(|&a| self.agents[a as usize]);
+        let mut rank: Vec<(u32, u128)> = (by_id.iter().copied())
+            .zip((0u128..).map(|k| k << 64))
+            .collect();
+        rank.sort_unstable();
+        let rank_of = |agent: u32| {
+            rank.binary_search_by_key(&agent, |r| r.0)
+                .map_or(0, |k| rank[k].1)
+        };
+        let mut ranges: Vec<(u128, u64)> = runs
+            .iter()
+            .map(|&(agent, lo, hi)| (rank_of(agent) | u128::from(lo), hi))
             .collect();
         // Ties (overlapping runs, which the caller counts) may go either way:
         // the union is the same.
@@ -137,7 +147,7 @@ impl<T: Clone> List<T> {
         let mut out = CausalContext::new();
         for (key, hi) in ranges {
             let agent = by_id[(key >> 64) as usize];
-            out.insert_range(self.agents[agent], key as u64, hi);
+            out.insert_range(self.agents[agent as usize], key as u64, hi);
         }
         out
     }
