@@ -119,35 +119,20 @@ impl<T: Clone> List<T> {
     where
         T: 'a,
     {
-        // Sorted by the rank of the agent's replica id and the first
-        // counter in one integer: a sort of 16-byte keys, not of replica
-        // ids (a fifth of the decode of a long text sorted those). Only the
-        // agents the pieces name are ranked: a few pieces of a state with
-        // thousands of replicas cost what they name.
-        let runs: Vec<(u32, u64, u64)> = pieces.map(|p| (p.agent, p.start, p.end() - 1)).collect();
-        let mut by_id: Vec<u32> = runs.iter().map(|r| r.0).collect();
-        by_id.sort_unstable();
-        by_id.dedup();
-        by_id.sort_unstable_by_key(|&a| self.agents[a as usize]);
-        let mut rank: Vec<(u32, u128)> = (by_id.iter().copied())
-            .zip((0u128..).map(|k| k << 64))
-            .collect();
-        rank.sort_unstable();
-        let rank_of = |agent: u32| {
-            rank.binary_search_by_key(&agent, |r| r.0)
-                .map_or(0, |k| rank[k].1)
-        };
-        let mut ranges: Vec<(u128, u64)> = runs
-            .iter()
-            .map(|&(agent, lo, hi)| (rank_of(agent) | u128::from(lo), hi))
-            .collect();
-        // Ties (overlapping runs, which the caller counts) may go either way:
-        // the union is the same.
-        ranges.sort_unstable_by_key(|&(key, _)| key);
+        // Sorted by agent and counter (small integer keys, not replica
+        // ids: a fifth of the decode of a long text sorted those), then
+        // each agent's ranges inserted in replica id order so that every
+        // range appends. Only the agents the pieces name are ordered: a
+        // few pieces of a state with thousands of replicas cost what they
+        // name.
+        let mut runs: Vec<(u32, u64, u64)> =
+            pieces.map(|p| (p.agent, p.start, p.end() - 1)).collect();
+        runs.sort_unstable();
+        let mut by_agent: Vec<&[(u32, u64, u64)]> = runs.chunk_by(|a, b| a.0 == b.0).collect();
+        by_agent.sort_unstable_by_key(|ranges| self.agents[ranges[0].0 as usize]);
         let mut out = CausalContext::new();
-        for (key, hi) in ranges {
-            let agent = by_id[(key >> 64) as usize];
-            out.insert_range(self.agents[agent as usize], key as u64, hi);
+        for &(agent, lo, hi) in by_agent.into_iter().flatten() {
+            out.insert_range(self.agents[agent as usize], lo, hi);
         }
         out
     }
