@@ -1,6 +1,5 @@
 //! Join, order, decomposition and validation of `List<T>`.
 
-use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
 
 use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
@@ -200,89 +199,6 @@ impl<T: Clone> List<T> {
         self.pending.extend(rest);
     }
 
-    /// Integrates `incoming` and the pending runs, each as soon as both its
-    /// origins are integrated; what cannot be stays pending.
-    ///
-    /// A pending run waits for an origin the sequence lacks, so it can only
-    /// become ready once a run is integrated: the pending runs are tried
-    /// again only then. Joining deltas into one (an engine's interval, a
-    /// delta of many edits, whose runs all stay pending) so costs what the
-    /// joined delta brings, not what is already pending (issue 14: 5,000
-    /// scattered one-character deletions joined one by one took 2.4 s).
-    pub(super) fn integrate_all(&mut self, incoming: Vec<Piece<T>>) {
-        self.integrate_runs(incoming, false);
-    }
-
-    /// [`List::integrate_all`], trying the pending runs from the start
-    /// when `retry` (after a local insert, whose new elements a forged
-    /// pending run may name as its origins).
-    pub(super) fn integrate_runs(&mut self, incoming: Vec<Piece<T>>, retry: bool) {
-        let mut queue = incoming;
-        let mut merged = false;
-        if retry {
-            merged = true;
-            queue.extend(self.pending.drain(..));
-        }
-        // Counters grow along causality for each replica: a good first order.
-        queue = by_start(queue);
-        // Runs placed so far with siblings, by origins and then id: a run
-        // follows every run with its origins and a smaller id (Fugue orders
-        // such siblings by id), so its scan starts at the nearest one
-        // (thousands of runs typed at one place cost a scan each past the
-        // others).
-        let mut siblings: Siblings = BTreeMap::new();
-        // The key inserted last: runs placed one after the other among
-        // their siblings (25k runs typed at one place, in order) each pass
-        // the one placed just before, whose key is there already.
-        let mut last = None;
-        loop {
-            let before = queue.len();
-            let mut rest = Vec::new();
-            for piece in queue {
-                let origins = (piece.left(), piece.right());
-                let key = (self.agents.get(piece.agent as usize).copied(), piece.start);
-                let first = Id::new(piece.agent, piece.start);
-                let after = || {
-                    (siblings.range((origins, (None, 0))..(origins, key)))
-                        .next_back()
-                        .map(|(_, id)| *id)
-                };
-                match self.seq.integrate(piece, &self.agents, after) {
-                    // Only runs with siblings are kept: the one passed, and
-                    // this one (most runs have origins of their own).
-                    Ok(Some(passed)) => {
-                        if let Some(first) = first {
-                            let theirs = (
-                                self.agents.get(passed.agent as usize).copied(),
-                                passed.ctr.get(),
-                            );
-                            if last != Some((origins, theirs)) {
-                                siblings.insert((origins, theirs), passed);
-                            }
-                            siblings.insert((origins, key), first);
-                            last = Some((origins, key));
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(piece) => rest.push(piece),
-                }
-            }
-            queue = rest;
-            let progressed = queue.len() < before;
-            if progressed && !merged && !self.pending.is_empty() {
-                // Something was integrated: the pending runs may be ready.
-                merged = true;
-                queue.extend(self.pending.drain(..));
-                queue = by_start(queue);
-                continue;
-            }
-            if !progressed || queue.is_empty() {
-                break;
-            }
-        }
-        self.pending.extend(queue);
-    }
-
     /// The parts of `piece` (of a state with replica table `agents`) whose
     /// dots are not in `held`, as pieces of that state.
     pub(super) fn unheld(
@@ -302,24 +218,6 @@ impl<T: Clone> List<T> {
             .map(|(_, lo, hi)| piece.slice_dots(lo, hi))
             .collect()
     }
-}
-
-/// Runs placed by one [`List::integrate_runs`] that have siblings (other
-/// runs with their origins): the first element of each, by origins and
-/// then id (replica, counter).
-type Siblings = BTreeMap<((Option<Id>, Option<Id>), (Option<ReplicaId>, u64)), Id>;
-
-/// `pieces` in order of first counter, stably: the keys are sorted and the
-/// pieces moved once, not moved at every step of the sort (a sixth of the
-/// decode of a long text went to sorting 64-byte pieces).
-fn by_start<T>(pieces: Vec<Piece<T>>) -> Vec<Piece<T>> {
-    if pieces.is_sorted_by_key(|p| p.start) {
-        return pieces;
-    }
-    let mut keys: Vec<(u64, usize)> = pieces.iter().map(|p| p.start).zip(0..).collect();
-    keys.sort_unstable();
-    let mut slots: Vec<Option<Piece<T>>> = pieces.into_iter().map(Some).collect();
-    keys.iter().filter_map(|&(_, k)| slots[k].take()).collect()
 }
 
 /// `piece` with its elements of `agent` in `lo..=hi` made tombstones (split
@@ -424,6 +322,7 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             .flat_map(|p| Self::unheld(&self.held, &other.agents, p))
             .collect();
         let new_ids = other.dots_of(parts.iter());
+        self.intern_named(&other.agents, parts.iter());
         let incoming = parts
             .into_iter()
             .map(|p| self.import(&other.agents, p))

@@ -96,12 +96,14 @@
 //! holds one replica inline, so a `List<char>` is 224 bytes to build, move
 //! and drop, not 448.
 
+mod agents;
 mod content;
 mod integrity;
 mod lattice;
 mod packed;
 mod pending;
 mod piece;
+mod place;
 mod seq;
 mod text;
 mod validate;
@@ -112,6 +114,7 @@ use std::fmt::Debug;
 use crdt_core::{CausalContext, Dot, ReplicaId};
 use smallvec::SmallVec;
 
+use agents::AgentIndex;
 use content::Content;
 use piece::{Id, Piece};
 use seq::Seq;
@@ -173,50 +176,6 @@ impl<T> Default for List<T> {
             ctx: CausalContext::new(),
             held: CausalContext::new(),
         }
-    }
-}
-
-/// Replica id -> agent index, sorted by id, kept only past
-/// [`AgentIndex::SMALL`] replicas: below that a scan of the replica table
-/// is faster, and a delta (one or two replicas) allocates nothing for it.
-#[derive(Clone, Debug, Default)]
-struct AgentIndex(Vec<(ReplicaId, u32)>);
-
-impl AgentIndex {
-    /// Up to this many replicas, lookups scan the replica table.
-    const SMALL: usize = 8;
-
-    /// The agent index of `replica` in `agents` (the replica table this
-    /// index belongs to).
-    fn get(&self, agents: &[ReplicaId], replica: &ReplicaId) -> Option<u32> {
-        if agents.len() <= Self::SMALL {
-            let i = agents.iter().position(|r| r == replica)?;
-            return u32::try_from(i).ok();
-        }
-        let i = self.0.binary_search_by(|(r, _)| r.cmp(replica)).ok()?;
-        Some(self.0[i].1)
-    }
-
-    /// Notes that `agents` just grew by one replica.
-    fn grew(&mut self, agents: &[ReplicaId]) {
-        if agents.len() <= Self::SMALL {
-            return;
-        }
-        if self.0.is_empty() {
-            self.0 = (0u32..).zip(agents).map(|(a, r)| (*r, a)).collect();
-            self.0.sort_unstable();
-            return;
-        }
-        let a = u32::try_from(agents.len() - 1).unwrap_or(u32::MAX);
-        let r = agents[agents.len() - 1];
-        if let Err(i) = self.0.binary_search_by(|(x, _)| x.cmp(&r)) {
-            self.0.insert(i, (r, a));
-        }
-    }
-
-    /// Heap bytes held.
-    fn heap_bytes(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<(ReplicaId, u32)>()
     }
 }
 
@@ -453,22 +412,6 @@ impl<T: Clone> List<T> {
             + self.agent_of.heap_bytes()
     }
 
-    /// The agent index of `replica`, interning it.
-    fn intern(&mut self, replica: ReplicaId) -> u32 {
-        if let Some(a) = self.agent(&replica) {
-            return a;
-        }
-        let a = u32::try_from(self.agents.len()).unwrap_or(u32::MAX);
-        self.agents.push(replica);
-        self.agent_of.grew(&self.agents);
-        a
-    }
-
-    /// The agent index of `replica`, if it is in the table.
-    fn agent(&self, replica: &ReplicaId) -> Option<u32> {
-        self.agent_of.get(&self.agents, replica)
-    }
-
     /// The global dot of an id.
     fn dot_of(&self, id: Id) -> Option<Dot> {
         Dot::new(*self.agents.get(id.agent as usize)?, id.ctr.get())
@@ -532,6 +475,9 @@ impl<T: Clone> List<T> {
         let mut out = Self::new();
         out.ctx = ctx;
         out.held = held;
+        if pieces.len() > 1 {
+            out.intern_named(&self.agents, pieces.iter());
+        }
         if !pieces.is_empty() && pieces.iter().all(has_origin) {
             if let [p] = pieces.as_slice() {
                 out.agents.reserve_exact(p.agents_named());

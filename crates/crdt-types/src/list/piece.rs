@@ -108,6 +108,14 @@ impl<T> Piece<T> {
         self.agent = map(self.agent).unwrap_or(0);
     }
 
+    /// The agents the origins (left, then right) and the piece name.
+    pub(crate) fn agents(&self) -> impl Iterator<Item = u32> + use<T> {
+        let o = &self.origins;
+        let left = (o.left_ctr != 0).then_some(o.left_agent);
+        let right = (o.right_ctr != 0).then_some(o.right_agent);
+        left.into_iter().chain(right).chain([self.agent])
+    }
+
     /// How many distinct agents the piece and its origins name (1 to 3).
     pub(crate) fn agents_named(&self) -> usize {
         let o = &self.origins;

@@ -14,6 +14,7 @@ use crdt_core::ReplicaId;
 use super::super::Runs;
 use super::super::piece::{Id, Piece};
 use super::Tree;
+use super::scan::Waiting;
 
 /// The integrated pieces of a list, in document order: empty, or a
 /// [`Tree`] on the heap.
@@ -146,9 +147,11 @@ impl<T: Clone> Seq<T> {
         piece: Piece<T>,
         agents: &[ReplicaId],
         after: impl FnOnce() -> Option<Id>,
-    ) -> Result<Option<Id>, Piece<T>> {
-        if self.0.is_none() && (piece.left().is_some() || piece.right().is_some()) {
-            return Err(piece);
+    ) -> Result<Option<Id>, Waiting<T>> {
+        if self.0.is_none()
+            && let Some(id) = piece.left().or(piece.right())
+        {
+            return Err((piece, id));
         }
         self.tree_mut().integrate(piece, agents, after)
     }

@@ -59,6 +59,9 @@ fn may_pass() -> bool {
     })
 }
 
+/// A piece that cannot be placed yet, and the origin it waits for.
+pub(crate) type Waiting<T> = (Piece<T>, Id);
+
 /// The document order of places (chunk, then piece, then offset).
 fn order(at: Place) -> (usize, usize, u32) {
     (at.chunk, at.piece, at.off)
@@ -81,24 +84,27 @@ impl<T: Clone> Tree<T> {
     ///
     /// Returns the first element of the last such sibling the scan passed,
     /// if any; or, if an origin of the piece is not integrated, the piece,
-    /// untouched (the lookups that place a run tell whether it can be
-    /// placed: a check before them looked every origin up twice).
+    /// untouched, with that origin (the lookups that place a run tell
+    /// whether it can be placed: a check before them looked every origin up
+    /// twice).
     pub(crate) fn integrate(
         &mut self,
         piece: Piece<T>,
         agents: &[ReplicaId],
         after: impl FnOnce() -> Option<Id>,
-    ) -> Result<Option<Id>, Piece<T>> {
+    ) -> Result<Option<Id>, Waiting<T>> {
         // Places are compared in document order, not as raw positions: a
         // position is counted from the finger chunk by chunk, and the scan
         // asked for one per origin and per piece visited (a remote run
         // into a long text walked the chunks between the finger and it).
         let rank = |at: Option<Place>| at.map(order);
         let end = (usize::MAX, usize::MAX, u32::MAX);
-        let left_at = match piece.left().map(|id| self.find(id)) {
+        let left_at = match piece.left() {
             None => None,
-            Some(Some(at)) => Some(at),
-            Some(None) => return Err(piece),
+            Some(id) => match self.find(id) {
+                Some(at) => Some(at),
+                None => return Err((piece, id)),
+            },
         };
         let left = rank(left_at);
         let key = |agent: u32, ctr: u64| (agents.get(agent as usize).copied(), ctr);
@@ -125,7 +131,7 @@ impl<T: Clone> Tree<T> {
             Some(id) if self.piece(at).and_then(|p| p.id_at(at.off)) == Some(id) => Some(at),
             Some(id) => match self.find(id) {
                 Some(r) => Some(r),
-                None => return Err(piece),
+                None => return Err((piece, id)),
             },
         };
         let right = right_at.map_or(end, order);
