@@ -1,6 +1,6 @@
 //! The crafted worst cases for collaborative text ([`Text`]): runs whose
-//! origins lie far apart in the victim, and thousands of deletions in one
-//! message.
+//! origins lie far apart in the victim, runs that each wait for the next,
+//! and thousands of deletions in one message.
 
 use crdt_core::Lattice;
 use crdt_sync::Message;
@@ -40,6 +40,18 @@ fn at_the_start(n: usize) -> Text {
     out
 }
 
+/// `n` one-character runs, each typed at the front of the document
+/// holding the ones before, by its own replica: each run's right origin is
+/// the run before it, so in the message (document order, newest first)
+/// each run waits for the next (one pass per run before 2026-12-06).
+fn each_before_the_last(n: usize) -> Text {
+    let mut out = Text::new();
+    for i in 0..n as u64 {
+        let _ = out.insert_str(rid(i), 0, "x");
+    }
+    out
+}
+
 /// `n` one-character deletions spread over `text` (every 37th character
 /// of what is left, wrapping), joined into one delta.
 fn deletions(text: &Text, n: usize) -> Text {
@@ -59,6 +71,7 @@ fn deletions(text: &Text, n: usize) -> Text {
 /// deletions are of its characters, sent to both victims).
 pub(crate) fn text_cases(limit: usize, typed: &Text) -> Vec<Case<Text>> {
     let n = fit(limit, 1 << 20, |n| delta(at_the_start(n)));
+    let k = fit(limit, 1 << 20, |n| delta(each_before_the_last(n)));
     let cap = typed.len();
     let m = fit(limit, cap, |n| delta(deletions(typed, n)));
     let gone = deletions(typed, m);
@@ -66,6 +79,10 @@ pub(crate) fn text_cases(limit: usize, typed: &Text) -> Vec<Case<Text>> {
         Case::new(
             format!("text: {n} one-character runs at the start of empty documents"),
             Box::new(move |_| delta(at_the_start(n))),
+        ),
+        Case::new(
+            format!("text: {k} one-character runs, each typed before the last"),
+            Box::new(move |_| delta(each_before_the_last(k))),
         ),
         Case::new(
             format!("text: {m} one-character deletions scattered over 100k characters"),

@@ -172,8 +172,12 @@ impl<T: Clone> Tree<T> {
                 }
             }
             let Some(other) = self.piece(at) else { break };
-            let oleft = rank(other.left_at(at.off).and_then(|id| self.find(id)));
-            match oleft.cmp(&left) {
+            let ordering = match (other.left_at(at.off), left) {
+                // Any origin lies after the start: no lookup needed.
+                (Some(_), None) => Ordering::Greater,
+                (oleft, _) => rank(oleft.and_then(|id| self.find(id))).cmp(&left),
+            };
+            match ordering {
                 Ordering::Less => break,
                 Ordering::Equal => {
                     let oright = (other.right().and_then(|id| self.find(id))).map_or(end, order);
@@ -205,17 +209,18 @@ impl<T: Clone> Tree<T> {
         match self.reach(c) {
             Reach::Within => true,
             Reach::Unknown | Reach::Start => false,
-            Reach::At(id) => {
-                match (self.chunk_of(id), left) {
-                    // Most often the chunks decide, without a look inside.
-                    (Some(chunk), Some(left)) if chunk != left.chunk => chunk > left.chunk,
-                    (Some(_), Some(left)) => {
-                        self.find(id).is_some_and(|at| order(at) > order(left))
-                    }
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                }
-            }
+            Reach::At(id) => match left {
+                // Every piece has a left origin: all hang after the start,
+                // wherever that origin is (no lookup: a run typed at the
+                // start passed every chunk of the text after it with one).
+                None => true,
+                // Most often the chunks decide, without a look inside.
+                Some(left) => match self.chunk_of(id) {
+                    Some(chunk) if chunk != left.chunk => chunk > left.chunk,
+                    Some(_) => self.find(id).is_some_and(|at| order(at) > order(left)),
+                    None => false,
+                },
+            },
         }
     }
 
@@ -358,6 +363,13 @@ mod tests {
         for k in 0..40u128 {
             let mut empty = List::new();
             deltas.push(empty.insert(ReplicaId::from_u128(10_000 + k), 0, [9]));
+        }
+        // Runs each typed before the last by its own replica (left origin
+        // the start, right origin the run before): placed after the whole
+        // document, each passing every chunk from the start.
+        let mut chain = List::new();
+        for k in 0..40u128 {
+            deltas.push(chain.insert(ReplicaId::from_u128(20_000 + k), 0, [8]));
         }
         (doc, deltas)
     }
