@@ -104,7 +104,8 @@ impl<T: Clone> List<T> {
     /// renamed one by one: inserted one at a time into the sorted index,
     /// in the pieces' order (document order, not the replicas'), each
     /// moved half the index (25k replicas' runs joined into a text: 0.5 s
-    /// of moving it).
+    /// of moving it). A table of [`AgentIndex::SMALL`] replicas or fewer
+    /// adds as many inserts at most: nothing is done for it (most joins).
     pub(super) fn intern_named<'a>(
         &mut self,
         agents: &[ReplicaId],
@@ -112,6 +113,9 @@ impl<T: Clone> List<T> {
     ) where
         T: 'a,
     {
+        if agents.len() <= AgentIndex::SMALL {
+            return;
+        }
         let mut last = None;
         let mut fresh: Vec<ReplicaId> = Vec::new();
         for a in pieces.flat_map(Piece::agents) {

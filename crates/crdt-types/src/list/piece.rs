@@ -181,6 +181,7 @@ impl<T> Piece<T> {
     /// only a piece's last element is typed on from (the next dot), and
     /// that is now in the other part, so the room would stay empty (issue
     /// 15).
+    #[inline]
     pub(crate) fn split_off(&mut self, off: u32) -> Self {
         let content = self.content.split_off(off as usize);
         let right = Self::new(

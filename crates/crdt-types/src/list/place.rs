@@ -61,7 +61,12 @@ impl<T: Clone> List<T> {
         let mut ready: Vec<Piece<T>> = Vec::new();
         let mut placed = false;
         loop {
-            let Some(piece) = ready.pop().or_else(|| queue.next()) else {
+            let next = if ready.is_empty() {
+                queue.next()
+            } else {
+                ready.pop()
+            };
+            let Some(piece) = next else {
                 if placed && !merged && !self.pending.is_empty() {
                     // Something was placed: the pending runs may be ready.
                     merged = true;
@@ -108,7 +113,9 @@ impl<T: Clone> List<T> {
                 }
             }
         }
-        self.pending.extend(waiting.into_values().flatten());
+        if !waiting.is_empty() {
+            self.pending.extend(waiting.into_values().flatten());
+        }
     }
 }
 
