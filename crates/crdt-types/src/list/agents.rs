@@ -129,6 +129,10 @@ impl<T: Clone> List<T> {
                 fresh.push(*r);
             }
         }
+        if fresh.is_empty() {
+            // Nothing new (most joins): the index is not rebuilt.
+            return;
+        }
         fresh.sort_unstable();
         fresh.dedup();
         let from = self.agents.len();

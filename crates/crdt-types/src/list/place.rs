@@ -51,10 +51,6 @@ impl<T: Clone> List<T> {
         // (thousands of runs typed at one place cost a scan each past the
         // others).
         let mut siblings = Siblings::default();
-        // The key inserted last: runs placed one after the other among
-        // their siblings (25k runs typed at one place, in order) each pass
-        // the one placed just before, whose key is there already.
-        let mut last = None;
         // Runs waiting, by the (agent, counter) of the origin they lack;
         // and runs whose origin was just placed, to try next.
         let mut waiting: BTreeMap<(u32, u64), Vec<Piece<T>>> = BTreeMap::new();
@@ -93,13 +89,8 @@ impl<T: Clone> List<T> {
                     // Only runs with siblings are kept: the one passed, and
                     // this one.
                     if let (Some(passed), Some(first)) = (passed, Id::new(agent, start)) {
-                        let theirs = key(passed.agent, passed.ctr.get());
-                        if last != Some(theirs) {
-                            siblings.insert(theirs, passed);
-                        }
-                        let mine = key(agent, start);
-                        siblings.insert(mine, first);
-                        last = Some(mine);
+                        siblings.insert(key(passed.agent, passed.ctr.get()), passed);
+                        siblings.insert(key(agent, start), first);
                     }
                     while !waiting.is_empty()
                         && let Some((&at, _)) = waiting.range((agent, start)..(agent, end)).next()
@@ -167,6 +158,15 @@ pub(super) struct Siblings {
 impl Siblings {
     /// Records `id` as the first element of the run with `key`.
     pub(super) fn insert(&mut self, key: Key, id: Id) {
+        // Runs placed one after the other among their siblings (25k runs
+        // typed at one place, in order) each pass the one placed just
+        // before, whose key is the last one already: no search.
+        if let Some((last, at)) = self.tail.last_mut()
+            && *last == key
+        {
+            *at = id;
+            return;
+        }
         let above = |k: Option<&Key>| k.is_none_or(|k| *k < key);
         if above(self.tail.last().map(|(k, _)| k)) && above(self.rest.last_key_value().map(|e| e.0))
         {
