@@ -93,10 +93,16 @@ impl<T: Clone> List<T> {
         hi: u64,
         out: &mut CausalContext,
     ) {
-        for (p, from, to) in self.runs_in(pending, replica, lo, hi) {
-            if p.content.is_live() {
-                out.insert_range(replica, from, to);
-            }
+        // By counter: each range then appends (the runs come in document
+        // order, and inserting before the context's last range moves the
+        // ranges after it).
+        let mut shown: SmallVec<[(u64, u64); 4]> = (self.runs_in(pending, replica, lo, hi))
+            .filter(|(p, _, _)| p.content.is_live())
+            .map(|(_, from, to)| (from, to))
+            .collect();
+        shown.sort_unstable();
+        for (from, to) in shown {
+            out.insert_range(replica, from, to);
         }
     }
 
@@ -315,12 +321,15 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             .ctx
             .difference(&other.visible_dots())
             .intersection(&self.held);
-        let parts: Vec<Piece<T>> = other
-            .seq
-            .pieces()
-            .chain(&other.pending)
-            .flat_map(|p| Self::unheld(&self.held, &other.agents, p))
-            .collect();
+        // Nothing new when every run there is held here (a delta of
+        // deletions): no run is cut to what is not held.
+        let parts: Vec<Piece<T>> = if other.held.is_subset(&self.held) {
+            Vec::new()
+        } else {
+            (other.seq.pieces().chain(&other.pending))
+                .flat_map(|p| Self::unheld(&self.held, &other.agents, p))
+                .collect()
+        };
         let new_ids = other.dots_of(parts.iter());
         self.intern_named(&other.agents, parts.iter());
         let incoming = parts

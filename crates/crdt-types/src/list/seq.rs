@@ -4,6 +4,8 @@
 //! finger (the last chunk visited, with the counts before it) so that
 //! nearby edits cost little.
 
+use smallvec::SmallVec;
+
 use super::piece::{Id, Piece};
 
 mod boxed;
@@ -459,6 +461,7 @@ impl<T: Clone> Tree<T> {
         let at = self.split_at(at);
         self.seek_chunk(at.chunk);
         self.count(at.chunk, n, v);
+        let last_chunk = at.chunk + 1 == self.chunks.len();
         let chunk = &mut self.chunks[at.chunk];
         self.index
             .assign(piece.agent, piece.start, piece.end(), chunk.id);
@@ -470,15 +473,22 @@ impl<T: Clone> Tree<T> {
         chunk.pieces.insert(at.piece, piece);
         chunk.reach = Reach::Unknown;
         if chunk.pieces.len() > CHUNK_MAX {
-            self.split_chunk(at.chunk);
+            // Placed at the very end (a decoded state's runs, typing at
+            // the end): the full chunk stays full and the piece starts the
+            // next one, so the pieces placed before it are not moved, nor
+            // their index ranges assigned again (a tenth of the decode of
+            // 14k runs scattered over a replica's counters).
+            let last = last_chunk && at.piece + 1 == chunk.pieces.len();
+            self.split_chunk(at.chunk, if last { CHUNK_MAX } else { CHUNK_MAX / 2 });
         }
     }
 
-    /// Splits chunk `c` in halves; the finger (at or before `c`) stays valid.
-    fn split_chunk(&mut self, c: usize) {
+    /// Splits chunk `c` after its first `keep` pieces; the finger (at or
+    /// before `c`) stays valid.
+    fn split_chunk(&mut self, c: usize, keep: usize) {
         self.hint = None;
         let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
-        let upper = self.chunks[c].pieces.split_off(CHUNK_MAX / 2);
+        let upper = self.chunks[c].pieces.split_off(keep);
         // The lower half is often done growing (typing goes on in the upper
         // one): give its spare capacity back; it doubles again if needed.
         self.chunks[c].pieces.shrink_to_fit();
@@ -569,46 +579,37 @@ impl<T: Clone> Tree<T> {
         chunk.total += n;
     }
 
-    /// The integrated pieces of `agent` holding a counter in `lo..=hi`,
-    /// by chunk (not by counter).
+    /// The integrated pieces of `agent` holding a counter in `lo..=hi`, in
+    /// document order (not by counter).
     pub(crate) fn pieces_of(
         &self,
         agent: u32,
         lo: u64,
         hi: u64,
     ) -> impl Iterator<Item = &Piece<T>> + '_ {
-        // Each piece is listed under the range holding its first counter
-        // in `lo..=hi`.
-        self.index
-            .ranges(agent, lo, hi)
-            .filter_map(move |(from, to, cid)| Some((from, to, self.chunk_at(cid)?)))
-            .flat_map(move |(from, to, chunk)| self.pieces_in(chunk, agent, (lo, hi), (from, to)))
-            .map(|(_, p)| p)
+        self.chunks_of(agent, lo, hi)
+            .into_iter()
+            .flat_map(move |c| self.chunks[c].pieces.iter())
+            .filter(move |p| p.agent == agent && p.end() > lo && p.start <= hi)
     }
 
-    /// The pieces of `agent` in chunk `chunk` (with their positions) that
-    /// hold a counter in `lo..=hi` and whose first such counter lies in
-    /// `from..to`, a range of the index naming that chunk (`to` is `None`
-    /// for no bound; `from` is at least `lo`).
-    fn pieces_in(
-        &self,
-        chunk: usize,
-        agent: u32,
-        (lo, hi): (u64, u64),
-        (from, to): (u64, Option<u64>),
-    ) -> impl Iterator<Item = (usize, &Piece<T>)> + '_ {
-        self.chunks[chunk]
-            .pieces
-            .iter()
-            .enumerate()
-            .filter(move |(_, p)| {
-                let first = p.start.max(lo);
-                p.agent == agent
-                    && p.end() > lo
-                    && first <= hi
-                    && first >= from
-                    && to.is_none_or(|to| first < to)
-            })
+    /// The positions of the chunks that the index names for `agent`'s
+    /// counters `lo..=hi`, ascending, each once: every element of that
+    /// range is in one of them.
+    ///
+    /// Design note (issue 11): each range of the index was a scan of its
+    /// chunk, and a lane holds about a key per run when the runs of a
+    /// range are scattered over the text (typing here and there): the
+    /// 14k runs of 100k deletions scanned a chunk each, 64 runs per scan,
+    /// to find the runs to tombstone, and again to compare them for a
+    /// reused dot. A chunk is now scanned once however many ranges name it.
+    fn chunks_of(&self, agent: u32, lo: u64, hi: u64) -> SmallVec<[usize; 4]> {
+        let mut out: SmallVec<[usize; 4]> = (self.index.ranges(agent, lo, hi))
+            .filter_map(|(_, _, cid)| self.chunk_at(cid))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Whether an integrated element of `agent` with a counter in `lo..=hi`

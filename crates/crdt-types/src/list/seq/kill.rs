@@ -1,6 +1,8 @@
 //! Deleting: local deletes, remote deletes by dot range, and the splits
 //! and merges of runs they make.
 
+use smallvec::SmallVec;
+
 use super::super::Runs;
 use super::super::content::Content;
 use super::super::piece::Piece;
@@ -168,7 +170,7 @@ impl<T: Clone> Tree<T> {
             self.merge_next(at.chunk, at.piece - 1);
         }
         if self.chunks[at.chunk].pieces.len() > CHUNK_MAX {
-            self.split_chunk(at.chunk);
+            self.split_chunk(at.chunk, CHUNK_MAX / 2);
         }
         dead
     }
@@ -192,42 +194,40 @@ impl<T: Clone> Tree<T> {
     /// Tombstones every integrated element of `agent` with a counter in
     /// `lo..=hi`.
     ///
-    /// In counter order: from `cur`, the range of the index holding it
-    /// names a chunk; the visible piece of `agent` there whose first
-    /// counter from `cur` on is least (and in that range) is cut, and `cur`
-    /// moves past it, or past the range if there is none. Each step kills a
-    /// piece or leaves a range, and looks the range up again (a kill may
-    /// split the chunk).
+    /// Chunk by chunk in document order (the finger moves forwards only),
+    /// each chunk the index names for the range scanned once for the live
+    /// pieces in it (see [`Tree::chunks_of`]; a kill leaves the pieces
+    /// before the one it cut as they were, so the scan goes on from there).
+    /// A chunk split by a kill is followed by its upper half, which is
+    /// scanned next: chunks are named by id, which a split keeps.
     pub(crate) fn kill_range(&mut self, agent: u32, lo: u64, hi: u64) {
-        let mut cur = lo;
-        loop {
-            let Some((from, to, cid)) = self.index.ranges(agent, cur, hi).next() else {
-                return;
-            };
+        let mut todo: SmallVec<[u32; 4]> = (self.chunks_of(agent, lo, hi).into_iter().rev())
+            .map(|c| self.chunks[c].id)
+            .collect();
+        while let Some(cid) = todo.pop() {
             let Some(chunk) = self.chunk_at(cid) else {
-                return;
-            };
-            let target = self
-                .pieces_in(chunk, agent, (from, hi), (from, to))
-                .filter(|(_, p)| p.content.is_live())
-                .min_by_key(|(_, p)| p.start);
-            let Some((piece, p)) = target else {
-                match to {
-                    Some(to) if to <= hi => cur = to,
-                    _ => return,
-                }
                 continue;
             };
-            let first = p.start.max(from);
-            let last = hi.min(p.end() - 1);
-            let off = u32::try_from(first - p.start).unwrap_or(0);
-            let n = u32::try_from(last - first + 1).unwrap_or(0);
             self.seek_chunk(chunk);
-            let _ = self.kill(Place { chunk, piece, off }, n);
-            if last == hi {
-                return;
+            let mut from = 0;
+            loop {
+                let pieces = &self.chunks[chunk].pieces;
+                let Some((piece, p)) = (pieces.iter().enumerate().skip(from)).find(|(_, p)| {
+                    p.agent == agent && p.content.is_live() && p.end() > lo && p.start <= hi
+                }) else {
+                    break;
+                };
+                let first = p.start.max(lo);
+                let last = hi.min(p.end() - 1);
+                let off = u32::try_from(first - p.start).unwrap_or(0);
+                let n = u32::try_from(last - first + 1).unwrap_or(0);
+                let chunks = self.chunks.len();
+                let _ = self.kill(Place { chunk, piece, off }, n);
+                if self.chunks.len() > chunks {
+                    todo.push(self.chunks[chunk + 1].id);
+                }
+                from = piece;
             }
-            cur = last + 1;
         }
     }
 }
@@ -252,6 +252,45 @@ mod tests {
         };
         assert_eq!(counts(a), counts(b));
         assert_eq!(a.index, b.index);
+    }
+
+    /// A remote delete of a counter range whose runs are scattered over
+    /// full chunks: the runs holding its two ends are cut, which splits
+    /// their chunks while [`Tree::kill_range`] scans them. Every element of
+    /// the range ends a tombstone and no other, the counts follow, and the
+    /// index still finds every run.
+    #[test]
+    fn a_range_killed_across_full_chunks_that_split_midway() {
+        let n = 3 * CHUNK_MAX as u64;
+        let mut seq: Tree<char> = Tree::default();
+        seq.push_all(
+            (0..n)
+                .map(|j| {
+                    let k = (j * 37) % n;
+                    let content = Content::of_vec(vec!['a', 'b', 'c']);
+                    Piece::new(0, 3, 1 + 3 * k, None, None, content)
+                })
+                .collect(),
+        );
+        assert!(seq.chunks.iter().all(|c| c.pieces.len() == CHUNK_MAX));
+        let (lo, hi) = (1 + 3 * 50 + 1, 1 + 3 * 120 + 1);
+        let chunks = seq.chunks.len();
+        seq.kill_range(0, lo, hi);
+        assert!(seq.chunks.len() > chunks, "a chunk split during the scan");
+        for p in seq.pieces() {
+            for c in p.start..p.end() {
+                assert_eq!(p.content.is_dead(), (lo..=hi).contains(&c), "counter {c}");
+            }
+        }
+        let killed = usize::try_from(hi - lo + 1).unwrap_or(0);
+        assert_eq!(seq.visible, 3 * CHUNK_MAX * 3 - killed);
+        for c in &seq.chunks {
+            assert_eq!(
+                c.visible,
+                c.pieces.iter().map(Piece::visible).sum::<usize>()
+            );
+        }
+        assert!(seq.index_is_exact());
     }
 
     /// A fast path of [`Tree::kill`]: the tombstone run, or `None` and
