@@ -604,8 +604,8 @@ impl<T: Clone> Tree<T> {
     /// to find the runs to tombstone, and again to compare them for a
     /// reused dot. A chunk is now scanned once however many ranges name it.
     fn chunks_of(&self, agent: u32, lo: u64, hi: u64) -> SmallVec<[usize; 4]> {
-        let mut out: SmallVec<[usize; 4]> = (self.index.ranges(agent, lo, hi))
-            .filter_map(|(_, _, cid)| self.chunk_at(cid))
+        let mut out: SmallVec<[usize; 4]> = (self.index.chunks(agent, lo, hi))
+            .filter_map(|cid| self.chunk_at(cid))
             .collect();
         out.sort_unstable();
         out.dedup();

@@ -19,7 +19,6 @@
 //! a lane holds about one key per stretch of counters typed into one chunk.
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
 /// One agent's lane: counter range starts to chunk ids, and one past the
 /// greatest counter integrated.
@@ -138,34 +137,18 @@ impl Lanes {
         }
     }
 
-    /// The ranges of `agent`'s counters that meet `lo..=hi`, in counter
-    /// order, each as `(from, to, chunk)`: the elements with counters in
-    /// `from..to` (clipped to `lo..=hi`; `to` is `None` for no bound) are
-    /// in chunk `chunk`. Counters below the lane's first key hold no
-    /// element and are not covered.
-    pub(super) fn ranges(
-        &self,
-        agent: u32,
-        lo: u64,
-        hi: u64,
-    ) -> impl Iterator<Item = (u64, Option<u64>, u32)> + '_ {
+    /// The chunks named by the ranges of `agent`'s counters that meet
+    /// `lo..=hi`, in counter order (a chunk may come more than once):
+    /// every element of `agent` with a counter in `lo..=hi` is in one of
+    /// them. Counters below the lane's first key hold no element.
+    pub(super) fn chunks(&self, agent: u32, lo: u64, hi: u64) -> impl Iterator<Item = u32> + '_ {
         let starts = self.lanes.get(agent as usize).map(|l| &l.starts);
         let first = starts
             .and_then(|m| m.range(..=lo).next_back())
             .map_or(lo, |(&k, _)| k);
-        let mut keys = starts
-            .into_iter()
+        (starts.into_iter())
             .flat_map(move |m| m.range(first..=hi))
-            .map(|(&k, &c)| (k, c))
-            .peekable();
-        std::iter::from_fn(move || {
-            let (k, c) = keys.next()?;
-            let to = keys.peek().map(|&(next, _)| next).or_else(|| {
-                let past = (Bound::Excluded(hi), Bound::Unbounded);
-                starts.and_then(|m| m.range(past).next()).map(|(&n, _)| n)
-            });
-            Some((k.max(lo), to, c))
-        })
+            .map(|(_, &c)| c)
     }
 }
 
@@ -216,10 +199,10 @@ mod tests {
         assert_eq!(starts.len(), changes + 1, "{starts:?}");
     }
 
-    /// Typing on adds no key; the ranges of a span list each chunk's
-    /// stretch, clipped.
+    /// Typing on adds no key; the chunks of a span are those of the ranges
+    /// meeting it, in counter order.
     #[test]
-    fn typing_on_adds_no_key_and_ranges_cover_a_span() {
+    fn typing_on_adds_no_key_and_a_span_lists_its_chunks() {
         let mut lanes = Lanes::default();
         lanes.assign(0, 1, 4, 0);
         lanes.extend(0, 4, 10, 0);
@@ -227,14 +210,11 @@ mod tests {
         assert_eq!(lanes.keys(), 1);
         lanes.assign(0, 12, 15, 1);
         lanes.assign(0, 15, 16, 0);
-        let got: Vec<_> = lanes.ranges(0, 3, 12).collect();
-        assert_eq!(got, vec![(3, Some(12), 0), (12, Some(15), 1)]);
-        let all: Vec<_> = lanes.ranges(0, 0, u64::MAX).collect();
-        assert_eq!(
-            all,
-            vec![(1, Some(12), 0), (12, Some(15), 1), (15, None, 0)]
-        );
-        assert_eq!(lanes.ranges(1, 0, 9).count(), 0);
+        assert_eq!(lanes.chunks(0, 3, 11).collect::<Vec<_>>(), [0]);
+        assert_eq!(lanes.chunks(0, 3, 12).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(lanes.chunks(0, 13, 14).collect::<Vec<_>>(), [1]);
+        assert_eq!(lanes.chunks(0, 0, u64::MAX).collect::<Vec<_>>(), [0, 1, 0]);
+        assert_eq!(lanes.chunks(1, 0, 9).count(), 0);
     }
 
     /// A run grown at its end past counters that other elements lie
