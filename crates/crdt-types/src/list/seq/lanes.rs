@@ -71,6 +71,31 @@ impl Lanes {
             }
             return;
         }
+        // The common move (a chunk split, pieces of scattered counters):
+        // `lo..hi` is one whole range of the lane. Its key takes the
+        // chunk, and a key that no longer marks a change goes: three or
+        // four searches, not the general path's nine.
+        let mut from_lo = starts.range(lo..);
+        if let Some((&k, &old)) = from_lo.next()
+            && k == lo
+        {
+            let next = from_lo.next().map(|(&k, &c)| (k, c));
+            if next.map_or(hi >= top, |(k, _)| k == hi) {
+                if old != chunk {
+                    if starts.range(..lo).next_back().map(|(_, &c)| c) == Some(chunk) {
+                        starts.remove(&lo);
+                    } else {
+                        starts.insert(lo, chunk);
+                    }
+                    if let Some((k, c)) = next
+                        && c == chunk
+                    {
+                        starts.remove(&k);
+                    }
+                }
+                return;
+            }
+        }
         // The chunk of the elements from `hi` on, before this change.
         let above = starts.range(..=hi).next_back().map(|(&k, &c)| (k, c));
         if let Some((k, c)) = above
@@ -197,6 +222,60 @@ mod tests {
             .filter(|((_, a), (_, b))| a != b)
             .count();
         assert_eq!(starts.len(), changes + 1, "{starts:?}");
+    }
+
+    /// Pieces of scattered counters placed, then moved between chunks one
+    /// by one (as chunk splits move them: whole ranges of the lane, the
+    /// shortcut of `assign`) or a few at once: every element keeps its
+    /// chunk and the lane holds a key only where the chunk changes.
+    #[test]
+    fn pieces_moved_between_chunks_keep_the_lane_exact() {
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut pieces = Vec::new();
+        let mut lo = 1;
+        while lo < 300 {
+            let hi = lo + 1 + next(4);
+            pieces.push((lo, hi));
+            lo = hi;
+        }
+        let mut lanes = Lanes::default();
+        let mut model = BTreeMap::new();
+        // Placed first, out of order (gaps in between may hold
+        // keys that mark no change yet).
+        let n = pieces.len();
+        for k in (0..n).step_by(2).chain((1..n).step_by(2)).rev() {
+            let (lo, hi) = pieces[k];
+            let c = u32::try_from(next(4)).unwrap_or(0);
+            lanes.assign(0, lo, hi, c);
+            for ctr in lo..hi {
+                model.insert(ctr, c);
+            }
+        }
+        check(&lanes, &model);
+        for step in 0..3000 {
+            let i = usize::try_from(next(pieces.len() as u64)).unwrap_or(0);
+            // Mostly one piece; sometimes two neighbours as one range.
+            let (lo, mut hi) = pieces[i];
+            if step % 7 == 0 && i + 1 < pieces.len() {
+                hi = pieces[i + 1].1;
+            }
+            let c = u32::try_from(next(4)).unwrap_or(0);
+            lanes.assign(0, lo, hi, c);
+            for ctr in lo..hi {
+                model.insert(ctr, c);
+            }
+            check(&lanes, &model);
+            let changes = (model.iter().zip(model.iter().skip(1)))
+                .filter(|((_, a), (_, b))| a != b)
+                .count();
+            assert_eq!(lanes.keys(), changes + 1, "step {step}");
+        }
     }
 
     /// Typing on adds no key; the chunks of a span are those of the ranges
