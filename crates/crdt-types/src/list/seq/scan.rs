@@ -152,6 +152,34 @@ impl<T: Clone> Tree<T> {
             if self.piece(at).is_none() || Some(at) == right_at {
                 break;
             }
+            if at.piece == 0 && at.off == 0 && left_at.is_none() {
+                // From the document's start, a chunk whose pieces all have a
+                // left origin (its reach known) is passed by a look at its
+                // reach alone: a tight walk of the chunk array up to the
+                // right origin's chunk. A run typed before the last of many
+                // went through the general step below for each chunk of a
+                // 100k-character text before it: 4 µs a run.
+                let stop = right_at.map_or(self.chunks.len(), |r| r.chunk);
+                let mut c = at.chunk;
+                while c < stop
+                    && may_pass()
+                    && matches!(self.chunks[c].reach, Reach::Within | Reach::At(_))
+                {
+                    c += 1;
+                }
+                if c > at.chunk {
+                    at = if c < self.chunks.len() {
+                        Place {
+                            chunk: c,
+                            piece: 0,
+                            off: 0,
+                        }
+                    } else {
+                        self.end_place()
+                    };
+                    continue;
+                }
+            }
             if at.piece == 0 && at.off == 0 {
                 // A chunk after `L` that holds neither the right origin nor a
                 // piece whose left origin is `L` or before it: pass it whole.
