@@ -15,7 +15,7 @@ mod scan;
 
 pub(crate) use boxed::Seq;
 use lanes::Lanes;
-use scan::Reach;
+use scan::{Blocked, Reach};
 
 /// Most pieces in one chunk before it splits in two.
 const CHUNK_MAX: usize = 64;
@@ -95,6 +95,8 @@ struct Tree<T> {
     finger: Finger,
     /// The piece of the last local edit, if nothing moved since.
     hint: Option<Hint>,
+    /// The chunks whose reach blocks a run placed from the start.
+    blocked: Blocked,
 }
 
 impl<T> Default for Tree<T> {
@@ -107,6 +109,7 @@ impl<T> Default for Tree<T> {
             total: 0,
             finger: Finger::default(),
             hint: None,
+            blocked: Blocked::default(),
         }
     }
 }
@@ -150,6 +153,7 @@ impl<T: Clone> Tree<T> {
         pieces
             + self.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
             + self.slot.capacity() * 4
+            + self.blocked.heap_bytes()
             + index
     }
 
@@ -457,6 +461,7 @@ impl<T: Clone> Tree<T> {
                 total: 0,
                 reach: Reach::Unknown,
             });
+            self.blocked.insert(0, true);
         }
         let at = self.split_at(at);
         self.seek_chunk(at.chunk);
@@ -472,6 +477,7 @@ impl<T: Clone> Tree<T> {
         room(&mut chunk.pieces);
         chunk.pieces.insert(at.piece, piece);
         chunk.reach = Reach::Unknown;
+        self.blocked.set(at.chunk, true);
         if chunk.pieces.len() > CHUNK_MAX {
             // Placed at the very end (a decoded state's runs, typing at
             // the end): the full chunk stays full and the piece starts the
@@ -502,6 +508,7 @@ impl<T: Clone> Tree<T> {
         self.chunks[c].visible -= visible;
         self.chunks[c].total -= total;
         self.chunks[c].reach = Reach::Unknown;
+        self.blocked.set(c, true);
         self.chunks.insert(
             c + 1,
             Chunk {
@@ -512,6 +519,7 @@ impl<T: Clone> Tree<T> {
                 reach: Reach::Unknown,
             },
         );
+        self.blocked.insert(c + 1, true);
         self.slot.push(0);
         for (i, chunk) in self.chunks.iter().enumerate().skip(c + 1) {
             self.slot[chunk.id as usize] = u32::try_from(i).unwrap_or(u32::MAX);
