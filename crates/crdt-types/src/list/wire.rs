@@ -124,9 +124,7 @@ impl<T: Clone + PartialEq> List<T> {
             return Err("list replicas are not strictly sorted".into());
         }
         let mut out = Self::new();
-        for r in replicas {
-            let _ = out.intern(*r);
-        }
+        out.set_sorted_replicas(replicas);
         Ok(out)
     }
 
