@@ -474,6 +474,7 @@ impl<T: Clone> Tree<T> {
             chunk.pieces[at.piece - 1].absorb(piece);
             return;
         }
+        let at_end = last_chunk && at.piece == chunk.pieces.len();
         room(&mut chunk.pieces);
         chunk.pieces.insert(at.piece, piece);
         chunk.reach = Reach::Unknown;
@@ -484,8 +485,7 @@ impl<T: Clone> Tree<T> {
             // next one, so the pieces placed before it are not moved, nor
             // their index ranges assigned again (a tenth of the decode of
             // 14k runs scattered over a replica's counters).
-            let last = last_chunk && at.piece + 1 == chunk.pieces.len();
-            self.split_chunk(at.chunk, if last { CHUNK_MAX } else { CHUNK_MAX / 2 });
+            self.split_chunk(at.chunk, if at_end { CHUNK_MAX } else { CHUNK_MAX / 2 });
         }
     }
 
@@ -496,8 +496,11 @@ impl<T: Clone> Tree<T> {
         let id = u32::try_from(self.slot.len()).unwrap_or(u32::MAX);
         let upper = self.chunks[c].pieces.split_off(keep);
         // The lower half is often done growing (typing goes on in the upper
-        // one): give its spare capacity back; it doubles again if needed.
-        self.chunks[c].pieces.shrink_to_fit();
+        // one): give its spare capacity back; it doubles again if needed. A
+        // full chunk keeps its two spare slots (no copy).
+        if keep < CHUNK_MAX {
+            self.chunks[c].pieces.shrink_to_fit();
+        }
         let (mut visible, mut total) = (0, 0);
         for p in &upper {
             visible += p.visible();
