@@ -457,7 +457,7 @@ impl<T: Clone + PartialEq> Decompose for List<T> {
     /// its runs would cost a placement of each (thousands of runs typed
     /// concurrently at one place cost a scan past the others each). So
     /// too, with a smaller context, when every run of `self` is shipped
-    /// whole (see [`List::novel`]).
+    /// whole (one check on ranges, see `List::novel`).
     fn into_delta_from(mut self, known: &Self) -> Self {
         if self.ctx.is_disjoint(&known.ctx) {
             return self;
