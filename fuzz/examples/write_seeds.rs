@@ -1,4 +1,5 @@
-//! Writes the seed inputs of the regression classes (issues 10, 11 and 17)
+//! Writes the seed inputs of the regression classes (issues 10, 11 and 17,
+//! and the text classes of `engine_text`)
 //! as `corpus/<target>/seed-<class>`, checking that each structured seed
 //! reads back as the input it was built from, and that each `sync_engine`
 //! seed runs clean and reaches its class. Run from `fuzz/`:
@@ -35,6 +36,11 @@ fn main() {
         let bytes = input.to_bytes();
         reads_back::<engine_bytes::Input>(&class, &bytes, &input);
         write("engine_bytes", &class, &bytes);
+    }
+    for (class, input) in seeds::engine_text() {
+        let bytes = input.to_bytes();
+        reads_back::<engine_bytes::Input>(&class, &bytes, &input);
+        write("engine_text", &class, &bytes);
     }
     for (class, input, reach) in seeds::sync_engine() {
         let bytes = input.to_bytes();

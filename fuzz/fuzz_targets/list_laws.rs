@@ -18,7 +18,12 @@ use libfuzzer_sys::fuzz_target;
 enum Step {
     /// Replica `at` inserts `len % 4 + 1` letters (`a`, `b`, `c` from
     /// `seed`) at `index % (len + 1)`.
-    Insert { at: u8, index: u8, len: u8, seed: u8 },
+    Insert {
+        at: u8,
+        index: u8,
+        len: u8,
+        seed: u8,
+    },
     /// Replica `at` deletes `len % 4 + 1` letters from `index % (len + 1)`.
     Delete { at: u8, index: u8, len: u8 },
     /// Replica `to` receives replica `from`'s state and its deltas
@@ -46,15 +51,21 @@ fuzz_target!(|steps: Vec<Step>| {
         match step {
             Step::Insert { .. } | Step::Delete { .. } => {
                 let (at, op) = match step {
-                    Step::Insert { at, index, len, seed } => {
+                    Step::Insert {
+                        at,
+                        index,
+                        len,
+                        seed,
+                    } => {
                         let s = (0..len % 4 + 1)
                             .map(|k| char::from(b'a' + seed.wrapping_add(k) % 3))
                             .collect();
                         (at, TextOp::Insert(usize::from(index), s))
                     }
-                    Step::Delete { at, index, len } => {
-                        (at, TextOp::Delete(usize::from(index), usize::from(len % 4 + 1)))
-                    }
+                    Step::Delete { at, index, len } => (
+                        at,
+                        TextOp::Delete(usize::from(index), usize::from(len % 4 + 1)),
+                    ),
                     Step::Sync(..) => continue,
                 };
                 let i = usize::from(at % 3);

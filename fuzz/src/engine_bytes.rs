@@ -2,12 +2,96 @@
 //! [`Input`] written as the bytes `arbitrary` reads back into it, so seed
 //! inputs can be built as values rather than guessed as bytes.
 
+use std::fmt::Debug;
+
 use arbitrary::Arbitrary;
 use crdt_core::ReplicaId;
-use crdt_types::{OrMap, OrSet};
+use crdt_sync::Replicated;
+use crdt_types::{OrMap, OrSet, Text};
 
-/// The state every engine of the target holds: a map of sets.
+/// The state every engine of the `engine_bytes` target holds: a map of
+/// sets (`engine_text` holds a [`Text`]).
 pub type State = OrMap<u8, OrSet<u16>>;
+
+/// A state the engines of a target hold: how it is filled before the
+/// schedule and how it reads the schedule's honest writes.
+pub trait Workload: Replicated + PartialEq + Debug {
+    /// The state of engine `i` (replica `me`) before the schedule, `n`
+    /// of its own writes in.
+    fn prefilled(me: ReplicaId, i: usize, n: u16) -> Self;
+    /// Applies the honest write `op` of `me` (an [`Op::Insert`],
+    /// [`Op::RemoveElement`] or [`Op::RemoveKey`]; any other op changes
+    /// nothing) and returns its delta.
+    fn write(&mut self, me: ReplicaId, op: &Op) -> Self;
+}
+
+impl Workload for State {
+    fn prefilled(me: ReplicaId, i: usize, n: u16) -> Self {
+        let mut state = Self::new();
+        for x in 0..n {
+            let _ = state.update((x % 7) as u8, |s| s.insert(me, x * 3 + i as u16));
+        }
+        state
+    }
+
+    /// Insert `x` into the set under `key`, remove it, or remove the key.
+    fn write(&mut self, me: ReplicaId, op: &Op) -> Self {
+        match *op {
+            Op::Insert { key, x, .. } => self.update(key % 8, |set| set.insert(me, x % 64)),
+            Op::RemoveElement { key, x, .. } => self.update(key % 8, |set| set.remove(&(x % 64))),
+            Op::RemoveKey { key, .. } => self.remove(&(key % 8)),
+            _ => Self::new(),
+        }
+    }
+}
+
+impl Workload for Text {
+    /// `n` characters typed here and there (every fifth at a scattered
+    /// place): runs of one replica, some split by the others.
+    fn prefilled(me: ReplicaId, i: usize, n: u16) -> Self {
+        let mut text = Self::new();
+        for x in 0..usize::from(n) {
+            let at = if x % 5 == 0 {
+                (x * 7 + i) % (text.len() + 1)
+            } else {
+                text.len()
+            };
+            let _ = text.insert_str(me, at, letter(x));
+        }
+        text
+    }
+
+    /// `Insert`: one to three letters at position `key` (modulo the length
+    /// plus one); `RemoveElement`: delete one to four characters there;
+    /// `RemoveKey`: type two letters over two characters there.
+    fn write(&mut self, me: ReplicaId, op: &Op) -> Self {
+        let at = |key: u8| usize::from(key) % (self.len() + 1);
+        match *op {
+            Op::Insert { key, x, .. } => {
+                let s: String = (0..=usize::from(x % 3))
+                    .map(|k| letter(usize::from(x) + k))
+                    .collect();
+                let at = at(key);
+                self.insert_str(me, at, &s)
+            }
+            Op::RemoveElement { key, x, .. } => {
+                let at = at(key);
+                self.delete(at, usize::from(x % 4) + 1)
+            }
+            Op::RemoveKey { key, .. } => {
+                let at = at(key);
+                self.splice(me, at, 2, "xy")
+            }
+            _ => Self::new(),
+        }
+    }
+}
+
+/// A letter picked by `x`.
+fn letter(x: usize) -> &'static str {
+    const LETTERS: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    LETTERS[x % LETTERS.len()]
+}
 
 /// How many engines the target runs.
 pub const N: usize = 3;

@@ -1,7 +1,8 @@
 //! Code the fuzz targets share with the seed writer
 //! (`cargo run --example write_seeds`): the structured inputs of
-//! `engine_bytes`, `merge_laws` and `sync_engine` (with the run of
-//! `sync_engine`) and the seed inputs of the regression classes.
+//! `engine_bytes` / `engine_text` (with their run), `merge_laws` and
+//! `sync_engine` (with the run of `sync_engine`) and the seed inputs of
+//! the regression classes.
 //!
 //! ```
 //! let seeds = crdt_fuzz::seeds::engine_bytes();
@@ -9,6 +10,7 @@
 //! ```
 
 pub mod engine_bytes;
+pub mod engine_run;
 pub mod merge_laws;
 pub mod seeds;
 pub mod sync_engine;

@@ -214,7 +214,7 @@ fn warm_up() -> Vec<Op> {
     ops
 }
 
-fn raw(to: u8, from: u8, message: Message<State>) -> Op {
+fn raw<T: Serialize>(to: u8, from: u8, message: Message<T>) -> Op {
     Op::Raw {
         to,
         from,
@@ -346,15 +346,15 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
                 0,
                 2,
                 vec![
-                    raw(1, 0, prints(&[replica(0), replica(1), forger(1)])),
-                    raw(0, 0, prints(&[replica(1), replica(0)])),
+                    raw(1, 0, prints::<State>(&[replica(0), replica(1), forger(1)])),
+                    raw(0, 0, prints::<State>(&[replica(1), replica(0)])),
                 ],
                 writes_of_b.clone(),
             ),
         ),
     ];
     for (limit, name) in [(0, "digest-over-limit"), (1, "digest-wide")] {
-        let digest = Message::Digest {
+        let digest = Message::<State>::Digest {
             digest: Some(wide_digest(40)),
             reply: true,
         };
@@ -385,6 +385,65 @@ pub fn engine_bytes() -> Vec<(String, Input)> {
             ),
         ));
     }
+    seeds
+        .into_iter()
+        .map(|(name, input)| (name.to_owned(), input))
+        .collect()
+}
+
+/// Seeds of `engine_text`: (class, input), as for `engine_bytes`: honest
+/// typing on every engine, then with a forged run sent as two different
+/// texts under one dot, a run under an honest engine's own id at a counter
+/// it never minted, and deletions of runs the engines never saw.
+#[must_use]
+pub fn engine_text() -> Vec<(String, Input)> {
+    let typing: Vec<Op> = (0..24u8)
+        .map(|k| match k % 3 {
+            0 => Op::Insert {
+                at: k,
+                key: k.wrapping_mul(7),
+                x: u16::from(k),
+            },
+            1 => Op::RemoveElement {
+                at: k,
+                key: k.wrapping_mul(5),
+                x: u16::from(k),
+            },
+            _ => Op::RemoveKey { at: k, key: k },
+        })
+        .chain([Op::Tick(20), Op::Deliver(0), Op::Deliver(1), Op::Deliver(2)])
+        .collect();
+    let one_dot = |s: &str| Text::new().insert_str(forger(1), 0, s);
+    let b = replica(1);
+    let mut far = Text::new();
+    let _ = far.insert_str(b, 0, &"z".repeat(1000));
+    let unminted = far.insert_str(b, 1000, "!");
+    let mut gone = Text::new();
+    let _ = gone.insert_str(forger(2), 0, "abcdefgh");
+    let deletions = gone.delete(2, 4);
+    let seeds = [
+        ("typing", input(2, 2, vec![], typing.clone())),
+        (
+            "one-dot-two-texts",
+            input(
+                2,
+                2,
+                vec![
+                    raw(0, 0, delta(one_dot("x"), 0, 1)),
+                    raw(2, 0, delta(one_dot("y"), 0, 1)),
+                ],
+                typing.clone(),
+            ),
+        ),
+        (
+            "unminted-own-dot",
+            input(0, 2, vec![raw(0, 0, delta(unminted, 0, 1))], typing.clone()),
+        ),
+        (
+            "pending-deletions",
+            input(1, 1, vec![raw(1, 0, delta(deletions, 0, 1))], typing),
+        ),
+    ];
     seeds
         .into_iter()
         .map(|(name, input)| (name.to_owned(), input))
