@@ -17,6 +17,18 @@ pub(crate) use boxed::Seq;
 use lanes::Lanes;
 use scan::{Blocked, Reach};
 
+/// A small xorshift for the tests' edits: each call draws below `n` (below
+/// 1 when `n` is 0), the same sequence for the same seed.
+#[cfg(test)]
+fn rng(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
+    }
+}
+
 /// Most pieces in one chunk before it splits in two.
 const CHUNK_MAX: usize = 64;
 

@@ -180,6 +180,7 @@ impl Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::list::seq::rng;
 
     /// A model: counter -> chunk for every element placed.
     fn check(lanes: &Lanes, model: &BTreeMap<u64, u32>) {
@@ -230,13 +231,8 @@ mod tests {
     /// chunk and the lane holds a key only where the chunk changes.
     #[test]
     fn pieces_moved_between_chunks_keep_the_lane_exact() {
-        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut draw = rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = move |n: u64| draw(usize::try_from(n).unwrap_or(usize::MAX)) as u64;
         let mut pieces = Vec::new();
         let mut lo = 1;
         while lo < 300 {
@@ -344,13 +340,7 @@ mod tests {
         use crate::List;
         use crdt_core::{Lattice, ReplicaId};
 
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
-        };
+        let mut next = rng(0x2545_f491_4f6c_dd1d);
         let mut replicas: Vec<List<u8>> = vec![List::new(); 3];
         let mut cursors = [0usize; 3];
         let mut queue: Vec<(usize, List<u8>)> = Vec::new();

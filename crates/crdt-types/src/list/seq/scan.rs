@@ -361,6 +361,7 @@ mod tests {
     use super::{Blocked, PASSING, Reach, order};
     use crate::List;
     use crate::list::seq::Tree;
+    use crate::list::seq::rng;
 
     impl<T: Clone> Tree<T> {
         /// Whether every known [`Reach`] is at or before every left origin
@@ -391,13 +392,7 @@ mod tests {
     /// position (word boundaries included), sets and searches.
     #[test]
     fn blocked_bits_answer_as_a_vector_of_flags() {
-        let mut x = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            usize::try_from(x % n as u64).unwrap_or(0)
-        };
+        let mut next = rng(0x2545_F491_4F6C_DD1D);
         let (mut bits, mut model) = (Blocked::default(), Vec::<bool>::new());
         for step in 0..4000 {
             let on = next(3) == 0;
@@ -449,16 +444,6 @@ mod tests {
         let (back, _): (List<u8>, usize) =
             bincode::serde::decode_from_slice(&bytes, config).expect("decodes");
         assert!(back == p);
-    }
-
-    /// A small xorshift for the edits.
-    fn rng(mut seed: u64) -> impl FnMut(usize) -> usize {
-        move |n| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
-        }
     }
 
     /// A document of many runs over many chunks, and the deltas of runs
