@@ -356,6 +356,17 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         dead.ranges().all(|(r, lo, hi)| !other.shows_any(r, lo, hi))
     }
 
+    /// As [`List::join`]; into bottom, `other` is taken as it is rather
+    /// than copied (issue 11: an engine holding an empty text held a
+    /// received message's runs twice while joining them).
+    fn join_owned(&mut self, other: Self) {
+        if self.ctx.is_empty() && !other.ctx.is_empty() {
+            *self = other;
+        } else {
+            self.join(&other);
+        }
+    }
+
     fn is_bottom(&self) -> bool {
         self.ctx.is_empty()
     }

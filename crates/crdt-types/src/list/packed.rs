@@ -55,19 +55,26 @@ pub(super) struct Packed<T> {
 
 impl<T: Clone> Packed<T> {
     /// The binary form of `list`.
+    ///
+    /// Design note (issue 11): the maximal runs are read off the pieces as
+    /// they come, as shapes without content ([`maximal_runs`]), and the
+    /// content is copied from the pieces. The runs used to be collected as
+    /// copies of every piece first, then merged into a second vector: an
+    /// engine that keeps a received delta of 14k runs encoded, to send it
+    /// on, held about 2 MB of copies for a 65 KB message.
     pub(super) fn of(list: &List<T>) -> Self {
         let (replicas, rank) = list.ranked();
         // With one replica, replica ranks are all 0 and not written.
         let many = replicas.len() > 1;
-        let mut runs = list.runs();
-        let mut bytes = Vec::with_capacity(runs.len() * 4);
+        let mut runs = maximal_runs(list).peekable();
+        let mut bytes = Vec::with_capacity(list.seq.piece_count() * 4);
         let mut content = Vec::with_capacity(list.len());
-        for i in 0..runs.len() {
-            let (prev, p, next) = (
-                i.checked_sub(1).map(|k| &runs[k]),
-                &runs[i],
-                runs.get(i + 1),
-            );
+        for items in list.seq.pieces().filter_map(|p| p.content.as_slice()) {
+            content.extend_from_slice(items);
+        }
+        let mut last: Option<Piece<T>> = None;
+        while let Some((run, live)) = runs.next() {
+            let (prev, p, next) = (last.as_ref(), &run, runs.peek().map(|(q, _)| q));
             let same_agent = prev.is_some_and(|q| q.agent == p.agent);
             let prev_end = prev.map_or(0, Piece::end);
             let contiguous = same_agent && p.start == prev_end;
@@ -84,7 +91,7 @@ impl<T: Clone> Packed<T> {
             };
             let mut header = (left << LEFT_SHIFT) | (right << RIGHT_SHIFT);
             for (bit, on) in [
-                (DEAD, p.content.is_dead()),
+                (DEAD, !live),
                 (SAME_AGENT, same_agent),
                 (CONTIGUOUS, contiguous),
             ] {
@@ -109,11 +116,7 @@ impl<T: Clone> Packed<T> {
                     put(&mut bytes, zig(diff(id.ctr.get(), p.start)));
                 }
             }
-            match runs[i].content.take() {
-                Content::Dead => {}
-                Content::One(x) => content.push(x),
-                Content::Many(all) => content.extend(all),
-            }
+            last = Some(run);
         }
         Self {
             replicas,
@@ -123,6 +126,21 @@ impl<T: Clone> Packed<T> {
             context: list.ctx.clone(),
         }
     }
+}
+
+/// The integrated runs of `list`, maximal, in document order: each as its
+/// shape (ids and origins, no content) and whether it is live.
+fn maximal_runs<T: Clone>(list: &List<T>) -> impl Iterator<Item = (Piece<T>, bool)> + '_ {
+    let mut pieces = list.seq.pieces().peekable();
+    std::iter::from_fn(move || {
+        let first = pieces.next()?;
+        let live = first.content.is_live();
+        let mut run = first.shape();
+        while let Some(p) = pieces.next_if(|p| run.continued_by_as(p, live)) {
+            run.len += p.len;
+        }
+        Some((run, live))
+    })
 }
 
 /// One run as read, its origins not yet resolved.
@@ -137,14 +155,30 @@ struct Raw {
 
 impl<T: Clone + PartialEq> Packed<T> {
     /// The list this binary form describes, validated.
+    ///
+    /// Design note (issue 11): the runs are read and made pieces in one
+    /// pass, and the bytes are dropped before the pieces are placed. The
+    /// runs read were collected first (56 bytes each, kept until the list
+    /// was built): with the pieces, the order checked and the tree, a
+    /// message of 14k tombstone runs peaked at 63x its size.
     pub(super) fn into_list(self) -> Result<List<T>, String> {
         let n = self.replicas.len();
         let out = List::with_replicas(&self.replicas)?;
-        let raws = read_runs(&self.runs, n)?;
         let mut items = self.content.into_iter();
-        let mut runs: Vec<Piece<T>> = Vec::with_capacity(raws.len());
-        for (i, w) in raws.iter().enumerate() {
+        let mut runs: Vec<Piece<T>> = Vec::new();
+        // The run whose right origin is the first element of the next run
+        // (`NEXT`), set once that run is read.
+        let mut awaits_next = false;
+        let mut reader = RunReader::new(&self.runs, n);
+        while let Some(w) = reader.next_run()? {
+            let i = runs.len();
             let bad = || format!("list run {i} names an origin that is not there");
+            if std::mem::take(&mut awaits_next)
+                && let Some(prev) = runs.last_mut()
+            {
+                let next = Id::new(w.agent, w.start).ok_or_else(bad)?;
+                prev.set_origins(prev.left(), Some(next));
+            }
             let prev = runs.last();
             let left = match (w.header >> LEFT_SHIFT) & 3 {
                 0 => None,
@@ -155,11 +189,10 @@ impl<T: Clone + PartialEq> Packed<T> {
             let right = match (w.header >> RIGHT_SHIFT) & 3 {
                 0 => None,
                 AS_BEFORE => Some(prev.and_then(|q| q.right()).ok_or_else(bad)?),
-                NEXT => Some(
-                    raws.get(i + 1)
-                        .and_then(|q| Id::new(q.agent, q.start))
-                        .ok_or_else(bad)?,
-                ),
+                NEXT => {
+                    awaits_next = true;
+                    None
+                }
                 _ => w.right,
             };
             let content = if w.header & DEAD == 0 {
@@ -171,9 +204,17 @@ impl<T: Clone + PartialEq> Packed<T> {
             };
             runs.push(Piece::new(w.agent, w.len, w.start, left, right, content));
         }
+        if awaits_next {
+            return Err(format!(
+                "list run {} names an origin that is not there",
+                runs.len() - 1
+            ));
+        }
         if items.next().is_some() {
             return Err("list content is longer than its runs".into());
         }
+        drop(self.runs);
+        runs.shrink_to_fit();
         let mut prev_end = 0u64;
         let pending = (self.pending.into_iter())
             .map(|w| from_wire_run(w, &mut prev_end, n))
@@ -182,58 +223,84 @@ impl<T: Clone + PartialEq> Packed<T> {
     }
 }
 
-/// The runs packed in `bytes`, for a state with `n` replicas.
-fn read_runs(bytes: &[u8], n: usize) -> Result<Vec<Raw>, String> {
-    let mut r = Reader { bytes, at: 0 };
-    let mut raws: Vec<Raw> = Vec::new();
-    // A replica rank, written only when there are several.
-    let agent = |r: &mut Reader<'_>| {
-        let x = if n > 1 { r.varint()? } else { 0 };
+/// Reads the runs packed in bytes one at a time, for a state with `n`
+/// replicas.
+struct RunReader<'a> {
+    r: Reader<'a>,
+    n: usize,
+    /// The agent and end of the run read last.
+    prev: Option<(u32, u64)>,
+}
+
+impl<'a> RunReader<'a> {
+    fn new(bytes: &'a [u8], n: usize) -> Self {
+        Self {
+            r: Reader { bytes, at: 0 },
+            n,
+            prev: None,
+        }
+    }
+
+    /// A replica rank, written only when there are several.
+    fn agent(&mut self) -> Result<u32, String> {
+        let x = if self.n > 1 { self.r.varint()? } else { 0 };
         u32::try_from(x)
             .ok()
-            .filter(|a| (*a as usize) < n)
+            .filter(|a| (*a as usize) < self.n)
             .ok_or_else(|| "list run names an unknown replica".to_owned())
-    };
-    while r.at < bytes.len() {
-        let header = r.byte()?;
-        let prev = raws.last().map(|q| (q.agent, q.start + u64::from(q.len)));
+    }
+
+    /// An origin of kind `kind` at `shift` in `header`, if written.
+    fn origin(
+        &mut self,
+        header: u8,
+        kind: u8,
+        shift: u8,
+        start: u64,
+    ) -> Result<Option<Id>, String> {
+        if (header >> shift) & 3 != kind {
+            return Ok(None);
+        }
+        let a = self.agent()?;
+        let c = undiff(start, unzig(self.r.varint()?)).unwrap_or(0);
+        Id::new(a, c)
+            .map(Some)
+            .ok_or_else(|| "list origin has counter 0 or out of range".into())
+    }
+
+    /// The next run, `None` at the end of the bytes.
+    fn next_run(&mut self) -> Result<Option<Raw>, String> {
+        if self.r.at >= self.r.bytes.len() {
+            return Ok(None);
+        }
+        let header = self.r.byte()?;
         let (same, contiguous) = (header & SAME_AGENT != 0, header & CONTIGUOUS != 0);
-        if header >> 7 != 0 || (contiguous && !same) || (same && prev.is_none()) {
+        if header >> 7 != 0 || (contiguous && !same) || (same && self.prev.is_none()) {
             return Err("malformed list run header".into());
         }
-        let (prev_agent, prev_end) = prev.unwrap_or((0, 0));
-        let a = if same { prev_agent } else { agent(&mut r)? };
+        let (prev_agent, prev_end) = self.prev.unwrap_or((0, 0));
+        let agent = if same { prev_agent } else { self.agent()? };
         let start = if contiguous {
             prev_end
         } else {
-            undiff(prev_end, unzig(r.varint()?)).unwrap_or(0)
+            undiff(prev_end, unzig(self.r.varint()?)).unwrap_or(0)
         };
-        let len = u32::try_from(r.varint()?).unwrap_or(0);
+        let len = u32::try_from(self.r.varint()?).unwrap_or(0);
         if start == 0 || len == 0 || start.checked_add(u64::from(len)).is_none() {
             return Err("malformed list run".into());
         }
-        let mut origin = |kind: u8, shift: u8| -> Result<Option<Id>, String> {
-            if (header >> shift) & 3 != kind {
-                return Ok(None);
-            }
-            let a = agent(&mut r)?;
-            let c = undiff(start, unzig(r.varint()?)).unwrap_or(0);
-            Id::new(a, c)
-                .map(Some)
-                .ok_or_else(|| "list origin has counter 0 or out of range".into())
-        };
-        let left = origin(WRITTEN_LEFT, LEFT_SHIFT)?;
-        let right = origin(WRITTEN_RIGHT, RIGHT_SHIFT)?;
-        raws.push(Raw {
-            agent: a,
+        let left = self.origin(header, WRITTEN_LEFT, LEFT_SHIFT, start)?;
+        let right = self.origin(header, WRITTEN_RIGHT, RIGHT_SHIFT, start)?;
+        self.prev = Some((agent, start + u64::from(len)));
+        Ok(Some(Raw {
+            agent,
             start,
             len,
             header,
             left,
             right,
-        });
+        }))
     }
-    Ok(raws)
 }
 
 /// Appends `x` as a LEB128 varint.

@@ -199,12 +199,19 @@ impl<T> Piece<T> {
     /// Whether `next` continues this piece: same agent and visibility,
     /// the next counter, left origin our last element, same right origin.
     pub(crate) fn continued_by(&self, next: &Self) -> bool {
+        self.continued_by_as(next, self.content.is_live())
+    }
+
+    /// [`Piece::continued_by`] for this piece's ids and origins, taken
+    /// as live or not by `live` (whatever its content): a run's shape
+    /// ([`Piece::shape`]) grown without its content.
+    pub(crate) fn continued_by_as(&self, next: &Self, live: bool) -> bool {
         self.agent == next.agent
             && next.start == self.end()
             && next.left() == self.last()
             && next.origins.right_agent == self.origins.right_agent
             && next.origins.right_ctr == self.origins.right_ctr
-            && self.content.is_live() == next.content.is_live()
+            && live == next.content.is_live()
             && u64::from(self.len) + u64::from(next.len) <= u64::from(u32::MAX)
     }
 

@@ -150,6 +150,10 @@ impl Lattice for Text {
         self.0.join(&other.0);
     }
 
+    fn join_owned(&mut self, other: Self) {
+        self.0.join_owned(other.0);
+    }
+
     fn is_bottom(&self) -> bool {
         self.0.is_bottom()
     }

@@ -160,9 +160,9 @@ impl<T: Clone + PartialEq> List<T> {
         let held = out
             .held_once(|| runs.iter().chain(&pending))
             .map_err(|e| e.to_string())?;
-        let given = id_stream(runs.iter());
+        let given: Vec<_> = id_stream(runs.iter()).collect();
         out.integrate_all(runs);
-        if !out.pending.is_empty() || id_stream(out.seq.pieces()) != given {
+        if !out.pending.is_empty() || !id_stream(out.seq.pieces()).eq(given) {
             return Err("list runs are not in the order their origins give".into());
         }
         out.pending = Runs::from_vec(pending);
@@ -225,15 +225,18 @@ pub(super) fn from_wire_run<T>(
 /// consecutive counters of one agent (two orders of the same elements
 /// give the same stream only if they are the same order, however the
 /// elements are cut into runs).
-fn id_stream<'a, T: 'a>(pieces: impl Iterator<Item = &'a Piece<T>>) -> Vec<(u32, u64, u64)> {
-    let mut out: Vec<(u32, u64, u64)> = Vec::new();
-    for p in pieces {
-        match out.last_mut() {
-            Some((agent, _, end)) if *agent == p.agent && *end == p.start => *end = p.end(),
-            _ => out.push((p.agent, p.start, p.end())),
+fn id_stream<'a, T: 'a>(
+    pieces: impl Iterator<Item = &'a Piece<T>>,
+) -> impl Iterator<Item = (u32, u64, u64)> {
+    let mut pieces = pieces.peekable();
+    std::iter::from_fn(move || {
+        let p = pieces.next()?;
+        let (agent, start, mut end) = (p.agent, p.start, p.end());
+        while let Some(q) = pieces.next_if(|q| q.agent == agent && q.start == end) {
+            end = q.end();
         }
-    }
-    out
+        Some((agent, start, end))
+    })
 }
 
 #[cfg(test)]
