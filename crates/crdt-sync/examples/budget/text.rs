@@ -8,22 +8,13 @@ use crdt_types::Text;
 
 use crate::cases::{Case, delta, fit, rid, writer};
 
+#[path = "../../../crdt-types/tests/support/typing.rs"]
+mod typing;
+
 /// A text of `n` characters typed by one writer, every twentieth at a
 /// scattered place (about 14k runs for 100k characters), as people type.
 pub(crate) fn typed(n: u64) -> Text {
-    let mut text = Text::new();
-    let mut x = 0x2545_F491_4F6C_DD1D_u64;
-    for i in 0..n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let at = match i % 20 {
-            0 => usize::try_from(x % (text.len() as u64 + 1)).unwrap_or(0),
-            _ => text.len(),
-        };
-        let _ = text.insert_str(writer(0), at, "a");
-    }
-    text
+    typing::typed(n, writer(0))
 }
 
 /// `n` one-character runs, each typed at the start of an empty document

@@ -12,6 +12,7 @@ mod boxed;
 mod kill;
 mod lanes;
 mod scan;
+mod starts;
 
 pub(crate) use boxed::Seq;
 use lanes::Lanes;
@@ -160,8 +161,7 @@ impl<T: Clone> Tree<T> {
                         .sum::<usize>()
             })
             .sum();
-        // A B-tree entry is 12 bytes of payload; nodes are about 2/3 full.
-        let index = self.index.keys() * 18;
+        let index = self.index.heap_bytes();
         pieces
             + self.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
             + self.slot.capacity() * 4

@@ -18,13 +18,16 @@
 //! new chunk when one splits. Typing on in one place adds no key at all, and
 //! a lane holds about one key per stretch of counters typed into one chunk.
 
+#[cfg(test)]
 use std::collections::BTreeMap;
+
+use super::starts::Starts;
 
 /// One agent's lane: counter range starts to chunk ids, and one past the
 /// greatest counter integrated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Lane {
-    starts: BTreeMap<u64, u32>,
+    starts: Starts,
     top: u64,
 }
 
@@ -43,16 +46,27 @@ impl Lanes {
         }
     }
 
-    /// Number of keys in all lanes (for the heap estimate).
+    /// Number of keys in all lanes (tests).
+    #[cfg(test)]
     pub(super) fn keys(&self) -> usize {
         self.lanes.iter().map(|l| l.starts.len()).sum()
+    }
+
+    /// Heap bytes held (capacity-based estimate).
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.lanes.capacity() * std::mem::size_of::<Lane>()
+            + self
+                .lanes
+                .iter()
+                .map(|l| l.starts.heap_bytes())
+                .sum::<usize>()
     }
 
     /// The chunk id of `agent`'s element `ctr`, if the lane names one (the
     /// element may not exist).
     pub(super) fn chunk_of(&self, agent: u32, ctr: u64) -> Option<u32> {
         let lane = self.lanes.get(agent as usize)?;
-        lane.starts.range(..=ctr).next_back().map(|(_, &c)| c)
+        lane.starts.floor(ctr).map(|(_, c)| c)
     }
 
     /// Records that `agent`'s elements `lo..hi` (a piece's counters) are
@@ -66,7 +80,7 @@ impl Lanes {
         if lo >= top {
             // Past every element, hence past every key (a key is put at a
             // piece's start or end below `top`): the last range holds them.
-            if starts.last_key_value().map(|(_, &c)| c) != Some(chunk) {
+            if starts.last().map(|(_, c)| c) != Some(chunk) {
                 starts.insert(lo, chunk);
             }
             return;
@@ -75,29 +89,26 @@ impl Lanes {
         // `lo..hi` is one whole range of the lane. Its key takes the
         // chunk, and a key that no longer marks a change goes: three or
         // four searches, not the general path's nine.
-        let mut from_lo = starts.range(lo..);
-        if let Some((&k, &old)) = from_lo.next()
+        if let (Some((k, old)), next) = starts.ceil_two(lo)
             && k == lo
+            && next.map_or(hi >= top, |(k, _)| k == hi)
         {
-            let next = from_lo.next().map(|(&k, &c)| (k, c));
-            if next.map_or(hi >= top, |(k, _)| k == hi) {
-                if old != chunk {
-                    if starts.range(..lo).next_back().map(|(_, &c)| c) == Some(chunk) {
-                        starts.remove(&lo);
-                    } else {
-                        starts.insert(lo, chunk);
-                    }
-                    if let Some((k, c)) = next
-                        && c == chunk
-                    {
-                        starts.remove(&k);
-                    }
+            if old != chunk {
+                if starts.below(lo).map(|(_, c)| c) == Some(chunk) {
+                    starts.remove(lo);
+                } else {
+                    starts.insert(lo, chunk);
                 }
-                return;
+                if let Some((k, c)) = next
+                    && c == chunk
+                {
+                    starts.remove(k);
+                }
             }
+            return;
         }
         // The chunk of the elements from `hi` on, before this change.
-        let above = starts.range(..=hi).next_back().map(|(&k, &c)| (k, c));
+        let above = starts.floor(hi);
         if let Some((k, c)) = above
             && k < lo
             && c == chunk
@@ -106,8 +117,8 @@ impl Lanes {
             // on into the chunk of the last typing).
             return;
         }
-        while let Some((&k, _)) = starts.range(lo..hi).next() {
-            starts.remove(&k);
+        while let Some((k, _)) = starts.ceil(lo).filter(|&(k, _)| k < hi) {
+            starts.remove(k);
         }
         // Elements from `hi` on keep their chunk: a key at `hi` unless the
         // range there names `chunk` too, or no element is past `hi`.
@@ -115,14 +126,14 @@ impl Lanes {
             && c != chunk
             && hi < top
         {
-            starts.entry(hi).or_insert(c);
+            starts.insert_if_absent(hi, c);
         }
-        let before = starts.range(..lo).next_back().map(|(_, &c)| c);
+        let before = starts.below(lo).map(|(_, c)| c);
         if before != Some(chunk) {
             starts.insert(lo, chunk);
         }
-        if starts.get(&hi) == Some(&chunk) {
-            starts.remove(&hi);
+        if starts.get(hi) == Some(chunk) {
+            starts.remove(hi);
         }
     }
 
@@ -168,12 +179,8 @@ impl Lanes {
     /// them. Counters below the lane's first key hold no element.
     pub(super) fn chunks(&self, agent: u32, lo: u64, hi: u64) -> impl Iterator<Item = u32> + '_ {
         let starts = self.lanes.get(agent as usize).map(|l| &l.starts);
-        let first = starts
-            .and_then(|m| m.range(..=lo).next_back())
-            .map_or(lo, |(&k, _)| k);
-        (starts.into_iter())
-            .flat_map(move |m| m.range(first..=hi))
-            .map(|(_, &c)| c)
+        let first = starts.and_then(|m| m.floor(lo)).map_or(lo, |(k, _)| k);
+        (starts.into_iter()).flat_map(move |m| m.chunks_in(first, hi))
     }
 }
 
