@@ -139,17 +139,20 @@ impl<T: Clone + PartialEq> List<T> {
         let pending = (wire.pending.into_iter())
             .map(|w| from_wire_run(w, &mut prev_end, n))
             .collect::<Result<Vec<_>, _>>()?;
-        out.finish(runs, pending, wire.context)
+        let given: Vec<_> = id_stream(runs.iter()).collect();
+        out.finish(runs, pending, wire.context, given.into_iter())
     }
 
     /// `out` (its replica table filled) with `runs` integrated (they must
-    /// come in the order their origins give), `pending` waiting and
-    /// `context`, validated.
+    /// come in the order their origins give: `given`, the ids of `runs` as
+    /// [`id_stream`] lists them), `pending` waiting and `context`,
+    /// validated.
     pub(super) fn finish(
         self,
         runs: Vec<Piece<T>>,
         pending: Vec<Piece<T>>,
         context: CausalContext,
+        given: impl Iterator<Item = (u32, u64, u64)>,
     ) -> Result<Self, String> {
         let mut out = self;
         // Placed as Fugue places them, not in the order given: a forged
@@ -160,7 +163,6 @@ impl<T: Clone + PartialEq> List<T> {
         let held = out
             .held_once(|| runs.iter().chain(&pending))
             .map_err(|e| e.to_string())?;
-        let given: Vec<_> = id_stream(runs.iter()).collect();
         out.integrate_all(runs);
         if !out.pending.is_empty() || !id_stream(out.seq.pieces()).eq(given) {
             return Err("list runs are not in the order their origins give".into());
@@ -228,12 +230,19 @@ pub(super) fn from_wire_run<T>(
 fn id_stream<'a, T: 'a>(
     pieces: impl Iterator<Item = &'a Piece<T>>,
 ) -> impl Iterator<Item = (u32, u64, u64)> {
-    let mut pieces = pieces.peekable();
+    stretches(pieces.map(|p| (p.agent, p.start, p.end())))
+}
+
+/// Runs of ids `(agent, start, end)` as maximal stretches: each run that
+/// goes on where the one before it ends, for the same agent, joins it.
+pub(super) fn stretches(
+    runs: impl Iterator<Item = (u32, u64, u64)>,
+) -> impl Iterator<Item = (u32, u64, u64)> {
+    let mut runs = runs.peekable();
     std::iter::from_fn(move || {
-        let p = pieces.next()?;
-        let (agent, start, mut end) = (p.agent, p.start, p.end());
-        while let Some(q) = pieces.next_if(|q| q.agent == agent && q.start == end) {
-            end = q.end();
+        let (agent, start, mut end) = runs.next()?;
+        while let Some((_, _, e)) = runs.next_if(|&(a, s, _)| a == agent && s == end) {
+            end = e;
         }
         Some((agent, start, end))
     })
