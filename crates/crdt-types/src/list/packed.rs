@@ -248,6 +248,7 @@ impl<'a> RunReader<'a> {
     }
 
     /// A replica rank, written only when there are several.
+    #[inline]
     fn agent(&mut self) -> Result<u32, String> {
         let x = if self.n > 1 { self.r.varint()? } else { 0 };
         u32::try_from(x)
@@ -257,6 +258,7 @@ impl<'a> RunReader<'a> {
     }
 
     /// An origin of kind `kind` at `shift` in `header`, if written.
+    #[inline]
     fn origin(
         &mut self,
         header: u8,
@@ -275,6 +277,7 @@ impl<'a> RunReader<'a> {
     }
 
     /// The next run, `None` at the end of the bytes.
+    #[inline]
     fn next_run(&mut self) -> Result<Option<Raw>, String> {
         if self.r.at >= self.r.bytes.len() {
             return Ok(None);
@@ -335,6 +338,7 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    #[inline]
     fn byte(&mut self) -> Result<u8, String> {
         let b = *self
             .bytes
@@ -344,7 +348,15 @@ impl Reader<'_> {
         Ok(b)
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, String> {
+        // Most varints of a run are one byte.
+        if let Some(&b) = self.bytes.get(self.at)
+            && b < 0x80
+        {
+            self.at += 1;
+            return Ok(u64::from(b));
+        }
         let mut x = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
