@@ -143,7 +143,7 @@ impl<T: Clone> List<T> {
     }
 
     /// Tombstones every held element whose dot is in `dead`.
-    fn kill_all(&mut self, dead: &CausalContext) {
+    pub(super) fn kill_all(&mut self, dead: &CausalContext) {
         if dead.is_empty() {
             return;
         }
@@ -203,26 +203,6 @@ impl<T: Clone> List<T> {
             rest.extend(parts);
         }
         self.pending.extend(rest);
-    }
-
-    /// The parts of `piece` (of a state with replica table `agents`) whose
-    /// dots are not in `held`, as pieces of that state.
-    pub(super) fn unheld(
-        held: &CausalContext,
-        agents: &[ReplicaId],
-        piece: &Piece<T>,
-    ) -> Vec<Piece<T>> {
-        let r = agents[piece.agent as usize];
-        let mut range = CausalContext::new();
-        range.insert_range(r, piece.start, piece.end() - 1);
-        if held.is_disjoint(&range) {
-            return vec![piece.clone()];
-        }
-        range
-            .difference(held)
-            .ranges()
-            .map(|(_, lo, hi)| piece.slice_dots(lo, hi))
-            .collect()
     }
 }
 
@@ -306,44 +286,16 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             self.clone_from(other);
             return;
         }
-        // A dot held here and there as different elements: the version
-        // with the smaller origins stays, deleted (see `integrity`).
-        let conflicts = self.conflicts(other, false);
-        if !conflicts.moved.is_empty() {
-            self.drop_versions(&conflicts.moved);
-        }
-        // Deleted on the other side: seen there and not visible there. Only
-        // elements held here already can be reached (what arrives from
-        // there comes deleted as it is there), so a delta whose deletions
-        // this state does not hold (joined into an accumulated delta)
-        // kills nothing and walks no pending run.
-        let dead = other
-            .ctx
-            .difference(&other.visible_dots())
-            .intersection(&self.held);
+        let (conflicts, dead) = self.join_start(other);
         // Nothing new when every run there is held here (a delta of
         // deletions): no run is cut to what is not held.
-        let parts: Vec<Piece<T>> = if other.held.is_subset(&self.held) {
-            Vec::new()
-        } else {
-            (other.seq.pieces().chain(&other.pending))
-                .flat_map(|p| Self::unheld(&self.held, &other.agents, p))
-                .collect()
-        };
-        let new_ids = other.dots_of(parts.iter());
-        self.intern_named(&other.agents, parts.iter());
-        let incoming = parts
-            .into_iter()
-            .map(|p| self.import(&other.agents, p))
-            .collect();
-        // New items whose dots we have seen (and so deleted) arrive dead.
-        let dead_here = new_ids.intersection(&self.ctx);
-        self.held.join(&new_ids);
-        self.ctx.join(&other.ctx);
-        self.integrate_all(incoming);
-        self.kill_all(&dead);
-        self.kill_all(&dead_here);
-        self.kill_all(&conflicts.dead);
+        let mut parts = Vec::new();
+        if !other.held.is_subset(&self.held) {
+            for p in other.seq.pieces().chain(&other.pending) {
+                Self::unheld_into(&self.held, &other.agents, p, &mut parts);
+            }
+        }
+        self.join_end(&other.agents, &other.ctx, parts, &conflicts, &dead);
     }
 
     /// `self ≤ other` without a join: `other` has seen every dot and holds
@@ -356,15 +308,33 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         dead.ranges().all(|(r, lo, hi)| !other.shows_any(r, lo, hi))
     }
 
-    /// As [`List::join`]; into bottom, `other` is taken as it is rather
-    /// than copied (issue 11: an engine holding an empty text held a
-    /// received message's runs twice while joining them).
+    /// As [`List::join`], with `other`'s runs moved, not copied: into
+    /// bottom, `other` is taken as it is (issue 11: an engine joining a
+    /// received message held its runs twice while joining them).
     fn join_owned(&mut self, other: Self) {
-        if self.ctx.is_empty() && !other.ctx.is_empty() {
-            *self = other;
-        } else {
-            self.join(&other);
+        if other.ctx.is_empty() {
+            return;
         }
+        if self.ctx.is_empty() {
+            *self = other;
+            return;
+        }
+        let (conflicts, dead) = self.join_start(&other);
+        let Self {
+            agents,
+            seq,
+            pending,
+            ctx,
+            held,
+            agent_of: _,
+        } = other;
+        let mut parts = Vec::new();
+        if !held.is_subset(&self.held) {
+            for p in seq.into_pieces().chain(pending) {
+                Self::unheld_owned(&self.held, &agents, p, &mut parts);
+            }
+        }
+        self.join_end(&agents, &ctx, parts, &conflicts, &dead);
     }
 
     fn is_bottom(&self) -> bool {

@@ -99,6 +99,7 @@
 mod agents;
 mod content;
 mod integrity;
+mod join;
 mod lattice;
 mod packed;
 mod pending;

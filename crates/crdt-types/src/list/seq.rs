@@ -143,6 +143,12 @@ impl<T: Clone> Tree<T> {
         self.chunks.iter().flat_map(|c| c.pieces.iter())
     }
 
+    /// Every piece, in document order, taken out of the tree (each chunk
+    /// freed once its pieces are taken).
+    pub(crate) fn into_pieces(self) -> impl Iterator<Item = Piece<T>> {
+        self.chunks.into_iter().flat_map(|c| c.pieces)
+    }
+
     /// Number of pieces.
     pub(crate) fn piece_count(&self) -> usize {
         self.chunks.iter().map(|c| c.pieces.len()).sum()

@@ -48,6 +48,11 @@ impl<T: Clone> Seq<T> {
         self.0.iter().flat_map(|t| t.pieces())
     }
 
+    /// Every piece, in document order, taken out.
+    pub(crate) fn into_pieces(self) -> impl Iterator<Item = Piece<T>> {
+        self.0.into_iter().flat_map(|t| t.into_pieces())
+    }
+
     /// Number of pieces.
     pub(crate) fn piece_count(&self) -> usize {
         self.0.as_ref().map_or(0, |t| t.piece_count())

@@ -1,0 +1,112 @@
+//! The two halves of a join that a join by reference and a join of a state
+//! given away share, and the parts of a run not held yet.
+//!
+//! Design note (issue 11): [`Lattice::join_owned`](crdt_core::Lattice)
+//! moves the other state's runs into this one where a join by reference
+//! copies them. An engine joins every received delta it keeps as given
+//! away: 25k runs of a 1 MiB message were copied into a vector of parts
+//! (1.6 MB, 2.1 MB with its growth) while the message itself was held.
+
+use crdt_core::{CausalContext, Lattice, ReplicaId};
+
+use super::List;
+use super::integrity::Conflicts;
+use super::piece::Piece;
+
+impl<T: Clone + PartialEq> List<T> {
+    /// The first half of a join of `other`: the dots held on both sides
+    /// as different elements (the version with the smaller origins kept,
+    /// see `integrity`), and the dots deleted there that are held here.
+    pub(super) fn join_start(&mut self, other: &Self) -> (Conflicts, CausalContext) {
+        let conflicts = self.conflicts(other, false);
+        if !conflicts.moved.is_empty() {
+            self.drop_versions(&conflicts.moved);
+        }
+        // Deleted on the other side: seen there and not visible there. Only
+        // elements held here already can be reached (what arrives from
+        // there comes deleted as it is there), so a delta whose deletions
+        // this state does not hold (joined into an accumulated delta)
+        // kills nothing and walks no pending run.
+        let dead = other
+            .ctx
+            .difference(&other.visible_dots())
+            .intersection(&self.held);
+        (conflicts, dead)
+    }
+
+    /// The second half of a join: `parts` (the runs of the other state
+    /// not held here, in the agent space of its replica table `agents`)
+    /// placed, its context `ctx` seen, and the deletions made.
+    pub(super) fn join_end(
+        &mut self,
+        agents: &[ReplicaId],
+        ctx: &CausalContext,
+        parts: Vec<Piece<T>>,
+        conflicts: &Conflicts,
+        dead: &CausalContext,
+    ) {
+        self.intern_named(agents, parts.iter());
+        let incoming: Vec<Piece<T>> = parts.into_iter().map(|p| self.import(agents, p)).collect();
+        let new_ids = self.dots_of(incoming.iter());
+        // New items whose dots we have seen (and so deleted) arrive dead.
+        let dead_here = new_ids.intersection(&self.ctx);
+        self.held.join(&new_ids);
+        self.ctx.join(ctx);
+        self.integrate_all(incoming);
+        self.kill_all(dead);
+        self.kill_all(&dead_here);
+        self.kill_all(&conflicts.dead);
+    }
+
+    /// The parts of `piece` (of a state with replica table `agents`) whose
+    /// dots are not in `held`, as pieces of that state.
+    pub(super) fn unheld(
+        held: &CausalContext,
+        agents: &[ReplicaId],
+        piece: &Piece<T>,
+    ) -> Vec<Piece<T>> {
+        let mut out = Vec::new();
+        Self::unheld_into(held, agents, piece, &mut out);
+        out
+    }
+
+    /// [`List::unheld`], appended to `out`.
+    pub(super) fn unheld_into(
+        held: &CausalContext,
+        agents: &[ReplicaId],
+        piece: &Piece<T>,
+        out: &mut Vec<Piece<T>>,
+    ) {
+        match unheld_ranges(held, agents, piece) {
+            None => out.push(piece.clone()),
+            Some(rest) => out.extend(rest.ranges().map(|(_, lo, hi)| piece.slice_dots(lo, hi))),
+        }
+    }
+
+    /// [`List::unheld_into`] of a piece given away: a piece none of whose
+    /// dots are held is moved, not copied.
+    pub(super) fn unheld_owned(
+        held: &CausalContext,
+        agents: &[ReplicaId],
+        piece: Piece<T>,
+        out: &mut Vec<Piece<T>>,
+    ) {
+        match unheld_ranges(held, agents, &piece) {
+            None => out.push(piece),
+            Some(rest) => out.extend(rest.ranges().map(|(_, lo, hi)| piece.slice_dots(lo, hi))),
+        }
+    }
+}
+
+/// The dots of `piece` (of a state with replica table `agents`) not in
+/// `held`; `None` when none of them is.
+fn unheld_ranges<T>(
+    held: &CausalContext,
+    agents: &[ReplicaId],
+    piece: &Piece<T>,
+) -> Option<CausalContext> {
+    let r = agents[piece.agent as usize];
+    let mut range = CausalContext::new();
+    range.insert_range(r, piece.start, piece.end() - 1);
+    (!held.is_disjoint(&range)).then(|| range.difference(held))
+}
