@@ -7,6 +7,8 @@
 //! away: 25k runs of a 1 MiB message were copied into a vector of parts
 //! (1.6 MB, 2.1 MB with its growth) while the message itself was held.
 
+use std::borrow::Cow;
+
 use crdt_core::{CausalContext, Lattice, ReplicaId};
 
 use super::List;
@@ -34,17 +36,27 @@ impl<T: Clone + PartialEq> List<T> {
         (conflicts, dead)
     }
 
-    /// The second half of a join: `parts` (the runs of the other state
-    /// not held here, in the agent space of its replica table `agents`)
-    /// placed, its context `ctx` seen, and the deletions made.
-    pub(super) fn join_end(
+    /// The second half of a join of a state with replica table `agents`,
+    /// context `ctx` and held dots `held`, whose runs are `pieces` (lent,
+    /// or given away and then moved, not copied): the parts not held here
+    /// placed, `ctx` seen, and the deletions made.
+    pub(super) fn join_end<'a>(
         &mut self,
-        agents: &[ReplicaId],
-        ctx: &CausalContext,
-        parts: Vec<Piece<T>>,
+        (agents, ctx, held): (&[ReplicaId], &CausalContext, &CausalContext),
+        pieces: impl Iterator<Item = Cow<'a, Piece<T>>>,
         conflicts: &Conflicts,
         dead: &CausalContext,
-    ) {
+    ) where
+        T: 'a,
+    {
+        // Nothing new when every run there is held here (a delta of
+        // deletions): no run is cut to what is not held.
+        let mut parts = Vec::new();
+        if !held.is_subset(&self.held) {
+            for p in pieces {
+                Self::unheld_into(&self.held, agents, p, &mut parts);
+            }
+        }
         self.intern_named(agents, parts.iter());
         let incoming: Vec<Piece<T>> = parts.into_iter().map(|p| self.import(agents, p)).collect();
         let new_ids = self.dots_of(incoming.iter());
@@ -66,33 +78,20 @@ impl<T: Clone + PartialEq> List<T> {
         piece: &Piece<T>,
     ) -> Vec<Piece<T>> {
         let mut out = Vec::new();
-        Self::unheld_into(held, agents, piece, &mut out);
+        Self::unheld_into(held, agents, Cow::Borrowed(piece), &mut out);
         out
     }
 
-    /// [`List::unheld`], appended to `out`.
-    pub(super) fn unheld_into(
+    /// [`List::unheld`], appended to `out`: a piece none of whose dots
+    /// are held is pushed whole, moved if it was given away.
+    fn unheld_into(
         held: &CausalContext,
         agents: &[ReplicaId],
-        piece: &Piece<T>,
-        out: &mut Vec<Piece<T>>,
-    ) {
-        match unheld_ranges(held, agents, piece) {
-            None => out.push(piece.clone()),
-            Some(rest) => out.extend(rest.ranges().map(|(_, lo, hi)| piece.slice_dots(lo, hi))),
-        }
-    }
-
-    /// [`List::unheld_into`] of a piece given away: a piece none of whose
-    /// dots are held is moved, not copied.
-    pub(super) fn unheld_owned(
-        held: &CausalContext,
-        agents: &[ReplicaId],
-        piece: Piece<T>,
+        piece: Cow<'_, Piece<T>>,
         out: &mut Vec<Piece<T>>,
     ) {
         match unheld_ranges(held, agents, &piece) {
-            None => out.push(piece),
+            None => out.push(piece.into_owned()),
             Some(rest) => out.extend(rest.ranges().map(|(_, lo, hi)| piece.slice_dots(lo, hi))),
         }
     }

@@ -1,5 +1,6 @@
 //! Join, order, decomposition and validation of `List<T>`.
 
+use std::borrow::Cow;
 use std::fmt::{self, Debug};
 
 use crdt_core::{CausalContext, Decompose, Dot, InvalidState, Lattice, ReplicaId};
@@ -287,15 +288,9 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             return;
         }
         let (conflicts, dead) = self.join_start(other);
-        // Nothing new when every run there is held here (a delta of
-        // deletions): no run is cut to what is not held.
-        let mut parts = Vec::new();
-        if !other.held.is_subset(&self.held) {
-            for p in other.seq.pieces().chain(&other.pending) {
-                Self::unheld_into(&self.held, &other.agents, p, &mut parts);
-            }
-        }
-        self.join_end(&other.agents, &other.ctx, parts, &conflicts, &dead);
+        let lent = other.seq.pieces().chain(&other.pending).map(Cow::Borrowed);
+        let of = (&other.agents[..], &other.ctx, &other.held);
+        self.join_end(of, lent, &conflicts, &dead);
     }
 
     /// `self ≤ other` without a join: `other` has seen every dot and holds
@@ -328,13 +323,8 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             held,
             agent_of: _,
         } = other;
-        let mut parts = Vec::new();
-        if !held.is_subset(&self.held) {
-            for p in seq.into_pieces().chain(pending) {
-                Self::unheld_owned(&self.held, &agents, p, &mut parts);
-            }
-        }
-        self.join_end(&agents, &ctx, parts, &conflicts, &dead);
+        let given = seq.into_pieces().chain(pending).map(Cow::Owned);
+        self.join_end((&agents[..], &ctx, &held), given, &conflicts, &dead);
     }
 
     fn is_bottom(&self) -> bool {

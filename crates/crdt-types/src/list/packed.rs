@@ -129,7 +129,10 @@ impl<T: Clone> Packed<T> {
 }
 
 /// The integrated runs of `list`, maximal, in document order: each as its
-/// shape (ids and origins, no content) and whether it is live.
+/// shape (ids and origins, no content) and whether it is live. The runs
+/// [`coalesce`](super::piece::coalesce) gives, without copying the pieces
+/// and their content first (the readable form and the debug output, which
+/// want the content per run, still call that one).
 fn maximal_runs<T: Clone>(list: &List<T>) -> impl Iterator<Item = (Piece<T>, bool)> + '_ {
     let mut pieces = list.seq.pieces().peekable();
     std::iter::from_fn(move || {

@@ -133,8 +133,15 @@ impl Starts {
 
     /// Sets key `k` to chunk `c` unless `k` is a key already.
     pub(super) fn insert_if_absent(&mut self, k: u64, c: u32) {
-        if self.get(k).is_none() {
-            self.insert(k, c);
+        match self {
+            Self::Few(v) => {
+                if v.binary_search_by_key(&k, |&(key, _)| key).is_err() {
+                    self.insert(k, c);
+                }
+            }
+            Self::Many(m) => {
+                m.entry(k).or_insert(c);
+            }
         }
     }
 
