@@ -45,12 +45,61 @@ pub(super) struct Packed<T> {
     /// Sorted, no repeats.
     replicas: Vec<ReplicaId>,
     /// The integrated runs, maximal, in document order.
+    #[serde(with = "byte_column")]
     runs: Vec<u8>,
     /// The content of the visible runs, in order.
     content: Vec<T>,
     /// The pending runs, sorted (few: written as records).
     pending: Vec<WireRun<T>>,
     context: CausalContext,
+}
+
+/// The runs' bytes as one byte string (`serialize_bytes`), not as a
+/// sequence of `u8`s.
+///
+/// Design note (issue 11): in bincode both are the length and then the
+/// bytes, so the wire is the same, but a sequence is decoded through serde
+/// one `u8` at a time (about 70 instructions a byte) and a byte string in
+/// one borrowed slice.
+mod byte_column {
+    use std::fmt;
+
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_bytes(Column)
+    }
+
+    struct Column;
+
+    impl<'de> Visitor<'de> for Column {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("the packed runs of a list")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+        /// A format that gives bytes as a sequence (no length is trusted
+        /// for the allocation: the vector grows with what is read).
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
 }
 
 impl<T: Clone> Packed<T> {
@@ -386,6 +435,28 @@ mod tests {
         let bytes = bincode::serde::encode_to_vec(t, config).expect("encodes");
         let back = bincode::serde::decode_from_slice(&bytes, config).expect("decodes");
         (bytes.len(), back.0)
+    }
+
+    /// The runs written as one byte string are, in bincode, the bytes a
+    /// sequence of `u8`s gave before: what earlier builds wrote and stored
+    /// still decodes, and they read what this build writes.
+    #[test]
+    fn the_runs_as_a_byte_string_are_the_bytes_of_a_sequence() {
+        #[derive(serde::Serialize)]
+        struct Seq<'a>(&'a [u8]);
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Column(#[serde(with = "super::byte_column")] Vec<u8>);
+        let config = bincode::config::standard();
+        for len in [0usize, 1, 250, 251, 70_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            let seq = bincode::serde::encode_to_vec(Seq(&bytes), config).expect("encodes");
+            let col =
+                bincode::serde::encode_to_vec(Column(bytes.clone()), config).expect("encodes");
+            assert_eq!(col, seq, "{len} bytes");
+            let (back, _): (Column, usize) =
+                bincode::serde::decode_from_slice(&seq, config).expect("decodes");
+            assert_eq!(back.0, bytes);
+        }
     }
 
     #[test]
