@@ -275,6 +275,40 @@ impl<T: Clone> Tree<T> {
                     continue;
                 }
             }
+            if left_at.is_none() && at.off == 0 && may_pass() {
+                // From the document's start, every piece with a left origin
+                // hangs after the start: the step below passes it and
+                // changes nothing but the place. Such pieces are passed at
+                // once, up to one that hangs from the start, the right
+                // origin's piece or the chunk's end. 25k runs each typed
+                // before the last, joined into a 100k-character text, each
+                // stepped through a chunk of it piece by piece: a third of
+                // the join.
+                let pieces = &self.chunks[at.chunk].pieces;
+                let stop = right_at
+                    .filter(|r| r.chunk == at.chunk && r.piece >= at.piece)
+                    .map_or(pieces.len(), |r| r.piece);
+                let skip = (pieces[at.piece..stop].iter())
+                    .position(|p| p.left().is_none())
+                    .unwrap_or(stop - at.piece);
+                if skip > 0 {
+                    let piece = at.piece + skip;
+                    at = if piece < pieces.len() || at.chunk + 1 == self.chunks.len() {
+                        Place {
+                            chunk: at.chunk,
+                            piece,
+                            off: 0,
+                        }
+                    } else {
+                        Place {
+                            chunk: at.chunk + 1,
+                            piece: 0,
+                            off: 0,
+                        }
+                    };
+                    continue;
+                }
+            }
             let Some(other) = self.piece(at) else { break };
             let ordering = match (other.left_at(at.off), left) {
                 // Any origin lies after the start: no lookup needed.
