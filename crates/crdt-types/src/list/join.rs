@@ -29,10 +29,7 @@ impl<T: Clone + PartialEq> List<T> {
         // there comes deleted as it is there), so a delta whose deletions
         // this state does not hold (joined into an accumulated delta)
         // kills nothing and walks no pending run.
-        let dead = other
-            .ctx
-            .difference(&other.visible_dots())
-            .intersection(&self.held);
+        let dead = other.unshown_dots().intersection(&self.held);
         (conflicts, dead)
     }
 
@@ -84,28 +81,35 @@ impl<T: Clone + PartialEq> List<T> {
 
     /// [`List::unheld`], appended to `out`: a piece none of whose dots
     /// are held is pushed whole, moved if it was given away.
+    ///
+    /// The held ranges within the piece are read off `held` by a binary
+    /// search; a context of the piece's dots was built for each piece and
+    /// compared with `held` (a fifth of the join of 25k one-run replicas
+    /// into a 100k-character text).
     fn unheld_into(
         held: &CausalContext,
         agents: &[ReplicaId],
         piece: Cow<'_, Piece<T>>,
         out: &mut Vec<Piece<T>>,
     ) {
-        match unheld_ranges(held, agents, &piece) {
-            None => out.push(piece.into_owned()),
-            Some(rest) => out.extend(rest.ranges().map(|(_, lo, hi)| piece.slice_dots(lo, hi))),
+        let r = agents[piece.agent as usize];
+        // A piece's dots are `start..end` with `end` at most `u64::MAX`
+        // (checked where pieces come from), so `hi + 1` does not overflow.
+        let (lo, hi) = (piece.start, piece.end() - 1);
+        let mut inside = held.ranges_within(r, lo, hi).peekable();
+        if inside.peek().is_none() {
+            out.push(piece.into_owned());
+            return;
+        }
+        let mut from = lo;
+        for (_, l, h) in inside {
+            if l > from {
+                out.push(piece.slice_dots(from, l - 1));
+            }
+            from = h + 1;
+        }
+        if from <= hi {
+            out.push(piece.slice_dots(from, hi));
         }
     }
-}
-
-/// The dots of `piece` (of a state with replica table `agents`) not in
-/// `held`; `None` when none of them is.
-fn unheld_ranges<T>(
-    held: &CausalContext,
-    agents: &[ReplicaId],
-    piece: &Piece<T>,
-) -> Option<CausalContext> {
-    let r = agents[piece.agent as usize];
-    let mut range = CausalContext::new();
-    range.insert_range(r, piece.start, piece.end() - 1);
-    (!held.is_disjoint(&range)).then(|| range.difference(held))
 }
