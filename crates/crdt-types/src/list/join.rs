@@ -34,13 +34,13 @@ impl<T: Clone + PartialEq> List<T> {
     }
 
     /// The second half of a join of a state with replica table `agents`,
-    /// context `ctx` and held dots `held`, whose runs are `pieces` (lent,
-    /// or given away and then moved, not copied): the parts not held here
-    /// placed, `ctx` seen, and the deletions made.
+    /// context `ctx` and held dots `held`, whose `runs` runs are `pieces`
+    /// (lent, or given away and then moved, not copied): the parts not held
+    /// here placed, `ctx` seen, and the deletions made.
     pub(super) fn join_end<'a>(
         &mut self,
         (agents, ctx, held): (&[ReplicaId], &CausalContext, &CausalContext),
-        pieces: impl Iterator<Item = Cow<'a, Piece<T>>>,
+        (runs, pieces): (usize, impl Iterator<Item = Cow<'a, Piece<T>>>),
         conflicts: &Conflicts,
         dead: &CausalContext,
     ) where
@@ -48,8 +48,11 @@ impl<T: Clone + PartialEq> List<T> {
     {
         // Nothing new when every run there is held here (a delta of
         // deletions): no run is cut to what is not held.
+        // As many parts as runs, unless runs are cut (no doubling: a
+        // message of 25k runs held 2.1 MB of parts for its 1.6 MB).
         let mut parts = Vec::new();
         if !held.is_subset(&self.held) {
+            parts.reserve_exact(runs);
             for p in pieces {
                 Self::unheld_into(&self.held, agents, p, &mut parts);
             }

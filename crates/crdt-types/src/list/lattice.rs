@@ -312,7 +312,7 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
         let (conflicts, dead) = self.join_start(other);
         let lent = other.seq.pieces().chain(&other.pending).map(Cow::Borrowed);
         let of = (&other.agents[..], &other.ctx, &other.held);
-        self.join_end(of, lent, &conflicts, &dead);
+        self.join_end(of, (other.run_count(), lent), &conflicts, &dead);
     }
 
     /// `self ≤ other` without a join: `other` has seen every dot and holds
@@ -337,6 +337,7 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             return;
         }
         let (conflicts, dead) = self.join_start(&other);
+        let runs = other.run_count();
         let Self {
             agents,
             seq,
@@ -346,7 +347,7 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             agent_of: _,
         } = other;
         let given = seq.into_pieces().chain(pending).map(Cow::Owned);
-        self.join_end((&agents[..], &ctx, &held), given, &conflicts, &dead);
+        self.join_end((&agents[..], &ctx, &held), (runs, given), &conflicts, &dead);
     }
 
     fn is_bottom(&self) -> bool {
