@@ -558,6 +558,20 @@ mod tests {
     use crate::laws::Mutate;
     use crate::{List, ListOp};
 
+    /// `x` after `ops` (replica 1 or 2 each), and `x` with every other of
+    /// their deltas joined (runs waiting, pending, for origins it lacks).
+    fn later_and_gappy(x: &List<u8>, ops: &[(bool, ListOp<u8>)]) -> (List<u8>, List<u8>) {
+        let (mut y, mut gappy) = (x.clone(), x.clone());
+        for (i, (first, op)) in ops.iter().enumerate() {
+            let r = ReplicaId::from_u128(if *first { 1 } else { 2 });
+            let d = y.apply(r, op);
+            if i % 2 == 1 {
+                gappy.join(&d);
+            }
+        }
+        (y, gappy)
+    }
+
     /// What a state shows among some dots, looked up range by range (the
     /// novel part of a received delta asks it of the whole state), is what
     /// the walk of every visible run gives, restricted to those dots: for
@@ -568,14 +582,7 @@ mod tests {
     #[test]
     fn shown_within_is_the_visible_dots_in_the_range() {
         fn prop(x: List<u8>, ops: Vec<(bool, ListOp<u8>)>, other: CausalContext) -> bool {
-            let (mut y, mut gappy) = (x.clone(), x.clone());
-            for (i, (first, op)) in ops.iter().enumerate() {
-                let r = ReplicaId::from_u128(if *first { 1 } else { 2 });
-                let d = y.apply(r, op);
-                if i % 2 == 1 {
-                    gappy.join(&d);
-                }
-            }
+            let (y, gappy) = later_and_gappy(&x, &ops);
             let new = y.context().difference(x.context());
             [&x, &y, &gappy].into_iter().all(|known| {
                 let visible = known.visible_dots();
@@ -597,14 +604,7 @@ mod tests {
     #[test]
     fn unshown_dots_are_the_context_less_the_visible_dots() {
         fn prop(x: List<u8>, ops: Vec<(bool, ListOp<u8>)>) -> bool {
-            let (mut y, mut gappy) = (x.clone(), x.clone());
-            for (i, (first, op)) in ops.iter().enumerate() {
-                let r = ReplicaId::from_u128(if *first { 1 } else { 2 });
-                let d = y.apply(r, op);
-                if i % 2 == 1 {
-                    gappy.join(&d);
-                }
-            }
+            let (y, gappy) = later_and_gappy(&x, &ops);
             let mut wiped = y.clone();
             let n = wiped.len();
             let _ = wiped.delete(0, n);
