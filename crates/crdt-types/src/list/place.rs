@@ -129,11 +129,9 @@ impl<T: Clone> List<T> {
 struct Queue<T>(Vec<Piece<T>>);
 
 impl<T> Queue<T> {
-    /// `pieces` queued in the order [`by_start`] gives.
-    fn new(mut pieces: Vec<Piece<T>>) -> Self {
-        pieces = by_start(pieces);
-        pieces.reverse();
-        Self(pieces)
+    /// `pieces` queued in the order [`last_first`] puts last first.
+    fn new(pieces: Vec<Piece<T>>) -> Self {
+        Self(last_first(pieces))
     }
 
     /// The next run, if any.
@@ -148,28 +146,32 @@ impl<T> Queue<T> {
     }
 }
 
-/// `pieces` in order of first counter, stably: the keys are sorted and the
+/// `pieces` in reverse order of first counter (to be taken from the end),
+/// ties in the order given: the keys are sorted and reversed, and the
 /// pieces swapped into place once each, not moved at every step of the
 /// sort (a sixth of the decode of a long text went to sorting 64-byte
-/// pieces).
-fn by_start<T>(mut pieces: Vec<Piece<T>>) -> Vec<Piece<T>> {
+/// pieces), nor reversed after.
+fn last_first<T>(mut pieces: Vec<Piece<T>>) -> Vec<Piece<T>> {
     if pieces.is_sorted_by(|a, b| a.start < b.start) {
+        pieces.reverse();
         return pieces;
     }
     // Among runs of one first counter, a run that hangs from the start and
-    // has a right origin comes after the others, and those in reverse:
-    // its right origin lies after it in the document, so in reverse
-    // document order (as decoding receives runs) it is placed once its
-    // right origin is. 25k replicas each typing before the last one's
-    // character waited each for the next, and were tried twice.
+    // has a right origin comes after the others, and those in reverse
+    // (`!i` sorts after every index, in reverse): its right origin lies
+    // after it in the document, so in reverse document order (as decoding
+    // receives runs) it is placed once its right origin is. 25k replicas
+    // each typing before the last one's character waited each for the
+    // next, and were tried twice.
     let late = |p: &Piece<T>| p.left().is_none() && p.right().is_some();
     let mut keys: Vec<(u64, usize)> = (pieces.iter().zip(0..))
-        .map(|(p, i)| (p.start, if late(p) { usize::MAX - i } else { i }))
+        .map(|(p, i)| (p.start, if late(p) { !i } else { i }))
         .collect();
     keys.sort_unstable();
+    keys.reverse();
     for k in &mut keys {
         if k.1 >= pieces.len() {
-            k.1 = usize::MAX - k.1;
+            k.1 = !k.1;
         }
     }
     // Position `j` takes the piece at `keys[j].1`: the permutation is

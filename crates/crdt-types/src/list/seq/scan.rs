@@ -292,20 +292,11 @@ impl<T: Clone> Tree<T> {
                     .position(|p| p.left().is_none())
                     .unwrap_or(stop - at.piece);
                 if skip > 0 {
-                    let piece = at.piece + skip;
-                    at = if piece < pieces.len() || at.chunk + 1 == self.chunks.len() {
-                        Place {
-                            chunk: at.chunk,
-                            piece,
-                            off: 0,
-                        }
-                    } else {
-                        Place {
-                            chunk: at.chunk + 1,
-                            piece: 0,
-                            off: 0,
-                        }
-                    };
+                    // The place after the last piece passed.
+                    at = self.next_piece(Place {
+                        piece: at.piece + skip - 1,
+                        ..at
+                    });
                     continue;
                 }
             }
