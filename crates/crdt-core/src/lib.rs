@@ -57,6 +57,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+pub mod byte_column;
 mod context;
 mod dot;
 mod dvv;

@@ -33,7 +33,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
 
-use serde::de::{DeserializeOwned, DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
 use serde::ser::{Error as _, SerializeTuple};
 use serde::{Deserializer, Serialize, Serializer};
 use smallvec::SmallVec;
@@ -44,6 +44,7 @@ use super::wire::{
     replica_at, replica_index,
 };
 use super::{DotMap, DotSet, DotStore};
+use crate::byte_column::{Bytes, Column};
 use crate::sorted::capacity_for;
 use crate::{Dot, ReplicaId};
 
@@ -221,15 +222,6 @@ pub(super) fn unpack_set(
     Ok(DotSet::from_sorted(dots))
 }
 
-/// A byte column, written with `serialize_bytes`.
-struct Column<'a>(&'a [u8]);
-
-impl Serialize for Column<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
-    }
-}
-
 /// A standalone dot set: one byte column, empty for the empty set.
 pub(super) fn serialize_set<S: Serializer>(
     set: &DotSet,
@@ -259,32 +251,6 @@ pub(super) fn deserialize_set<'de, D: Deserializer<'de>>(
         }
         Ok(set)
     }))
-}
-
-/// A visitor of one byte column, parsed in place by `F`.
-struct Bytes<F>(F);
-
-impl<'de, T, F: FnOnce(&[u8]) -> Result<T, &'static str>> Visitor<'de> for Bytes<F> {
-    type Value = T;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a packed byte column")
-    }
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<T, E> {
-        (self.0)(v).map_err(E::custom)
-    }
-    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<T, E> {
-        self.visit_bytes(v)
-    }
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<T, E> {
-        self.visit_bytes(&v)
-    }
-}
-
-impl<'de, T, F: FnOnce(&[u8]) -> Result<T, &'static str>> DeserializeSeed<'de> for Bytes<F> {
-    type Value = T;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
-        d.deserialize_bytes(self)
-    }
 }
 
 /// The kind of keys a map's header announces.

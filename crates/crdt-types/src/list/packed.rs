@@ -44,62 +44,15 @@ const WRITTEN_RIGHT: u8 = 3;
 pub(super) struct Packed<T> {
     /// Sorted, no repeats.
     replicas: Vec<ReplicaId>,
-    /// The integrated runs, maximal, in document order.
-    #[serde(with = "byte_column")]
+    /// The integrated runs, maximal, in document order: a byte column
+    /// (read in one slice, not a `u8` at a time).
+    #[serde(with = "crdt_core::byte_column")]
     runs: Vec<u8>,
     /// The content of the visible runs, in order.
     content: Vec<T>,
     /// The pending runs, sorted (few: written as records).
     pending: Vec<WireRun<T>>,
     context: CausalContext,
-}
-
-/// The runs' bytes as one byte string (`serialize_bytes`), not as a
-/// sequence of `u8`s.
-///
-/// Design note (issue 11): in bincode both are the length and then the
-/// bytes, so the wire is the same, but a sequence is decoded through serde
-/// one `u8` at a time (about 70 instructions a byte) and a byte string in
-/// one borrowed slice.
-mod byte_column {
-    use std::fmt;
-
-    use serde::de::{SeqAccess, Visitor};
-    use serde::{Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(bytes)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<u8>, D::Error> {
-        deserializer.deserialize_bytes(Column)
-    }
-
-    struct Column;
-
-    impl<'de> Visitor<'de> for Column {
-        type Value = Vec<u8>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("the packed runs of a list")
-        }
-        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-            Ok(v.to_vec())
-        }
-        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(v)
-        }
-        /// A format that gives bytes as a sequence (no length is trusted
-        /// for the allocation: the vector grows with what is read).
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(b) = seq.next_element()? {
-                out.push(b);
-            }
-            Ok(out)
-        }
-    }
 }
 
 impl<T: Clone> Packed<T> {
@@ -445,7 +398,7 @@ mod tests {
         #[derive(serde::Serialize)]
         struct Seq<'a>(&'a [u8]);
         #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
-        struct Column(#[serde(with = "super::byte_column")] Vec<u8>);
+        struct Column(#[serde(with = "crdt_core::byte_column")] Vec<u8>);
         let config = bincode::config::standard();
         for len in [0usize, 1, 250, 251, 70_000] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
