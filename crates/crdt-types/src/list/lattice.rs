@@ -176,31 +176,11 @@ impl<T: Clone> List<T> {
             };
             self.seq.kill_range(agent, lo, hi);
         }
-        // The pending runs, in one pass (not one per range: a delta of many
-        // deletions joined into one with many pending runs was quadratic).
-        // A run outside the bounds of `dead`'s ranges for its replica is
-        // passed with a few comparisons, and only the runs `dead` reaches
-        // are cut, in place (an accumulated delta holds thousands of
-        // pending runs; a backspace joined into it moved them all).
-        let mut bounds: SmallVec<[(u32, u64, u64); 2]> = SmallVec::new();
-        for (r, lo, hi) in dead.ranges() {
-            let Some(agent) = self.agent(&r) else {
-                continue;
-            };
-            match bounds.last_mut() {
-                Some((a, _, top)) if *a == agent => *top = hi,
-                _ => bounds.push((agent, lo, hi)),
-            }
-        }
-        let near: Vec<usize> = (self.pending.iter().enumerate())
-            .filter(|(_, p)| {
-                p.content.is_live()
-                    && bounds
-                        .iter()
-                        .any(|&(a, lo, hi)| a == p.agent && p.start <= hi && lo < p.end())
-            })
-            .map(|(i, _)| i)
-            .collect();
+        // The pending runs it reaches (see `Pending::live_meeting`), cut in
+        // place (an accumulated delta holds thousands of pending runs; a
+        // backspace joined into it moved them all).
+        let ranges = (dead.ranges()).filter_map(|(r, lo, hi)| Some((self.agent(&r)?, lo, hi)));
+        let near = self.pending.live_meeting(ranges);
         let mut rest = Vec::new();
         for i in near {
             let p = &self.pending[i];
@@ -221,7 +201,7 @@ impl<T: Clone> List<T> {
             }
             let mut parts = parts.into_iter();
             if let Some(head) = parts.next() {
-                self.pending[i] = head;
+                self.pending.replace(i, head);
             }
             rest.extend(parts);
         }
@@ -346,7 +326,7 @@ impl<T: Clone + PartialEq> Lattice for List<T> {
             held,
             agent_of: _,
         } = other;
-        let given = seq.into_pieces().chain(pending).map(Cow::Owned);
+        let given = (seq.into_pieces().chain(pending.into_runs())).map(Cow::Owned);
         self.join_end((&agents[..], &ctx, &held), (runs, given), &conflicts, &dead);
     }
 

@@ -8,6 +8,7 @@ use crdt_core::{CausalContext, ReplicaId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::content::Content;
+use super::pending::Pending;
 use super::piece::{Id, Piece, coalesce};
 use super::{List, Runs};
 
@@ -167,7 +168,7 @@ impl<T: Clone + PartialEq> List<T> {
         if !out.pending.is_empty() || !id_stream(out.seq.pieces()).eq(given) {
             return Err("list runs are not in the order their origins give".into());
         }
-        out.pending = Runs::from_vec(pending);
+        out.pending = Pending::from_runs(Runs::from_vec(pending));
         // The same runs, placed: their dots are the ones counted above,
         // each held once. Of the rest of `validate`, only what placing
         // did not check is left: the context must cover those dots, and
