@@ -343,10 +343,9 @@ impl<T: Clone> List<T> {
             return false;
         };
         self.seq.shows_any(agent, lo, hi)
-            || self
-                .pending
-                .iter()
-                .any(|p| p.agent == agent && p.content.is_live() && p.start <= hi && lo < p.end())
+            || !(self.pending)
+                .live_meeting(std::iter::once((agent, lo, hi)))
+                .is_empty()
     }
 
     /// Exactly what a peer that has seen the dots of `peer` (its context)
