@@ -282,6 +282,9 @@ impl<T> Pending<T> {
     /// quadratic): a run outside the bounds of the ranges of its agent is
     /// passed with a few comparisons.
     pub(super) fn live_meeting(&self, ranges: impl Iterator<Item = (u32, u64, u64)>) -> Vec<usize> {
+        if self.runs.is_empty() {
+            return Vec::new();
+        }
         let live = |i: &usize| self.runs[*i].content.is_live();
         if self.is_indexed() {
             let mut near: Vec<usize> = Vec::new();
