@@ -28,7 +28,7 @@ impl<T: Clone> List<T> {
     /// deletions joined one by one took 2.4 s), and so does joining deltas
     /// one by one into a state that holds many pending runs (issue 11:
     /// 20k keystrokes and deletions joined in a shuffled order retried
-    /// every pending run at each placement, 1.8 s).
+    /// every pending run at each placement, 1.8-3.6 s).
     ///
     /// A run that cannot be placed waits for the origin it lacks, and is
     /// tried again right after the run holding that origin is placed, not
@@ -373,7 +373,7 @@ mod tests {
     /// left neighbour has not arrived waits, and is tried again once that
     /// neighbour is placed, not at every placement (each placement tried
     /// every pending run: 20k keystrokes and deletions joined shuffled took
-    /// 1.8 s, quadratic in the runs pending). At most two tries per
+    /// 1.8-3.6 s, quadratic in the runs pending). At most two tries per
     /// keystroke, and the text is the typed one.
     #[test]
     fn shuffled_keystrokes_are_each_tried_at_most_twice() {
