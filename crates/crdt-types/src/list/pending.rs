@@ -85,10 +85,11 @@ impl<'a, T> PendingIndex<'a, T> {
 /// so that placing a run takes out exactly the pending runs that name one
 /// of its elements, by a search. It maps each run's first dot to its
 /// position too, so that a join finds the pending runs a received run or
-/// deletion meets by a search, not by a scan of them all. Every placement tried all pending runs
-/// again (sorted, each looked up): deltas joined one by one in a shuffled
-/// order kept thousands pending, and 20k keystrokes with deletions took
-/// 1.8-3.6 s to join (`join_shuffled`, benches).
+/// deletion meets by a search, not by a scan of them all. Every placement
+/// tried all pending runs again (sorted, each looked up): deltas joined
+/// one by one in a shuffled order kept thousands pending, and 20k
+/// keystrokes with deletions took 1.8-3.6 s to join (`join_shuffled`,
+/// benches).
 ///
 /// The index is built at the first such search (a state whose runs all
 /// wait, a local edit's delta or a decoded message, never builds it), then
