@@ -21,14 +21,13 @@ impl<T: Clone> List<T> {
     /// become ready once a run holding that origin is integrated: placing a
     /// run takes out the pending runs that name one of its elements (by the
     /// index of their origins, see [`Pending`](super::pending::Pending)),
-    /// and no other. Joining
-    /// deltas into one (an engine's interval, a delta of many edits, whose
-    /// runs all stay pending) so costs what the joined delta brings, not
-    /// what is already pending (issue 14: 5,000 scattered one-character
-    /// deletions joined one by one took 2.4 s), and so does joining deltas
-    /// one by one into a state that holds many pending runs (issue 11:
-    /// 20k keystrokes and deletions joined in a shuffled order retried
-    /// every pending run at each placement, 1.8-3.6 s).
+    /// and no other. Joining deltas into one (an engine's interval, a delta
+    /// of many edits, whose runs all stay pending) so costs what the joined
+    /// delta brings, not what is already pending (issue 14: 5,000 scattered
+    /// one-character deletions joined one by one took 2.4 s), and so does
+    /// joining deltas one by one into a state that holds many pending runs
+    /// (issue 11: 20k keystrokes and deletions joined in a shuffled order
+    /// retried every pending run at each placement, 1.8-3.6 s).
     ///
     /// A run that cannot be placed waits for the origin it lacks, and is
     /// tried again right after the run holding that origin is placed, not
