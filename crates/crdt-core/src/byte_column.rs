@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Visitor};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 
 /// Writes `bytes` as one byte string.
@@ -69,11 +69,45 @@ impl<'de, T, F: FnOnce(&[u8]) -> Result<T, &'static str>> Visitor<'de> for Bytes
     fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<T, E> {
         self.visit_bytes(&v)
     }
+    /// A format that writes bytes as a sequence of numbers (JSON): the
+    /// bytes read one by one, the vector growing with what is read (no
+    /// length from the input sizes it).
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        let mut bytes = Vec::new();
+        while let Some(b) = seq.next_element()? {
+            bytes.push(b);
+        }
+        self.visit_bytes(&bytes)
+    }
 }
 
 impl<'de, T, F: FnOnce(&[u8]) -> Result<T, &'static str>> DeserializeSeed<'de> for Bytes<F> {
     type Value = T;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         d.deserialize_bytes(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Packed {
+        #[serde(with = "crate::byte_column")]
+        bytes: Vec<u8>,
+    }
+
+    /// JSON writes a byte string as an array of numbers; the column reads
+    /// it back (the kernel's visitor took byte strings only, and the list's
+    /// own one, which it replaced, read sequences too).
+    #[test]
+    fn a_byte_column_round_trips_through_json() {
+        let p = Packed {
+            bytes: vec![0, 7, 255],
+        };
+        let json = serde_json::to_string(&p).expect("encodes");
+        assert_eq!(json, r#"{"bytes":[0,7,255]}"#);
+        let back: Packed = serde_json::from_str(&json).expect("decodes");
+        assert_eq!(back, p);
+        assert!(serde_json::from_str::<Packed>(r#"{"bytes":[256]}"#).is_err());
     }
 }
