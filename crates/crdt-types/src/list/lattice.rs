@@ -342,10 +342,7 @@ impl<T: Clone> List<T> {
         let Some(agent) = self.agent(&replica) else {
             return false;
         };
-        self.seq.shows_any(agent, lo, hi)
-            || !(self.pending)
-                .live_meeting(std::iter::once((agent, lo, hi)))
-                .is_empty()
+        self.seq.shows_any(agent, lo, hi) || self.pending.shows_any(agent, lo, hi)
     }
 
     /// Exactly what a peer that has seen the dots of `peer` (its context)

@@ -51,7 +51,7 @@ impl<'a, T> PendingIndex<'a, T> {
         lo: u64,
         hi: u64,
     ) -> impl Iterator<Item = &'a Piece<T>> + '_ {
-        let meets = move |p: &&Piece<T>| p.agent == agent && p.start <= hi && lo < p.end();
+        let meets = move |p: &&Piece<T>| p.meets(agent, lo, hi);
         let indexed = self.pending.within(agent, lo, hi);
         let unindexed = indexed.is_none();
         let scanned =
@@ -166,10 +166,7 @@ impl<T> Pending<T> {
         let Some(w) = self.waits.as_deref() else {
             return true;
         };
-        let mut fresh = Waits::default();
-        for (p, i) in self.runs.iter().zip(0..) {
-            fresh.add(p, i);
-        }
+        let fresh = Waits::of(&self.runs);
         fresh.origins == w.origins && fresh.ids == w.ids
     }
 
@@ -215,13 +212,7 @@ impl<T> Pending<T> {
 
     /// [`Pending::take_waiting_on`] when some run is pending.
     fn take_waiting(&mut self, agent: u32, lo: u64, hi: u64, out: &mut Vec<Piece<T>>) {
-        let waits = self.waits.get_or_insert_with(|| {
-            let mut w = Box::<Waits>::default();
-            for (p, i) in self.runs.iter().zip(0..) {
-                w.add(p, i);
-            }
-            w
-        });
+        let waits = (self.waits).get_or_insert_with(|| Box::new(Waits::of(&self.runs)));
         let mut at: SmallVec<[usize; 4]> = (waits.origins.range((agent, lo, 0)..(agent, hi, 0)))
             .map(|&(_, _, i)| i)
             .collect();
@@ -276,6 +267,16 @@ impl<T> Pending<T> {
         Some((hits.map(|&(.., i)| i)).filter(move |&i| lo < self.runs[i].end()))
     }
 
+    /// Whether a live run holds a dot of `agent` in `lo..=hi` (by the
+    /// index if it is built; stops at the first).
+    pub(super) fn shows_any(&self, agent: u32, lo: u64, hi: u64) -> bool {
+        let live = |i: usize| self.runs[i].content.is_live();
+        match self.positions_within(agent, lo, hi) {
+            Some(mut at) => at.any(live),
+            None => (self.runs.iter()).any(|p| p.content.is_live() && p.meets(agent, lo, hi)),
+        }
+    }
+
     /// The positions, increasing, of the live runs with a dot in one of
     /// `ranges` (agent, first and last counter; an agent's ranges
     /// together): by the index if it is built (a state that places runs
@@ -309,9 +310,7 @@ impl<T> Pending<T> {
                 _ => bounds.push((agent, lo, hi)),
             }
         }
-        let meets = |p: &Piece<T>| {
-            (bounds.iter()).any(|&(a, lo, hi)| a == p.agent && p.start <= hi && lo < p.end())
-        };
+        let meets = |p: &Piece<T>| (bounds.iter()).any(|&(a, lo, hi)| p.meets(a, lo, hi));
         (0..self.runs.len())
             .filter(|i| live(i) && meets(&self.runs[*i]))
             .collect()
@@ -351,6 +350,15 @@ fn index<T>(waits: &mut Option<Box<Waits>>, p: &Piece<T>, i: usize, add: bool) {
 }
 
 impl Waits {
+    /// The index of `runs`.
+    fn of<T>(runs: &[Piece<T>]) -> Self {
+        let mut w = Self::default();
+        for (p, i) in runs.iter().zip(0..) {
+            w.add(p, i);
+        }
+        w
+    }
+
     /// Indexes run `p` at position `i`.
     fn add<T>(&mut self, p: &Piece<T>, i: usize) {
         self.origins.extend(origins(p).map(|(a, c)| (a, c, i)));

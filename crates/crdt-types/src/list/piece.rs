@@ -154,6 +154,12 @@ impl<T> Piece<T> {
         self.agent == agent && self.start <= ctr && ctr < self.end()
     }
 
+    /// Whether the piece holds a counter of `agent` in `lo..=hi`.
+    #[inline]
+    pub(crate) fn meets(&self, agent: u32, lo: u64, hi: u64) -> bool {
+        self.agent == agent && self.start <= hi && lo < self.end()
+    }
+
     /// The id of element `off`.
     #[inline]
     pub(crate) fn id_at(&self, off: u32) -> Option<Id> {

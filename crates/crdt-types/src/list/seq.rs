@@ -619,7 +619,7 @@ impl<T: Clone> Tree<T> {
         self.chunks_of(agent, lo, hi)
             .into_iter()
             .flat_map(move |c| self.chunks[c].pieces.iter())
-            .filter(move |p| p.agent == agent && p.end() > lo && p.start <= hi)
+            .filter(move |p| p.meets(agent, lo, hi))
     }
 
     /// The positions of the chunks that the index names for `agent`'s

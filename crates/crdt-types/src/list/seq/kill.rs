@@ -212,9 +212,9 @@ impl<T: Clone> Tree<T> {
             let mut from = 0;
             loop {
                 let pieces = &self.chunks[chunk].pieces;
-                let Some((piece, p)) = (pieces.iter().enumerate().skip(from)).find(|(_, p)| {
-                    p.agent == agent && p.content.is_live() && p.end() > lo && p.start <= hi
-                }) else {
+                let Some((piece, p)) = (pieces.iter().enumerate().skip(from))
+                    .find(|(_, p)| p.content.is_live() && p.meets(agent, lo, hi))
+                else {
                     break;
                 };
                 let first = p.start.max(lo);
