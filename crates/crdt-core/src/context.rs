@@ -114,13 +114,17 @@ impl CausalContext {
         if lo > hi {
             return;
         }
-        match self.find(replica) {
+        // Past the last replica or at it: a context built in replica order
+        // (a decoded state's held dots, one range per replica of thousands)
+        // appends without a search.
+        let found = match self.entries.last() {
+            Some((r, _)) if *r < replica => Err(self.entries.len()),
+            Some((r, _)) if *r == replica => Ok(self.entries.len() - 1),
+            _ => self.find(replica),
+        };
+        match found {
             Ok(i) => self.entries[i].1.insert_span((lo, hi)),
-            Err(i) => {
-                let mut set = IntervalSet::default();
-                set.insert_span((lo, hi));
-                self.entries.insert(i, (replica, set));
-            }
+            Err(i) => self.entries.insert(i, (replica, IntervalSet::span(lo, hi))),
         }
     }
 
@@ -263,10 +267,17 @@ impl CausalContext {
     #[must_use]
     pub fn difference(&self, other: &Self) -> Self {
         let mut entries = SmallVec::new();
+        let mut from = 0;
         for (r, set) in &self.entries {
-            let rest = match other.find(*r) {
-                Ok(j) => set.difference(&other.entries[j].1),
-                Err(_) => set.clone(),
+            let rest = match other.find_from(from, *r) {
+                Ok(j) => {
+                    from = j + 1;
+                    set.difference(&other.entries[j].1)
+                }
+                Err(j) => {
+                    from = j;
+                    set.clone()
+                }
             };
             if !rest.is_empty() {
                 entries.push((*r, rest));
@@ -278,9 +289,14 @@ impl CausalContext {
     /// `self := self \ other`, reusing `self`'s allocations where the
     /// result fits in them (see [`IntervalSet::subtract`]).
     pub(crate) fn subtract(&mut self, other: &Self) {
+        let mut from = 0;
         for (r, set) in &mut self.entries {
-            if let Ok(j) = other.find(*r) {
-                set.subtract(&other.entries[j].1);
+            match other.find_from(from, *r) {
+                Ok(j) => {
+                    from = j + 1;
+                    set.subtract(&other.entries[j].1);
+                }
+                Err(j) => from = j,
             }
         }
         self.entries.retain(|(_, set)| !set.is_empty());
@@ -309,10 +325,16 @@ impl CausalContext {
     /// Whether every dot of `self` is in `other`.
     #[must_use]
     pub fn is_subset(&self, other: &Self) -> bool {
-        self.entries.iter().all(|(r, set)| match other.find(*r) {
-            Ok(j) => set.is_subset(&other.entries[j].1),
-            Err(_) => false,
-        })
+        let mut from = 0;
+        self.entries
+            .iter()
+            .all(|(r, set)| match other.find_from(from, *r) {
+                Ok(j) => {
+                    from = j + 1;
+                    set.is_subset(&other.entries[j].1)
+                }
+                Err(_) => false,
+            })
     }
 
     /// Calls `f` on the sets of each replica present in both contexts, in
@@ -401,6 +423,33 @@ impl CausalContext {
             return Err(self.entries.len());
         }
         self.entries.binary_search_by(|(r, _)| r.cmp(&replica))
+    }
+
+    /// [`CausalContext::find`] among the entries from `from` on, every
+    /// entry before `from` being below `replica`: a galloping search, so
+    /// that walking the `n` replicas of another context in order costs
+    /// `O(n log(m / n))` here, not `n` searches of all `m` entries (the
+    /// difference of two contexts of 25k replicas each, a received text's
+    /// context and its visible dots, spent a third of its time searching).
+    #[inline]
+    fn find_from(&self, from: usize, replica: ReplicaId) -> Result<usize, usize> {
+        let from = from.min(self.entries.len());
+        if from == 0 {
+            return self.find(replica);
+        }
+        let rest = &self.entries[from..];
+        // Entries below `rest[..lo]` are below `replica`; the first at or
+        // above it is within `rest[lo..hi]` or at `hi`.
+        let mut hi = 1;
+        while hi < rest.len() && rest[hi - 1].0 < replica {
+            hi *= 2;
+        }
+        let lo = hi / 2;
+        let hi = hi.min(rest.len());
+        match rest[lo..hi].binary_search_by(|(r, _)| r.cmp(&replica)) {
+            Ok(i) => Ok(from + lo + i),
+            Err(i) => Err(from + lo + i),
+        }
     }
 }
 
@@ -682,5 +731,47 @@ mod tests {
         joined.join(&decoded);
         assert_eq!(joined.entries.len(), 6);
         assert!(joined.entries.iter().all(|(_, set)| !set.spans_spilled()));
+    }
+
+    /// The galloping search from any position at or below the answer finds
+    /// what the plain search finds, and the walks built on it (difference,
+    /// in-place subtraction, inclusion) agree with sets of dots on contexts
+    /// of up to 40 replicas, most missing on one side or the other.
+    #[test]
+    fn searches_from_a_position_agree_with_the_plain_search_and_with_sets() {
+        use std::collections::BTreeSet;
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut wide = |n: u64| -> CausalContext {
+            (0..n)
+                .filter_map(|_| {
+                    Dot::new(ReplicaId::from_u128(u128::from(next(40)) + 1), next(8) + 1)
+                })
+                .collect()
+        };
+        let dots = |c: &CausalContext| -> BTreeSet<Dot> { c.iter().collect() };
+        for round in 0..300 {
+            let (a, b) = (wide(round % 90), wide((round * 7) % 90));
+            for r in 0..=41u128 {
+                let r = ReplicaId::from_u128(r);
+                let found = b.find(r);
+                let at = found.unwrap_or_else(|i| i);
+                for from in 0..=at {
+                    assert_eq!(b.find_from(from, r), found, "{r:?} from {from}");
+                }
+            }
+            let mut subtracted = a.clone();
+            subtracted.subtract(&b);
+            let expected: BTreeSet<Dot> = dots(&a).difference(&dots(&b)).copied().collect();
+            assert_eq!(dots(&a.difference(&b)), expected);
+            assert_eq!(subtracted, a.difference(&b));
+            assert_eq!(a.is_subset(&b), dots(&a).is_subset(&dots(&b)));
+            assert!(a.difference(&b).is_subset(&a) && a.intersection(&b).is_subset(&b));
+        }
     }
 }
