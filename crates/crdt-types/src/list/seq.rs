@@ -8,6 +8,7 @@ use smallvec::SmallVec;
 
 use super::piece::{Id, Piece};
 
+mod blocks;
 mod boxed;
 mod kill;
 mod lanes;

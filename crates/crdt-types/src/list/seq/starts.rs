@@ -1,5 +1,5 @@
 //! [`Starts`]: the keys of one lane of the index (counter range starts to
-//! chunk ids), a few held inline and sorted, more in a B-tree.
+//! chunk ids), a few held inline and sorted, more in [`Blocks`].
 //!
 //! Design note (issue 11): a text written by many replicas has one lane
 //! per replica, and most such lanes hold one key (a replica that typed one
@@ -7,13 +7,16 @@
 //! key: 25k replicas' one-character runs, a 1 MiB message, took 3.5 MB of
 //! B-tree nodes to decode, and as much again in the replica that joined
 //! them. Up to [`FEW`] keys now live in a sorted vector whose first key
-//! is inline; past that the lane moves to a B-tree for good, so a lane of
-//! a long typed text keeps its logarithmic inserts.
+//! is inline; past that the lane moves to [`Blocks`] for good (a
+//! `BTreeMap` until 2026-12-07), so a lane of a long typed text keeps its
+//! logarithmic searches and inserts that move at most a block.
 
+#[cfg(test)]
 use std::collections::BTreeMap;
-use std::collections::btree_map;
 
 use smallvec::SmallVec;
+
+use super::blocks::{Blocks, Values};
 
 /// A key and its chunk.
 type Entry = (u64, u32);
@@ -26,8 +29,8 @@ const FEW: usize = 8;
 pub(super) enum Starts {
     /// At most [`FEW`] keys, sorted, no repeats.
     Few(SmallVec<[(u64, u32); 1]>),
-    /// Any number of keys.
-    Many(BTreeMap<u64, u32>),
+    /// Any number of keys (boxed: a lane of one key stays small).
+    Many(Box<Blocks>),
 }
 
 impl Default for Starts {
@@ -46,13 +49,12 @@ impl Starts {
         }
     }
 
-    /// Heap bytes held (capacity-based estimate; a B-tree entry is 12
-    /// bytes of payload and its nodes are about 2/3 full).
+    /// Heap bytes held (capacity-based).
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
             Self::Few(v) if v.spilled() => v.capacity() * std::mem::size_of::<(u64, u32)>(),
             Self::Few(_) => 0,
-            Self::Many(m) => m.len() * 18,
+            Self::Many(m) => size_of::<Blocks>() + m.heap_bytes(),
         }
     }
 
@@ -61,7 +63,7 @@ impl Starts {
     pub(super) fn floor(&self, x: u64) -> Option<(u64, u32)> {
         match self {
             Self::Few(v) => v[..v.partition_point(|&(k, _)| k <= x)].last().copied(),
-            Self::Many(m) => m.range(..=x).next_back().map(|(&k, &c)| (k, c)),
+            Self::Many(m) => m.floor(x),
         }
     }
 
@@ -70,7 +72,7 @@ impl Starts {
     pub(super) fn below(&self, x: u64) -> Option<(u64, u32)> {
         match self {
             Self::Few(v) => v[..v.partition_point(|&(k, _)| k < x)].last().copied(),
-            Self::Many(m) => m.range(..x).next_back().map(|(&k, &c)| (k, c)),
+            Self::Many(m) => m.below(x),
         }
     }
 
@@ -79,7 +81,7 @@ impl Starts {
     pub(super) fn ceil(&self, x: u64) -> Option<(u64, u32)> {
         match self {
             Self::Few(v) => v.get(v.partition_point(|&(k, _)| k < x)).copied(),
-            Self::Many(m) => m.range(x..).next().map(|(&k, &c)| (k, c)),
+            Self::Many(m) => m.ceil(x),
         }
     }
 
@@ -91,10 +93,7 @@ impl Starts {
                 let i = v.partition_point(|&(k, _)| k < x);
                 (v.get(i).copied(), v.get(i + 1).copied())
             }
-            Self::Many(m) => {
-                let mut it = m.range(x..).map(|(&k, &c)| (k, c));
-                (it.next(), it.next())
-            }
+            Self::Many(m) => m.ceil_two(x),
         }
     }
 
@@ -103,7 +102,7 @@ impl Starts {
     pub(super) fn last(&self) -> Option<(u64, u32)> {
         match self {
             Self::Few(v) => v.last().copied(),
-            Self::Many(m) => m.last_key_value().map(|(&k, &c)| (k, c)),
+            Self::Many(m) => m.last(),
         }
     }
 
@@ -120,7 +119,7 @@ impl Starts {
                 Ok(i) => v[i].1 = c,
                 Err(i) if v.len() < FEW => v.insert(i, (k, c)),
                 Err(_) => {
-                    let mut m: BTreeMap<u64, u32> = v.iter().copied().collect();
+                    let mut m: Box<Blocks> = Box::new(v.iter().copied().collect());
                     m.insert(k, c);
                     *self = Self::Many(m);
                 }
@@ -139,9 +138,7 @@ impl Starts {
                     self.insert(k, c);
                 }
             }
-            Self::Many(m) => {
-                m.entry(k).or_insert(c);
-            }
+            Self::Many(m) => m.insert_if_absent(k, c),
         }
     }
 
@@ -153,9 +150,7 @@ impl Starts {
                     v.remove(i);
                 }
             }
-            Self::Many(m) => {
-                m.remove(&k);
-            }
+            Self::Many(m) => m.remove(k),
         }
     }
 
@@ -170,7 +165,7 @@ impl Starts {
                 let to = v.partition_point(|&(k, _)| k <= hi);
                 Chunks::Few(v[from..to.max(from)].iter())
             }
-            Self::Many(m) => Chunks::Many(m.range(lo..=hi)),
+            Self::Many(m) => Chunks::Many(m.values_in(lo, hi)),
         }
     }
 }
@@ -179,8 +174,8 @@ impl Starts {
 pub(super) enum Chunks<'a> {
     /// Of the sorted vector.
     Few(std::slice::Iter<'a, (u64, u32)>),
-    /// Of the B-tree.
-    Many(btree_map::Range<'a, u64, u32>),
+    /// Of the blocks.
+    Many(Values<'a>),
 }
 
 impl Iterator for Chunks<'_> {
@@ -189,7 +184,7 @@ impl Iterator for Chunks<'_> {
     fn next(&mut self) -> Option<u32> {
         match self {
             Self::Few(it) => it.next().map(|&(_, c)| c),
-            Self::Many(it) => it.next().map(|(_, &c)| c),
+            Self::Many(it) => it.next(),
         }
     }
 }
@@ -199,8 +194,8 @@ mod tests {
     use super::*;
     use crate::list::seq::rng;
 
-    /// Every query answers as the B-tree does, through inserts and removes
-    /// that cross from the vector to the B-tree.
+    /// Every query answers as a B-tree does, through inserts and removes
+    /// that cross from the vector to the blocks.
     #[test]
     fn starts_answer_as_a_b_tree_does() {
         for seed in [1, 0x9E37_79B9_7F4A_7C15, 0x2545_F491_4F6C_DD1D] {
@@ -240,7 +235,7 @@ mod tests {
                 assert_eq!(starts.last(), model.last_key_value().map(pair));
                 assert_eq!(starts.len(), model.len(), "step {step}");
             }
-            // The vector held a few, then the B-tree took over for good.
+            // The vector held a few, then the blocks took over for good.
             assert!(matches!(starts, Starts::Many(_)));
         }
     }
@@ -252,7 +247,7 @@ mod tests {
         starts.insert(7, 1);
         match &starts {
             Starts::Few(v) => assert!(!v.spilled()),
-            Starts::Many(_) => panic!("one key moved to a B-tree"),
+            Starts::Many(_) => panic!("one key moved to the blocks"),
         }
         assert_eq!(starts.floor(9), Some((7, 1)));
     }
