@@ -430,7 +430,8 @@ impl CausalContext {
     /// that walking the `n` replicas of another context in order costs
     /// `O(n log(m / n))` here, not `n` searches of all `m` entries (the
     /// difference of two contexts of 25k replicas each, a received text's
-    /// context and its visible dots, spent a third of its time searching).
+    /// context and its visible dots: 9.3M instructions, 8.5M of them in
+    /// the searches).
     #[inline]
     fn find_from(&self, from: usize, replica: ReplicaId) -> Result<usize, usize> {
         let from = from.min(self.entries.len());
@@ -438,8 +439,8 @@ impl CausalContext {
             return self.find(replica);
         }
         let rest = &self.entries[from..];
-        // Entries below `rest[..lo]` are below `replica`; the first at or
-        // above it is within `rest[lo..hi]` or at `hi`.
+        // The entries `rest[..lo]` are below `replica`; the first entry at
+        // or above it is within `rest[lo..hi]` or is `rest[hi]`.
         let mut hi = 1;
         while hi < rest.len() && rest[hi - 1].0 < replica {
             hi *= 2;
