@@ -32,14 +32,12 @@ pub(super) struct Blocks {
     firsts: Vec<u64>,
     /// Non-empty blocks, each sorted, keys increasing across blocks.
     blocks: Vec<Vec<Entry>>,
-    /// Number of entries.
-    len: usize,
 }
 
 impl PartialEq for Blocks {
     /// The same entries, however they are cut into blocks.
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.iter().eq(other.iter())
     }
 }
 
@@ -59,7 +57,7 @@ impl Blocks {
     /// Number of entries (tests).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.blocks.iter().map(Vec::len).sum()
     }
 
     /// Heap bytes held (capacity-based).
@@ -156,14 +154,13 @@ impl Blocks {
         self.blocks.last().and_then(|b| b.last()).copied()
     }
 
-    /// Sets key `k` to `v`; returns whether `k` was a key already, when
-    /// `replace` is false leaving its value as it was.
-    fn put(&mut self, k: u64, v: u32, replace: bool) -> bool {
+    /// Sets key `k` to `v`; when `k` is a key already and `replace` is
+    /// false, leaves its value as it was.
+    fn put(&mut self, k: u64, v: u32, replace: bool) {
         if self.blocks.is_empty() {
             self.firsts.push(k);
             self.blocks.push(vec![(k, v)]);
-            self.len = 1;
-            return false;
+            return;
         }
         let b = self.block_of(k);
         let last = b + 1 == self.blocks.len();
@@ -173,7 +170,7 @@ impl Blocks {
                 if replace {
                     block[i].1 = v;
                 }
-                return true;
+                return;
             }
             Err(i) => i,
         };
@@ -182,13 +179,11 @@ impl Blocks {
             if at_end {
                 self.firsts.push(k);
                 self.blocks.push(vec![(k, v)]);
-                self.len += 1;
-                return false;
+                return;
             }
             let upper = block.split_off(BLOCK / 2);
             self.firsts.insert(b + 1, upper[0].0);
             self.blocks.insert(b + 1, upper);
-            self.len += 1;
             let (b, i) = if i > BLOCK / 2 {
                 (b + 1, i - BLOCK / 2)
             } else {
@@ -196,12 +191,10 @@ impl Blocks {
             };
             self.blocks[b].insert(i, (k, v));
             self.firsts[b] = self.blocks[b][0].0;
-            return false;
+            return;
         }
         block.insert(i, (k, v));
         self.firsts[b] = block[0].0;
-        self.len += 1;
-        false
     }
 
     /// Sets key `k` to `v`.
@@ -226,7 +219,6 @@ impl Blocks {
             return;
         };
         block.remove(i);
-        self.len -= 1;
         if block.is_empty() {
             self.blocks.remove(b);
             self.firsts.remove(b);
