@@ -119,44 +119,86 @@ impl<T: Clone> List<T> {
     }
 
     /// Interns at once the replicas that `pieces` (of a state with replica
-    /// table `agents`) name and this state lacks, before the pieces are
-    /// renamed one by one: inserted one at a time into the sorted index,
-    /// in the pieces' order (document order, not the replicas'), each
-    /// moved half the index (25k replicas' runs joined into a text: 0.5 s
-    /// of moving it). A table of [`AgentIndex::SMALL`] replicas or fewer
-    /// adds as many inserts at most: nothing is done for it (most joins).
+    /// table `agents`) name and this state lacks, merged into the sorted
+    /// index in one pass (interned one at a time, in document order, each
+    /// moved half the index: 25k replicas' runs joined into a text spent
+    /// 0.5 s moving it), and returns their agent numbers translated to
+    /// ours, for [`List::rename`]: each agent of theirs is looked up once,
+    /// not once per piece and origin naming it (10M of the 82M
+    /// instructions of that join). A table of [`AgentIndex::SMALL`]
+    /// replicas or fewer (most joins) gets none: a scan of it is as cheap,
+    /// and nothing is interned ahead.
     pub(super) fn intern_named<'a>(
         &mut self,
         agents: &[ReplicaId],
         pieces: impl Iterator<Item = &'a Piece<T>>,
-    ) where
+    ) -> Option<Names>
+    where
         T: 'a,
     {
         if agents.len() <= AgentIndex::SMALL {
-            return;
+            return None;
         }
-        let mut last = None;
-        let mut fresh: Vec<ReplicaId> = Vec::new();
+        // One slot per replica of theirs: as many bytes as a quarter of
+        // their table, which a decoded state's bytes paid for.
+        let mut names = Names(vec![Names::UNKNOWN; agents.len()]);
+        let mut any_fresh = false;
         for a in pieces.flat_map(Piece::agents) {
-            if last == Some(a) {
+            let Some(slot) = names.0.get_mut(a as usize) else {
+                continue;
+            };
+            if *slot != Names::UNKNOWN {
                 continue;
             }
-            last = Some(a);
-            if let Some(r) = agents.get(a as usize)
-                && self.agent(r).is_none()
-            {
-                fresh.push(*r);
-            }
+            // Marked when new here: given a number below, in their order.
+            *slot = self.agent(&agents[a as usize]).unwrap_or(Names::FRESH);
+            any_fresh |= *slot == Names::FRESH;
         }
-        if fresh.is_empty() {
+        if !any_fresh {
             // Nothing new (most joins): the index is not rebuilt.
-            return;
+            return Some(names);
         }
-        fresh.sort_unstable();
-        fresh.dedup();
+        // Their new agents in their table's order, which is the replicas'
+        // for a decoded state (no sort: a tenth of this function for 25k
+        // new replicas); a local state's table is in arrival order.
+        let mut fresh: Vec<u32> = (0u32..)
+            .zip(&names.0)
+            .filter_map(|(a, &slot)| (slot == Names::FRESH).then_some(a))
+            .collect();
+        let replica = |a: u32| agents[a as usize];
+        if !fresh.is_sorted_by_key(|&a| replica(a)) {
+            fresh.sort_unstable_by_key(|&a| replica(a));
+        }
         let from = self.agents.len();
-        self.agents.extend(fresh);
+        self.agents.reserve(fresh.len());
+        for a in fresh {
+            let r = replica(a);
+            // Two of their agents naming one replica (a table with a
+            // repeat) share one of ours.
+            if self.agents.len() == from || self.agents.last() != Some(&r) {
+                self.agents.push(r);
+            }
+            names.0[a as usize] = u32::try_from(self.agents.len() - 1).unwrap_or(u32::MAX);
+        }
         self.agent_of.grew_sorted(&self.agents, from);
+        Some(names)
+    }
+}
+
+/// Another state's agent numbers translated to this state's (see
+/// [`List::intern_named`]).
+pub(super) struct Names(Vec<u32>);
+
+impl Names {
+    /// The slot of an agent no piece named (or not yet looked up).
+    const UNKNOWN: u32 = u32::MAX;
+    /// The slot of a replica being interned.
+    const FRESH: u32 = u32::MAX - 1;
+
+    /// Our agent number for their agent `a`, if a piece named it.
+    #[inline]
+    pub(super) fn get(&self, a: u32) -> Option<u32> {
+        self.0.get(a as usize).copied().filter(|&t| t < Self::FRESH)
     }
 }
 
@@ -207,6 +249,65 @@ mod tests {
             sorted && found && indexed
         }
         quickcheck::quickcheck(prop as fn(Vec<(bool, Vec<u8>)>) -> bool);
+    }
+
+    /// Pieces of another state renamed by the translation that
+    /// `intern_named` returns name the replicas they named there (agents
+    /// past that state's table: no origin, agent 0), exactly as renaming
+    /// by lookups does, on both sides of the size where a translation is
+    /// made; every replica interned is in the table once, and found.
+    #[test]
+    fn pieces_renamed_by_the_translation_name_the_replicas_they_named() {
+        use super::super::content::Content;
+        use super::super::piece::Id;
+        fn prop(n: u8, ours: Vec<u8>, named: Vec<(u8, u8, u8)>) -> bool {
+            let n = u128::from(n % 40);
+            // Theirs: replicas 1, 4, 7, ... (a decoded state's order), or
+            // the reverse (a local state's is its arrival order); ours:
+            // any small numbers, so that some are shared.
+            let mut agents: Vec<ReplicaId> =
+                (0..n).map(|i| ReplicaId::from_u128(3 * i + 1)).collect();
+            if n % 2 == 1 {
+                agents.reverse();
+            }
+            let mut x: List<u8> = List::new();
+            for o in ours {
+                let _ = x.intern(ReplicaId::from_u128(u128::from(o)));
+            }
+            let agent = |a: u8| u32::from(a % 44);
+            let pieces: Vec<Piece<u8>> = (named.iter())
+                .map(|&(a, l, r)| {
+                    let (left, right) = (Id::new(agent(l), 2), Id::new(agent(r), 3));
+                    Piece::new(agent(a), 1, 1, left, right, Content::Dead)
+                })
+                .collect();
+            let mut looked_up = x.clone();
+            let names = x.intern_named(&agents, pieces.iter());
+            if names.is_some() != (agents.len() > AgentIndex::SMALL) {
+                return false;
+            }
+            let replica = |table: &[ReplicaId], a: u32| table.get(a as usize).copied();
+            pieces.iter().all(|p| {
+                let (mut by_names, mut by_lookups) = (p.clone(), p.clone());
+                x.rename(&agents, names.as_ref(), &mut by_names);
+                looked_up.rename(&agents, None, &mut by_lookups);
+                let theirs =
+                    [p.left(), p.right()].map(|o| o.and_then(|o| replica(&agents, o.agent)));
+                let named = |q: &Piece<u8>, table: &[ReplicaId]| {
+                    [q.left(), q.right()].map(|o| o.and_then(|o| replica(table, o.agent)))
+                };
+                let piece_agent = |q: &Piece<u8>, table: &[ReplicaId]| {
+                    replica(&agents, p.agent).map(|_| replica(table, q.agent))
+                };
+                named(&by_names, &x.agents) == theirs
+                    && named(&by_lookups, &looked_up.agents) == theirs
+                    && piece_agent(&by_names, &x.agents) == replica(&agents, p.agent).map(Some)
+                    && piece_agent(&by_lookups, &looked_up.agents)
+                        == replica(&agents, p.agent).map(Some)
+                    && (replica(&agents, p.agent).is_some() || by_names.agent == 0)
+            }) && (0u32..).zip(&x.agents).all(|(a, r)| x.agent(r) == Some(a))
+        }
+        quickcheck::quickcheck(prop as fn(u8, Vec<u8>, Vec<(u8, u8, u8)>) -> bool);
     }
 
     /// A decoded state's sorted replica table, set at once, finds each

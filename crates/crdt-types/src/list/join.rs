@@ -61,8 +61,10 @@ impl<T: Clone + PartialEq> List<T> {
                 Self::unheld_into(&self.held, agents, p, &mut parts);
             }
         }
-        self.intern_named(agents, parts.iter());
-        let incoming: Vec<Piece<T>> = parts.into_iter().map(|p| self.import(agents, p)).collect();
+        let names = self.intern_named(agents, parts.iter());
+        let incoming: Vec<Piece<T>> = (parts.into_iter())
+            .map(|p| self.import(agents, names.as_ref(), p))
+            .collect();
         let new_ids = self.dots_of(incoming.iter());
         // New items whose dots we have seen (and so deleted) arrive dead.
         let dead_here = new_ids.intersection(&self.ctx);

@@ -115,7 +115,7 @@ use std::fmt::Debug;
 use crdt_core::{CausalContext, Dot, ReplicaId};
 use smallvec::SmallVec;
 
-use agents::AgentIndex;
+use agents::{AgentIndex, Names};
 use content::Content;
 use pending::Pending;
 use piece::{Id, Piece};
@@ -475,22 +475,24 @@ impl<T: Clone> List<T> {
         let mut out = Self::new();
         out.ctx = ctx;
         out.held = held;
-        if pieces.len() > 1 {
-            out.intern_named(&self.agents, pieces.iter());
-        }
+        let names = if pieces.len() > 1 {
+            out.intern_named(&self.agents, pieces.iter())
+        } else {
+            None
+        };
         if !pieces.is_empty() && pieces.iter().all(has_origin) {
             if let [p] = pieces.as_slice() {
                 out.agents.reserve_exact(p.agents_named());
             }
             for p in &mut pieces {
-                out.rename(&self.agents, p);
+                out.rename(&self.agents, names.as_ref(), p);
             }
             out.pending = Pending::from_runs(pieces);
             return out;
         }
         let pieces: Vec<Piece<T>> = pieces
             .into_iter()
-            .map(|p| out.import(&self.agents, p))
+            .map(|p| out.import(&self.agents, names.as_ref(), p))
             .collect();
         out.integrate_all(pieces);
         out
@@ -523,16 +525,27 @@ impl<T: Clone> List<T> {
     }
 
     /// `piece` of a state with replica table `agents`, in this state's
-    /// agent space.
-    fn import(&mut self, agents: &[ReplicaId], mut piece: Piece<T>) -> Piece<T> {
-        self.rename(agents, &mut piece);
+    /// agent space (`names`: their agents translated, if
+    /// [`List::intern_named`] made a table).
+    fn import(
+        &mut self,
+        agents: &[ReplicaId],
+        names: Option<&Names>,
+        mut piece: Piece<T>,
+    ) -> Piece<T> {
+        self.rename(agents, names, &mut piece);
         piece
     }
 
     /// Renames `piece` (of a state with replica table `agents`) into this
-    /// state's agent space, in place. A piece and its origins mostly name
-    /// one agent: it is looked up once.
-    fn rename(&mut self, agents: &[ReplicaId], piece: &mut Piece<T>) {
+    /// state's agent space, in place: by `names` if given (every agent the
+    /// piece names is in it), else by lookups, interning. A piece and its
+    /// origins mostly name one agent: it is looked up once.
+    fn rename(&mut self, agents: &[ReplicaId], names: Option<&Names>, piece: &mut Piece<T>) {
+        if let Some(names) = names {
+            piece.remap(|agent| names.get(agent));
+            return;
+        }
         let mut last: Option<(u32, u32)> = None;
         piece.remap(|agent| {
             if let Some((from, to)) = last

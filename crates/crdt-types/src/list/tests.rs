@@ -58,7 +58,7 @@ fn integrated_delta<T: Clone>(list: &List<T>, pieces: Vec<Piece<T>>) -> List<T> 
     let mut out = List::new();
     let pieces: Vec<Piece<T>> = pieces
         .into_iter()
-        .map(|p| out.import(&list.agents, p))
+        .map(|p| out.import(&list.agents, None, p))
         .collect();
     for p in &pieces {
         let r = out.agents[p.agent as usize];
