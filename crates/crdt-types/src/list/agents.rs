@@ -174,8 +174,9 @@ impl<T: Clone> List<T> {
         for a in fresh {
             let r = replica(a);
             // Two of their agents naming one replica (a table with a
-            // repeat) share one of ours.
-            if self.agents.len() == from || self.agents.last() != Some(&r) {
+            // repeat) share one of ours; a replica of ours before `from`
+            // is never `r` (it was not found).
+            if self.agents.last() != Some(&r) {
                 self.agents.push(r);
             }
             names.0[a as usize] = u32::try_from(self.agents.len() - 1).unwrap_or(u32::MAX);
