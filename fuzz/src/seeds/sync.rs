@@ -1,7 +1,7 @@
 //! Seeds of `sync_engine`: the fault classes of the sync-engine fault issue
 //! (10), each a schedule built by running it, so every `Deliver` and `Drop`
 //! picks the message the scenario means (as the regression tests in
-//! `crates/crdt-sync/tests/faults.rs` do by hand).
+//! `crates/crdt-sync/tests/suite/faults.rs` do by hand).
 
 use crdt_sync::MessageKind;
 

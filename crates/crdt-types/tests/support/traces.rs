@@ -1,5 +1,5 @@
 //! Loading and replaying the editing traces of `tests/data` (CC BY 4.0, see
-//! its README). Shared by `tests/traces.rs` and the `text` bench (which
+//! its README). Shared by `tests/suite/traces.rs` and the `text` bench (which
 //! includes this file by path), so both replay the same way.
 
 use std::io::Read;

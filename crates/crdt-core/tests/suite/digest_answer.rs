@@ -2,9 +2,7 @@
 //! replaced: the counted fast path and the chunk-skipping filter of issue 14
 //! must give exactly the old answer, for every state and every digest.
 
-mod common;
-
-use common::{Flag, Mv, Nested, Set};
+use crate::common::{Flag, Mv, Nested, Set};
 use crdt_core::arbitrary::Replicas;
 use crdt_core::{Causal, CausalContext, Dot, DotMap, DotSet, DotStore, Lattice, ReplicaId};
 use quickcheck::quickcheck;

@@ -1,9 +1,7 @@
 //! States from a peer are checked: bad encodings and broken invariants are
 //! errors, never panics, never accepted.
 
-mod common;
-
-use common::{Nested, Set};
+use crate::common::{Nested, Set};
 use crdt_core::{
     Causal, CausalContext, Dot, DotMap, DotSet, InvalidState, ReplicaId, StoreEncoding,
     VersionVector, with_store_encoding,
@@ -228,7 +226,7 @@ quickcheck! {
 
 /// The hand-made encodings below are of the previous store encoding
 /// (`StoreEncoding::V1`, still read for states saved in format 1); the
-/// packed encoding has its own in `tests/packed.rs`.
+/// packed encoding has its own in `packed.rs`.
 fn v1(f: impl FnOnce()) {
     with_store_encoding(StoreEncoding::V1, f);
 }

@@ -9,8 +9,7 @@ use crdt_types::laws::{self, LawViolation, Mutate, Trace};
 use crdt_types::testing::{History, replica};
 use quickcheck::QuickCheck;
 
-mod common;
-use common::post::{Post, PostOp};
+use crate::common::post::{Post, PostOp};
 
 fn ok(r: Result<(), LawViolation>) -> bool {
     match r {

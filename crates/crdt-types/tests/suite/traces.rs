@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crdt_types::Text;
 
-#[path = "support/traces.rs"]
+#[path = "../support/traces.rs"]
 mod support;
 
 fn dir() -> &'static Path {

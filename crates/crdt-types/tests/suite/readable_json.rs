@@ -13,9 +13,6 @@ use quickcheck::QuickCheck;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-#[macro_use]
-mod common;
-
 const A: &str = "00000000-0000-0000-0000-000000000001";
 const B: &str = "00000000-0000-0000-0000-000000000002";
 

@@ -4,9 +4,6 @@
 use crdt_types::testing::{History, Mutate};
 use quickcheck::QuickCheck;
 
-#[macro_use]
-mod common;
-
 fn quickcheck<A: quickcheck::Arbitrary + std::fmt::Debug>(prop: fn(A) -> bool) {
     QuickCheck::new().tests(200).quickcheck(prop);
 }

@@ -1,9 +1,7 @@
 //! Deltas computed by the kernel: `delta_for` (digest catch-up),
 //! `delta_from` and `decompose` (join decomposition).
 
-mod common;
-
-use common::{Flag, Mv, Nested, Set};
+use crate::common::{Flag, Mv, Nested, Set};
 use crdt_core::arbitrary::Replicas;
 use crdt_core::{
     Causal, CausalContext, Decompose, Dot, DotMap, DotSet, DotStore, Lattice, ReplicaId,

@@ -2,7 +2,7 @@
 //! date gets an answer smaller than the full state, the answer brings it
 //! level, and two engines open with digests, never with full states.
 //!
-//! `cargo test -p crdt-sync --test catch_up_every_type -- --nocapture`
+//! `cargo test -p crdt-sync --test suite catch_up_every_type:: -- --nocapture`
 //! prints the bytes of each digest, answer and full state.
 
 use std::fmt::Debug;
@@ -12,8 +12,7 @@ use crdt_core::{HybridClock, Lattice, VersionVector};
 use crdt_sync::{Config, Engine, Message, PeerId, Replicated, codec};
 use crdt_types::{GCounter, GSet, LwwRegister, PnCounter, ReplicaId};
 
-mod common;
-use common::{envelope, payload, pump};
+use crate::common::{envelope, payload, pump};
 
 /// `ahead` answers the digest of `behind`: the answer must bring `behind`
 /// level and be smaller than `ahead`'s full state. Returns the bytes of

@@ -11,9 +11,6 @@ use quickcheck::QuickCheck;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-#[macro_use]
-mod common;
-
 fn config() -> bincode::config::Configuration {
     bincode::config::standard()
 }

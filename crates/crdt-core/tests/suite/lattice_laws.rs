@@ -1,9 +1,7 @@
 //! Join is commutative, associative and idempotent, and `leq` is the order
 //! it induces, for every lattice of the kernel.
 
-mod common;
-
-use common::{Flag, Mv, Nested, Set};
+use crate::common::{Flag, Mv, Nested, Set};
 use crdt_core::{CausalContext, Lattice, VersionVector};
 use quickcheck::quickcheck;
 

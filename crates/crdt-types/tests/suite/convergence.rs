@@ -5,9 +5,6 @@
 
 use crdt_types::testing::{Mutate, check_convergence};
 
-#[macro_use]
-mod common;
-
 fn replicas_converge<T: Mutate>() {
     check_convergence::<T>();
 }

@@ -3,9 +3,7 @@
 //! each side has seen) but not a fingerprint comparison followed by the
 //! exchange of projections, which reaches the full join.
 
-mod common;
-
-use common::{Key, Val};
+use crate::common::{Key, Val};
 use crdt_core::arbitrary::Replicas;
 use crdt_core::{
     Causal, Dot, DotFun, DotMap, DotSet, DotStore, Fingerprint, InternedSerialize, Lattice,

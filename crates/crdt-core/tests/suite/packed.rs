@@ -3,9 +3,7 @@
 //! and hand-made packed bytes that lie are errors, never panics or
 //! allocations on their word.
 
-mod common;
-
-use common::{Flag, Mv, Nested, Set};
+use crate::common::{Flag, Mv, Nested, Set};
 use crdt_core::{
     Causal, CausalContext, DotFun, DotMap, DotSet, DotStore, ReplicaId, StoreEncoding,
     with_store_encoding,

@@ -12,8 +12,7 @@ use crdt_types::{
 };
 use serde::{Deserialize, Serialize};
 
-mod common;
-use common::{envelope, payload, pump};
+use crate::common::{envelope, payload, pump};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Crdt)]
 #[crdt(sync)]

@@ -3,9 +3,6 @@
 use crdt_types::testing::{History, Mutate, replica};
 use quickcheck::QuickCheck;
 
-#[macro_use]
-mod common;
-
 /// `m(x) == x ⊔ mδ(x)`, and the delta is no bigger than the new state.
 fn mutation_is_the_join_of_its_delta<T: Mutate>() {
     fn prop<T: Mutate>(h: History<T>, op: T::Op) -> bool {

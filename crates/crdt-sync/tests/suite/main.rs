@@ -1,0 +1,22 @@
+//! The engine's integration tests: one test binary, each file a module.
+//!
+//! The crate is optimised in test builds (`[profile.dev.package]` in the
+//! workspace manifest), so each test binary of its own cost CI 20 to 100
+//! CPU-seconds of optimising and linking; one binary costs about half their
+//! sum. Tests that install their own global allocator stay in binaries of
+//! their own. Run one file's tests with
+//! `cargo test -p crdt-sync --test suite <file>::`.
+
+mod common;
+
+mod catch_up;
+mod catch_up_every_type;
+mod convergence;
+mod derive_sync;
+mod engine;
+mod faults;
+mod harsh;
+mod hostile;
+mod resend;
+mod state_format;
+mod wire_format;
