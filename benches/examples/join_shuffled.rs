@@ -1,7 +1,7 @@
 //! Joins one replica's `Text` deltas into a fresh replica one by one, in
 //! the order they were made or shuffled, and prints the time of the joins
 //! (the typing is not timed): the cost of deltas received out of order
-//! (README, "Deltas out of order").
+//! (`docs/measurements.md`, "Deltas out of order").
 //!
 //! `cargo run --release -p crdt-benches --example join_shuffled -- [n] [mode]`
 //!

@@ -117,7 +117,7 @@ pub struct Config {
     /// from its current incarnation changed the state; until that
     /// comparison matches, [`crate::Engine::is_synced`] is false. Each
     /// comparison hashes the whole state once (cached until it changes; see
-    /// the README for the cost). `None` turns the check off. Default: 30 s.
+    /// `docs/measurements.md` for the cost). `None` turns the check off. Default: 30 s.
     pub integrity_interval: Option<Duration>,
 }
 

@@ -22,7 +22,7 @@ use crate::GCounter;
 /// and copied out, and the empty half of each delta was a call; inlined
 /// into the caller, the delta is written where the caller keeps it. That
 /// cut the 16-replica increment row from 170 to 110 instructions per
-/// increment (`counters_profile` under callgrind, README).
+/// increment (`counters_profile` under callgrind, `docs/measurements.md`).
 ///
 /// ```
 /// use crdt_types::{Lattice, PnCounter, ReplicaId};

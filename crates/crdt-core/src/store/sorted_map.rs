@@ -84,7 +84,7 @@
 //!   the entries that moved. An earlier note
 //!   here rejected the index at 4 bytes per dot against the 40-byte heap
 //!   target; with `u16` ids and the capacity steps that brought the map to
-//!   35.6 bytes per element, it fits (see the README, issue 14).
+//!   35.6 bytes per element, it fits (see `docs/measurements.md`, issue 14).
 //! * Built lazily, in one walk, by the first merge of a remove (the delta's
 //!   store does not name the keys whose dots it removes) into a chunked map
 //!   whose values are light (at most 4 dots per entry on average: the

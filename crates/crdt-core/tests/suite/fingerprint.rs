@@ -132,7 +132,7 @@ fn delta_sync_alone_leaves_a_forged_dot_split() {
 
 #[test]
 fn a_large_map_checks_a_small_payload_without_scanning_itself() {
-    // Correctness at scale of the lookup path (the timing is in the README).
+    // Correctness at scale of the lookup path (the timing is in `docs/measurements.md`).
     let me = ReplicaId::from_u128(1);
     let mut big: Causal<DotMap<u64, DotSet>> = Causal::new();
     for i in 0..50_000u64 {

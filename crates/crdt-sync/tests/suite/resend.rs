@@ -4,7 +4,7 @@
 //! when a later interval's acknowledgement shows a gap). A resent
 //! single-part payload goes under a fresh id, so its acknowledgement is an
 //! exact round-trip sample. Bytes in the simulator do not depend on timing,
-//! so the bounds are asserted; the figures are in the README (`cargo run
+//! so the bounds are asserted; the figures are in `docs/measurements.md` (`cargo run
 //! --release -p crdt-sync --example scenarios`).
 
 use std::collections::BTreeMap;

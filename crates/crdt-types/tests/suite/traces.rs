@@ -45,7 +45,7 @@ fn replay_sequential(name: &str, max_heap_per_char: f64) {
 }
 
 // The heap bounds guard issue 15 (heap per character below diamond-types'
-// 17.3 / 46.8 on these traces, README): the estimate (capacities, no
+// 17.3 / 46.8 on these traces, docs/measurements.md): the estimate (capacities, no
 // allocator overhead) read 14.2 / 28.9 when they were set, 0.6 / 1.3 under
 // the bench's counting allocator; runs of 72 bytes in chunks that doubled
 // read 19.3 / 38.8.
